@@ -1,0 +1,198 @@
+"""ISO/IEC 7816-4 command and response APDUs, short and extended length.
+
+``le`` is the number of response bytes asked for, as a plain integer: ``None``
+means no Le field, 256 is encoded as ``00`` in a short APDU and 65536 as ``0000``
+in an extended one.  An APDU is extended when its data or Le do not fit the short
+form, or when ``extended=True`` forces it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docval.emrtd.errors import CommunicationError
+
+MAX_SHORT_LC = 255
+MAX_SHORT_LE = 256
+MAX_EXTENDED_LC = 65535
+MAX_EXTENDED_LE = 65536
+
+SW_OK = 0x9000
+SW_END_OF_FILE = 0x6282          # fewer bytes than Le: end of file reached
+SW_WRONG_LENGTH = 0x6700
+SW_SECURITY_NOT_SATISFIED = 0x6982
+SW_AUTH_METHOD_BLOCKED = 0x6983
+SW_SM_DATA_MISSING = 0x6987
+SW_SM_DATA_INCORRECT = 0x6988
+SW_CONDITIONS_NOT_SATISFIED = 0x6985
+SW_WRONG_DATA = 0x6A80
+SW_FUNCTION_NOT_SUPPORTED = 0x6A81
+SW_FILE_NOT_FOUND = 0x6A82
+SW_WRONG_P1P2 = 0x6A86
+SW_REFERENCED_DATA_NOT_FOUND = 0x6A88
+SW_OFFSET_OUTSIDE_EF = 0x6B00
+SW_INS_NOT_SUPPORTED = 0x6D00
+SW_CLA_NOT_SUPPORTED = 0x6E00
+SW_UNKNOWN = 0x6F00
+
+_SW_NAMES = {
+    SW_OK: "success",
+    SW_END_OF_FILE: "end of file reached before Le bytes",
+    0x6300: "verification failed",
+    0x6581: "memory failure",
+    SW_WRONG_LENGTH: "wrong length",
+    0x6882: "secure messaging not supported",
+    0x6981: "command incompatible with file structure",
+    SW_SECURITY_NOT_SATISFIED: "security status not satisfied",
+    SW_AUTH_METHOD_BLOCKED: "authentication method blocked",
+    0x6984: "reference data not usable",
+    SW_CONDITIONS_NOT_SATISFIED: "conditions of use not satisfied",
+    0x6986: "command not allowed (no current EF)",
+    SW_SM_DATA_MISSING: "expected secure messaging data objects missing",
+    SW_SM_DATA_INCORRECT: "incorrect secure messaging data objects",
+    SW_WRONG_DATA: "incorrect parameters in the data field",
+    SW_FUNCTION_NOT_SUPPORTED: "function not supported",
+    SW_FILE_NOT_FOUND: "file or application not found",
+    SW_WRONG_P1P2: "incorrect parameters P1-P2",
+    SW_REFERENCED_DATA_NOT_FOUND: "referenced data not found",
+    SW_OFFSET_OUTSIDE_EF: "offset outside the EF",
+    SW_INS_NOT_SUPPORTED: "instruction not supported",
+    SW_CLA_NOT_SUPPORTED: "class not supported",
+    SW_UNKNOWN: "no precise diagnosis",
+}
+
+
+def sw_name(sw: int) -> str:
+    if sw in _SW_NAMES:
+        return _SW_NAMES[sw]
+    sw1 = sw >> 8
+    if sw1 == 0x61:
+        return f"{sw & 0xFF} more bytes available"
+    if sw1 == 0x6C:
+        return f"wrong Le, exact length {sw & 0xFF or 256}"
+    if sw1 == 0x63 and sw & 0xF0 == 0xC0:
+        return f"verification failed, {sw & 0x0F} tries left"
+    return "unknown status"
+
+
+def is_iso_status(sw: int) -> bool:
+    """True for status words ISO 7816-4 can produce (SW1 in 61..6F or 90).
+
+    Old Android SDKs turn an NFC timeout into garbage such as ``FFFF`` or ``C200``
+    (SPEC §3.2); those are communication failures, not answers from the chip.
+    """
+    sw1 = sw >> 8
+    return sw1 == 0x90 or 0x61 <= sw1 <= 0x6F
+
+
+@dataclass(frozen=True)
+class CommandAPDU:
+    cla: int
+    ins: int
+    p1: int
+    p2: int
+    data: bytes = b""
+    le: int | None = None
+    extended: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("cla", "ins", "p1", "p2"):
+            if not 0 <= getattr(self, name) <= 0xFF:
+                raise ValueError(f"{name} out of range")
+        if len(self.data) > MAX_EXTENDED_LC:
+            raise ValueError("command data longer than 65535 bytes")
+        if self.le is not None and not 1 <= self.le <= MAX_EXTENDED_LE:
+            raise ValueError("Le must be 1..65536")
+
+    @property
+    def is_extended(self) -> bool:
+        return (
+            self.extended
+            or len(self.data) > MAX_SHORT_LC
+            or (self.le is not None and self.le > MAX_SHORT_LE)
+        )
+
+    def encode(self) -> bytes:
+        out = bytearray((self.cla, self.ins, self.p1, self.p2))
+        if self.is_extended:
+            if self.data:
+                out += b"\x00" + len(self.data).to_bytes(2, "big") + self.data
+            if self.le is not None:
+                if not self.data:
+                    out += b"\x00"
+                out += (self.le % MAX_EXTENDED_LE).to_bytes(2, "big")
+        else:
+            if self.data:
+                out.append(len(self.data))
+                out += self.data
+            if self.le is not None:
+                out.append(self.le % MAX_SHORT_LE)
+        return bytes(out)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> "CommandAPDU":
+        """Parse an encoded command (the chip side needs this); ValueError if malformed."""
+        raw = bytes(raw)
+        if len(raw) < 4:
+            raise ValueError("command APDU shorter than 4 bytes")
+        cla, ins, p1, p2 = raw[:4]
+        body = raw[4:]
+        if not body:
+            return cls(cla, ins, p1, p2)
+        if len(body) == 1:
+            return cls(cla, ins, p1, p2, le=body[0] or 256)
+        if body[0] != 0:
+            lc = body[0]
+            if len(body) == 1 + lc:
+                return cls(cla, ins, p1, p2, body[1:])
+            if len(body) == 2 + lc:
+                return cls(cla, ins, p1, p2, body[1 : 1 + lc], le=body[-1] or 256)
+            raise ValueError("short command APDU with inconsistent Lc")
+        # extended: first body byte is 00
+        if len(body) == 3:
+            return cls(cla, ins, p1, p2, le=int.from_bytes(body[1:3], "big") or 65536, extended=True)
+        lc = int.from_bytes(body[1:3], "big")
+        if lc == 0:
+            raise ValueError("extended command APDU with Lc = 0")
+        if len(body) == 3 + lc:
+            return cls(cla, ins, p1, p2, body[3:], extended=True)
+        if len(body) == 5 + lc:
+            le = int.from_bytes(body[-2:], "big") or 65536
+            return cls(cla, ins, p1, p2, body[3 : 3 + lc], le=le, extended=True)
+        raise ValueError("extended command APDU with inconsistent Lc")
+
+    def __repr__(self) -> str:
+        # Never show the data field: it can hold key material or document data.
+        return (
+            f"CommandAPDU(cla={self.cla:02X} ins={self.ins:02X} p1={self.p1:02X} "
+            f"p2={self.p2:02X} lc={len(self.data)} le={self.le})"
+        )
+
+
+@dataclass(frozen=True)
+class ResponseAPDU:
+    data: bytes
+    sw: int
+
+    @property
+    def sw1(self) -> int:
+        return self.sw >> 8
+
+    @property
+    def sw2(self) -> int:
+        return self.sw & 0xFF
+
+    @property
+    def ok(self) -> bool:
+        return self.sw == SW_OK
+
+    def encode(self) -> bytes:
+        return bytes(self.data) + self.sw.to_bytes(2, "big")
+
+    @classmethod
+    def decode(cls, raw: bytes) -> "ResponseAPDU":
+        if len(raw) < 2:
+            raise CommunicationError(f"response APDU of {len(raw)} bytes has no status word")
+        return cls(bytes(raw[:-2]), int.from_bytes(raw[-2:], "big"))
+
+    def __repr__(self) -> str:
+        return f"ResponseAPDU(len={len(self.data)} sw={self.sw:04X})"

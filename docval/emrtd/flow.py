@@ -1,0 +1,127 @@
+"""Sans-IO protocol flows and the secure link they run over.
+
+Every chip protocol (BAC, PACE, CA, AA, file reading) is a *flow*: a generator
+that yields the next plain :class:`CommandAPDU` and is sent the plain
+:class:`ResponseAPDU`; its return value is the protocol's result.  A flow may
+yield a tuple of commands to *pipeline* them: the driver may send them without
+waiting for each answer, and the flow is sent the tuple of responses in order.
+Flows never see Secure Messaging: the :class:`Link` wraps each command and
+unwraps each response with the current session keys, so the same flow runs
+before and after access control.
+
+Two drivers run flows: :func:`run` (synchronous, for the virtual chip and tests)
+and :func:`run_async` (the server's reader awaits the phone).  Neither knows
+about Twisted.
+"""
+from __future__ import annotations
+
+from typing import Awaitable, Callable, Generator, Protocol, TypeVar, Union
+
+from docval.emrtd.apdu import CommandAPDU, ResponseAPDU, is_iso_status
+from docval.emrtd.errors import CommunicationError, SecureMessagingError
+
+T = TypeVar("T")
+
+Step = Union[CommandAPDU, tuple[CommandAPDU, ...]]
+Answer = Union[ResponseAPDU, tuple[ResponseAPDU, ...]]
+Flow = Generator[Step, Answer, T]
+
+
+class SecureMessaging(Protocol):
+    """What the link needs of a Secure Messaging session (docval.emrtd.sm)."""
+
+    ssc: int
+
+    def wrap(self, cmd: CommandAPDU) -> CommandAPDU: ...
+
+    def unwrap(self, resp: ResponseAPDU) -> ResponseAPDU: ...
+
+
+class Link:
+    """Secure Messaging state between the flows and the transport.
+
+    ``sm`` is None before access control.  Once a protected response fails to
+    verify, the session keys are dropped for good (HOSTILE_INPUTS S1): every
+    later command raises instead of being sent under keys an attacker probed.
+    """
+
+    def __init__(self) -> None:
+        self.sm: SecureMessaging | None = None
+        self.broken = False
+        self.commands_sent = 0
+
+    def start(self, sm: SecureMessaging) -> None:
+        self.sm = sm
+        self.broken = False
+
+    def protect(self, cmds: tuple[CommandAPDU, ...]) -> list[bytes]:
+        """Wrap commands for sending; pipelined commands get their predicted SSC."""
+        if self.broken:
+            raise SecureMessagingError("secure messaging was aborted; no further commands")
+        self.commands_sent += len(cmds)
+        if self.sm is None:
+            return [c.encode() for c in cmds]
+        sm = self.sm
+        base = sm.ssc
+        wrapped = []
+        for i, cmd in enumerate(cmds):
+            sm.ssc = base + 2 * i
+            wrapped.append(sm.wrap(cmd).encode())
+        sm.ssc = base
+        return wrapped
+
+    def unprotect(self, raws: list[bytes], count: int) -> list[ResponseAPDU]:
+        if len(raws) != count:
+            raise SecureMessagingError(f"{len(raws)} responses for {count} commands")
+        responses = [ResponseAPDU.decode(raw) for raw in raws]
+        for resp in responses:
+            if not is_iso_status(resp.sw):
+                raise CommunicationError(f"status {resp.sw:04X} is not an ISO 7816 status word")
+        if self.sm is None:
+            return responses
+        sm = self.sm
+        base = sm.ssc
+        out = []
+        try:
+            for i, resp in enumerate(responses):
+                sm.ssc = base + 2 * i + 1
+                out.append(sm.unwrap(resp))
+        except SecureMessagingError:
+            self.sm = None
+            self.broken = True
+            raise
+        sm.ssc = base + 2 * count
+        return out
+
+
+def _as_tuple(step: Step) -> tuple[CommandAPDU, ...]:
+    return step if isinstance(step, tuple) else (step,)
+
+
+def _answer(step: Step, responses: list[ResponseAPDU]) -> Answer:
+    return tuple(responses) if isinstance(step, tuple) else responses[0]
+
+
+def run(flow: Flow[T], link: Link, transmit: Callable[[bytes], bytes]) -> T:
+    """Drive a flow synchronously, one command at a time."""
+    try:
+        step = next(flow)
+        while True:
+            cmds = _as_tuple(step)
+            raws = [transmit(raw) for raw in link.protect(cmds)]
+            step = flow.send(_answer(step, link.unprotect(raws, len(cmds))))
+    except StopIteration as done:
+        return done.value
+
+
+async def run_async(flow: Flow[T], link: Link,
+                    transmit_many: Callable[[list[bytes]], Awaitable[list[bytes]]]) -> T:
+    """Drive a flow from a coroutine; a pipelined step is one transmit_many call."""
+    try:
+        step = next(flow)
+        while True:
+            cmds = _as_tuple(step)
+            raws = await transmit_many(link.protect(cmds))
+            step = flow.send(_answer(step, link.unprotect(raws, len(cmds))))
+    except StopIteration as done:
+        return done.value
