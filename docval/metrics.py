@@ -1,0 +1,163 @@
+"""Prometheus metrics of one DocVal process, served by the admin endpoint (docval.admin).
+
+Every label takes its value from a closed set: an operator's dashboard must never reveal
+anything about a document, and an unbounded label would let a hostile phone grow the
+process's memory. Values outside a set are counted under ``other`` rather than raised,
+because a metrics call must never break a session.
+
+Each :class:`Metrics` owns its own ``CollectorRegistry`` (never the global one) so that
+several services in one process, and tests, do not clash.
+"""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from docval.errors import ALL_REASONS
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+OTHER = "other"
+
+#: Session outcomes: closed with 1000 after DONE, or closed with a reason.
+OUTCOMES = ("success", "failure")
+
+#: ``close_reason`` label values: the SPEC close reasons, ``none`` for success.
+CLOSE_REASONS = ("none",) + ALL_REASONS
+
+#: ``step`` label values: the SPEC status names (§3.3) plus the result post.
+STEPS = (
+    "READ_ATR_INFO",
+    "ACCESS_CONTROL",
+    "READ_SOD",
+    "READ_DG14",
+    "CHIP_AUTHENTICATION",
+    "READ_DG15",
+    "ACTIVE_AUTHENTICATION",
+    "READ_DG1",
+    "READ_DG2",
+    "READ_DG7",
+    "READ_DG11",
+    "READ_DG12",
+    "PASSIVE_AUTHENTICATION",
+    "POST_RESULT",
+)
+
+# Chip steps take tens of milliseconds (a file read) to several seconds (PACE on a slow
+# chip behind a 1 s NFC timeout); the session limit is 90 s by default.
+_STEP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+# One APDU through the phone: a few ms on loopback, up to seconds over mobile networks.
+_APDU_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15)
+
+
+def _closed(value: str | None, allowed: tuple[str, ...]) -> str:
+    return value if value in allowed else OTHER
+
+
+class Metrics:
+    """The process's counters; the session code calls these methods, the admin endpoint renders them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self._started = Counter(
+            "docval_sessions_started", "WebSocket sessions accepted.", registry=r
+        )
+        self._finished = Counter(
+            "docval_sessions_finished",
+            "Sessions ended, by outcome and SPEC close reason ('none' on success).",
+            ["outcome", "close_reason"],
+            registry=r,
+        )
+        self._current = Gauge(
+            "docval_sessions_current", "Sessions open right now.", registry=r
+        )
+        self._steps = Histogram(
+            "docval_step_duration_seconds",
+            "Duration of each session step (SPEC status names).",
+            ["step"],
+            buckets=_STEP_BUCKETS,
+            registry=r,
+        )
+        self._apdu = Histogram(
+            "docval_apdu_round_trip_seconds",
+            "Time from sending a command APDU to the phone until its response arrived.",
+            buckets=_APDU_BUCKETS,
+            registry=r,
+        )
+        self._posts = Counter(
+            "docval_result_post_attempts",
+            "HTTP attempts to post a result to a Result Server, by result.",
+            ["result"],
+            registry=r,
+        )
+        self._trust_size = Gauge(
+            "docval_trust_store_certificates", "CSCA certificates in the loaded trust store.",
+            registry=r,
+        )
+        self._trust_info = Info(
+            "docval_trust_store", "Version of the loaded trust store.", registry=r
+        )
+        # Zero-valued series exist from the start, so rate() and alerts work before the
+        # first failure rather than seeing a series appear out of nowhere.
+        for outcome, reason in (("success", "none"),) + tuple(
+            ("failure", reason) for reason in ALL_REASONS
+        ):
+            self._finished.labels(outcome=outcome, close_reason=reason)
+        for result in ("ok", "failed"):
+            self._posts.labels(result=result)
+
+    def session_started(self) -> None:
+        self._started.inc()
+        self._current.inc()
+
+    def session_finished(self, outcome: str, close_reason: str | None) -> None:
+        self._finished.labels(
+            outcome=_closed(outcome, OUTCOMES),
+            close_reason=_closed(close_reason or "none", CLOSE_REASONS),
+        ).inc()
+        self._current.dec()
+
+    def step_duration(self, step: str, seconds: float) -> None:
+        self._steps.labels(step=_closed(step, STEPS)).observe(max(0.0, seconds))
+
+    def apdu_round_trip(self, seconds: float) -> None:
+        self._apdu.observe(max(0.0, seconds))
+
+    def post_attempt(self, ok: bool) -> None:
+        self._posts.labels(result="ok" if ok else "failed").inc()
+
+    def set_trust_store(self, count: int, version: str) -> None:
+        self._trust_size.set(count)
+        # The version is an operator-chosen or computed identifier of the CSCA set, not
+        # session data; capped so a strange file name cannot bloat every scrape.
+        self._trust_info.info({"version": str(version)[:64]})
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text exposition format."""
+        return generate_latest(self.registry)
+
+
+class NullMetrics:
+    """The same interface doing nothing: the default when no admin endpoint is configured."""
+
+    def session_started(self) -> None:
+        pass
+
+    def session_finished(self, outcome: str, close_reason: str | None) -> None:
+        pass
+
+    def step_duration(self, step: str, seconds: float) -> None:
+        pass
+
+    def apdu_round_trip(self, seconds: float) -> None:
+        pass
+
+    def post_attempt(self, ok: bool) -> None:
+        pass
+
+    def set_trust_store(self, count: int, version: str) -> None:
+        pass
+
+    def render(self) -> bytes:
+        return b""
