@@ -1,0 +1,86 @@
+"""The emrtd_passport schema of SPEC.md §4, used to hold every result against it."""
+from __future__ import annotations
+
+import base64
+
+STR = (str,)
+OPT_STR = (str, type(None))
+
+MRZ_FIELDS = {
+    "document_type": STR, "document_code": STR, "issuing_state": STR,
+    "primary_identifier": STR, "secondary_identifier": (list,), "nationality": STR,
+    "document_number": STR, "date_of_birth": STR, "date_of_expiry": STR, "gender": STR,
+    "optional_data1": STR, "optional_data2": OPT_STR,
+}
+DG11_FIELDS = (
+    "full_name_of_holder", "other_names", "personal_number", "full_date_of_birth", "place_of_birth",
+    "permanent_address", "telephone", "profession", "title", "personal_summary",
+    "proof_of_citizenship_image", "other_valid_travel_document_numbers", "custody_information",
+)
+DG12_FIELDS = (
+    "issuing_authority", "date_of_issue", "names_of_other_persons", "endorsements_and_observations",
+    "tax_or_exit_requirements", "image_of_front", "image_of_rear", "date_and_time_of_personalization",
+    "personalization_system_serial_number",
+)
+PA_DETAILS = {
+    "sod_signature_valid": (bool,), "document_certificate_valid": (bool,),
+    "data_groups_checked": (list,), "data_groups_with_valid_hash": (list,),
+    "all_hashes_valid": (bool,), "error": OPT_STR,
+}
+VERDICTS = {"SUCCESS", "FAILED", "UNAVAILABLE"}
+
+
+def _b64(value: str) -> bytes:
+    return base64.b64decode(value, validate=True)
+
+
+def check_emrtd_passport(obj: dict) -> None:
+    """Assert that obj is a valid emrtd_passport per SPEC §4 (raises AssertionError)."""
+    required = {
+        "sod_info", "mrz_info", "face_photo", "signature_photos", "additional_personal_details",
+        "additional_document_details", "passive_authentication", "passive_authentication_details",
+        "chip_authentication_result", "active_authentication_result", "errors",
+    }
+    missing = required - obj.keys()
+    assert not missing, f"missing fields {missing}"
+    sod = obj["sod_info"]
+    if sod is not None:
+        assert isinstance(sod["hash_algorithm"], str)
+        for n, h in sod["hash_for_data_group"].items():
+            assert n.isdigit() and _b64(h)
+    mrz = obj["mrz_info"]
+    if mrz is not None:
+        assert set(MRZ_FIELDS) <= mrz.keys()
+        for name, types in MRZ_FIELDS.items():
+            assert isinstance(mrz[name], types), name
+        assert mrz["document_type"] in ("TD1", "TD2", "TD3")
+        assert mrz["gender"] in ("MALE", "FEMALE", "UNSPECIFIED")
+        assert all(isinstance(s, str) for s in mrz["secondary_identifier"])
+        assert len(mrz["date_of_birth"]) == 6 and len(mrz["date_of_expiry"]) == 6
+        if mrz["document_type"] != "TD1":
+            assert mrz["optional_data2"] is None
+    if obj["face_photo"] is not None:
+        assert _b64(obj["face_photo"])[:2] == b"\xff\xd8", "face_photo must be JPEG"
+    if obj["signature_photos"] is not None:
+        assert all(_b64(p) for p in obj["signature_photos"])
+    for key, names in (("additional_personal_details", DG11_FIELDS),
+                       ("additional_document_details", DG12_FIELDS)):
+        value = obj[key]
+        if value is not None:
+            assert set(names) <= value.keys(), f"{key} lacks {set(names) - value.keys()}"
+            for name in names:
+                v = value[name]
+                assert v is None or isinstance(v, (str, list)), f"{key}.{name}"
+    assert isinstance(obj["passive_authentication"], bool)
+    details = obj["passive_authentication_details"]
+    for name, types in PA_DETAILS.items():
+        assert name in details and isinstance(details[name], types), name
+    assert all(isinstance(n, int) for n in details["data_groups_checked"])
+    assert obj["chip_authentication_result"] in VERDICTS
+    assert obj["active_authentication_result"] in VERDICTS
+    assert isinstance(obj["errors"], list) and all(isinstance(e, str) for e in obj["errors"])
+    if obj["passive_authentication"]:
+        assert details["sod_signature_valid"] and details["document_certificate_valid"]
+        assert details["all_hashes_valid"]
+    if "files_binary" in obj:
+        assert all(_b64(v) is not None for v in obj["files_binary"].values())
