@@ -1,0 +1,200 @@
+"""Shared decoding of data-group templates and their text and date fields.
+
+Data groups 1, 2, 7, 11 and 12 all start with one application tag whose value
+is a list of TLVs.  DG11 and DG12 hold free text that ICAO 9303-10 wants in
+UTF-8 with ``<`` as filler and separator, and dates that issuers write in
+several ways (``yyyyMMdd`` text, 4-byte BCD, partial dates, separators).
+Decoding here is tolerant: a field that does not fit is reported as a problem by
+the caller; only a broken outer structure raises :class:`ParseError`.
+"""
+from __future__ import annotations
+
+import re
+
+from docval.emrtd import tlv
+from docval.emrtd.errors import ParseError, TLVError
+
+COUNT = 0x02
+MAX_NAMES = 64   # other names / other persons: far beyond any real document
+
+# ICAO 9303 files are read with 2-byte offsets; nothing bigger is a data group.
+MAX_DG_SIZE = 65535
+
+
+def open_template(data: bytes, tag: int, name: str) -> tlv.TLV:
+    """The data group's outer TLV, with its size capped before any parsing."""
+    if len(data) > MAX_DG_SIZE + 8:
+        raise ParseError(f"{name}: larger than {MAX_DG_SIZE} bytes")
+    try:
+        # Bytes after the template are ignored: a raw file dump may be padded
+        # past the declared length, and the hash covers what was read anyway.
+        return tlv.parse_single(bytes(data), tag, allow_trailing=True, max_length=MAX_DG_SIZE)
+    except TLVError as exc:
+        raise ParseError(f"{name}: {exc}") from None
+
+
+def children(item: tlv.TLV, name: str) -> list[tlv.TLV]:
+    try:
+        return item.children()
+    except TLVError as exc:
+        raise ParseError(f"{name}: {exc}") from None
+
+
+def decode_text(raw: bytes, what: str, problems: list[str]) -> str:
+    """UTF-8 as ICAO asks; Latin-1 (never fails) for issuers that ignore that."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append(f"{what}: not UTF-8, decoded as Latin-1")
+        text = raw.decode("latin-1")
+    # NUL padding and control characters are never content; they would only
+    # confuse whoever displays the result.
+    return "".join(ch for ch in text if ch >= " " or ch == "\n").strip()
+
+
+def filler_to_space(text: str) -> str:
+    """``TRAVEL<AGENT`` → ``TRAVEL AGENT``; trailing filler dropped."""
+    return " ".join(part for part in text.split("<") if part.strip()).strip()
+
+
+def split_list(text: str) -> list[str]:
+    """``123 MAPLE RD<ANYTOWN<MN`` → ``["123 MAPLE RD", "ANYTOWN", "MN"]``."""
+    return [part.strip() for part in text.split("<") if part.strip()]
+
+
+def format_name(text: str) -> str:
+    """A 9303 name: primary and secondary identifiers separated by ``<<``.
+
+    ``SMITH<<JOHN<J`` → ``SMITH, JOHN J``: the comma keeps the boundary between
+    surname and given names that plain spaces would lose.
+    """
+    primary, sep, secondary = text.partition("<<")
+    primary = filler_to_space(primary)
+    secondary = filler_to_space(secondary)
+    if sep and secondary:
+        return f"{primary}, {secondary}" if primary else secondary
+    return primary
+
+
+def unformat_name(name: str) -> str:
+    """The inverse of :func:`format_name` (used by the encoders)."""
+    primary, sep, secondary = name.partition(", ")
+    primary = primary.replace(" ", "<")
+    if sep:
+        return primary + "<<" + secondary.replace(" ", "<")
+    return primary
+
+
+_SEPARATED_YMD = re.compile(r"(\d{4})[-./ ](\d{2})[-./ ](\d{2})")
+_SEPARATED_DMY = re.compile(r"(\d{2})[-./ ](\d{2})[-./ ](\d{4})")
+
+
+def _bcd_digits(raw: bytes) -> str | None:
+    digits = []
+    for byte in raw:
+        high, low = byte >> 4, byte & 0x0F
+        if high > 9 or low > 9:
+            return None
+        digits.append(f"{high}{low}")
+    return "".join(digits)
+
+
+def _plausible_date(digits: str) -> bool:
+    """Year, month and day in range; 00 stands for an unknown month or day."""
+    month = int(digits[4:6]) if len(digits) >= 6 else 0
+    day = int(digits[6:8]) if len(digits) >= 8 else 0
+    return month <= 12 and day <= 31 and not (month == 0 and day != 0)
+
+
+def decode_date(raw: bytes, what: str, problems: list[str]) -> str | None:
+    """A date as ``yyyyMMdd`` (or ``yyyyMM`` / ``yyyy`` when the document gives
+    only part of it).  Accepts text, separated text and 4-byte BCD."""
+    text = raw.decode("latin-1").strip().rstrip("<")
+    if text.isascii() and text.isdigit() and len(text) in (4, 6, 8):
+        digits = text
+    elif (m := _SEPARATED_YMD.fullmatch(text)) is not None:
+        digits = "".join(m.groups())
+    elif (m := _SEPARATED_DMY.fullmatch(text)) is not None:
+        digits = m.group(3) + m.group(2) + m.group(1)
+    elif len(raw) in (2, 3, 4) and (bcd := _bcd_digits(raw)) is not None:
+        digits = bcd
+    else:
+        problems.append(f"{what}: unrecognised date format")
+        return None
+    if not _plausible_date(digits):
+        problems.append(f"{what}: not a valid date")
+        return None
+    return digits
+
+
+def decode_timestamp(raw: bytes, what: str, problems: list[str]) -> str | None:
+    """``yyyyMMddhhmmss`` as text or as 7-byte BCD."""
+    text = raw.decode("latin-1").strip()
+    if text.isascii() and text.isdigit() and len(text) == 14:
+        digits = text
+    elif len(raw) == 7 and (bcd := _bcd_digits(raw)) is not None:
+        digits = bcd
+    else:
+        problems.append(f"{what}: unrecognised date and time format")
+        return None
+    hour, minute, second = int(digits[8:10]), int(digits[10:12]), int(digits[12:14])
+    if not _plausible_date(digits[:8]) or hour > 23 or minute > 59 or second > 60:
+        problems.append(f"{what}: not a valid date and time")
+        return None
+    return digits
+
+
+def encode_bcd(digits: str) -> bytes:
+    """``"19710219"`` → ``19 71 02 19`` (used by the encoders and tests)."""
+    if len(digits) % 2 or not digits.isdigit():
+        raise ValueError("BCD needs an even number of digits")
+    return bytes(int(digits[i : i + 2], 16) for i in range(0, len(digits), 2))
+
+
+def parse_tag_list(value: bytes, where: str, problems: list[str]) -> list[int] | None:
+    """The ``5C`` list of the tags present: a concatenation of bare tags."""
+    tags: list[int] = []
+    offset = 0
+    try:
+        while offset < len(value):
+            tag, offset = tlv.read_tag(value, offset)
+            tags.append(tag)
+    except TLVError:
+        problems.append(f"{where}: malformed tag list")
+        return None
+    return tags
+
+
+def check_tag_list(declared: list[int] | None, found: list[int], where: str, problems: list[str]) -> None:
+    """The tag list must name exactly the fields present; a mismatch is reported."""
+    if declared is None:
+        return
+    missing = [t for t in dict.fromkeys(declared) if t not in found]
+    unlisted = [t for t in dict.fromkeys(found) if t not in declared]
+    if missing:
+        problems.append(f"{where}: tag list names absent fields " + ", ".join(f"{t:X}" for t in missing))
+    if unlisted:
+        problems.append(f"{where}: fields missing from the tag list " + ", ".join(f"{t:X}" for t in unlisted))
+
+
+def names_in_template(item: tlv.TLV, name_tag: int, where: str, problems: list[str]) -> list[str]:
+    """``A0`` { ``02`` count, name, name, ... } as in DG11 other names and DG12
+    other persons (9303-10 Tables 53/54): the formatted names."""
+    try:
+        inner = item.children()
+    except TLVError:
+        problems.append(f"{where}: malformed template")
+        return []
+    names: list[str] = []
+    declared = None
+    for child in inner:
+        if child.tag == COUNT and declared is None and len(child.value) == 1:
+            declared = child.value[0]
+        elif child.tag == name_tag:
+            if len(names) < MAX_NAMES:
+                names.append(format_name(decode_text(child.value, where, problems)))
+        else:
+            problems.append(f"{where}: unexpected tag {child.tag:X}")
+    if declared is not None and declared != len(names):
+        problems.append(f"{where}: count says {declared}, found {len(names)}")
+    return names
