@@ -1,0 +1,93 @@
+"""The admin HTTP endpoint: ``/healthz`` for load balancers and ``/metrics`` for Prometheus.
+
+It listens on its own endpoint (``[admin] listen``, loopback by default) so that the
+public WebSocket port exposes nothing but the API. Only GET and HEAD of those two paths
+answer; everything else is a bare 404/405 without a server banner or error page.
+"""
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IService
+from twisted.logger import Logger
+from twisted.web import resource, server
+
+from docval.endpoints import server_endpoint
+from docval.metrics import CONTENT_TYPE
+
+Health = Callable[[], "tuple[bool, dict]"]
+
+_log = Logger()
+
+
+class AdminResource(resource.Resource):
+    """One leaf that routes by path itself, so no Twisted error page is ever rendered."""
+
+    isLeaf = True
+
+    def __init__(self, metrics, health: Health) -> None:
+        super().__init__()
+        self._metrics = metrics
+        self._health = health
+
+    def render(self, request: server.Request) -> bytes:
+        # Request.process set "Server: TwistedWeb/<version>" before calling us.
+        request.responseHeaders.removeHeader(b"server")
+        request.setHeader(b"cache-control", b"no-store")
+        if request.path not in (b"/healthz", b"/metrics"):
+            return self._plain(request, 404, b"not found\n")
+        if request.method not in (b"GET", b"HEAD"):
+            request.setHeader(b"allow", b"GET, HEAD")
+            return self._plain(request, 405, b"method not allowed\n")
+        if request.path == b"/metrics":
+            request.setHeader(b"content-type", CONTENT_TYPE.encode("ascii"))
+            return self._metrics.render()
+        return self._healthz(request)
+
+    def _healthz(self, request: server.Request) -> bytes:
+        try:
+            ok, details = self._health()
+            body = json.dumps({"ok": bool(ok), **details}, sort_keys=True, default=str)
+        except Exception:
+            # A broken health check is itself unhealthy; the traceback goes to the log only.
+            _log.failure("health check failed")
+            ok, body = False, json.dumps({"ok": False, "error": "health check failed"})
+        request.setResponseCode(200 if ok else 503)
+        request.setHeader(b"content-type", b"application/json")
+        return body.encode("utf-8") + b"\n"
+
+    @staticmethod
+    def _plain(request: server.Request, code: int, body: bytes) -> bytes:
+        request.setResponseCode(code)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return body
+
+
+class AdminSite(server.Site):
+    displayTracebacks = False
+
+    def log(self, request) -> None:
+        # Prometheus scrapes every few seconds: access lines would flood the journal.
+        pass
+
+
+def admin_site(metrics, health: Health) -> AdminSite:
+    return AdminSite(AdminResource(metrics, health))
+
+
+def make_admin_service(listen: str, metrics, health: Health, reactor=None) -> IService:
+    """A service serving ``/healthz`` and ``/metrics`` on the endpoint ``listen``.
+
+    ``health()`` returns ``(ok, details)``: 200 when ok else 503, with ``details`` (a
+    JSON-serialisable dict, e.g. ``{"trust_store_loaded": True, "listening": True}``)
+    in the body.
+    """
+    if reactor is None:
+        from twisted.internet import reactor  # type: ignore[no-redef]
+    service = StreamServerEndpointService(
+        server_endpoint(reactor, listen), admin_site(metrics, health)
+    )
+    service.setName("docval-admin")
+    return service
