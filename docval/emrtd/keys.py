@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec as cec
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from docval.emrtd import ec
+from docval.emrtd import dh, ec
 from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
 
 MAX_SPKI_BYTES = 16384       # a 4096-bit DH key with p, g, q and y is ~1.6 KB
@@ -443,11 +443,27 @@ def _load_standardized(spki: bytes, raw_params: bytes, key_bytes: bytes) -> Publ
         param_id = asn1.Integer.load(raw_params, strict=True).native
     except Exception:
         raise ParseError("malformed standardized domain parameter id") from None
-    curve = ec.curve_by_pace_id(param_id) if isinstance(param_id, int) else None
-    if curve is None:
-        # The DH groups 0-2 have no table in DocVal's key layer yet.
+    if not isinstance(param_id, int):
+        raise ParseError("malformed standardized domain parameter id")
+    curve = ec.curve_by_pace_id(param_id)
+    if curve is not None:
+        return _ec_key(spki, curve, key_bytes)
+    group = dh.group_by_pace_id(param_id)
+    if group is None:
         raise UnsupportedError(f"unsupported standardized domain parameters {param_id}")
-    return _ec_key(spki, curve, key_bytes)
+    try:
+        y_obj = asn1.Integer.load(key_bytes, strict=True)
+        if len(y_obj.contents or b"") > group.byte_length + 1:
+            raise ParseError("DH public value of bad length")
+        y = y_obj.native
+    except ParseError:
+        raise
+    except Exception:
+        raise ParseError("malformed DH public key") from None
+    if not 1 < y < group.p - 1:
+        raise ParseError("invalid DH public key")
+    return PublicKey(kind="dh", bits=group.p.bit_length(), spki=spki,
+                     dh_p=group.p, dh_g=group.g, dh_q=group.q, dh_y=y)
 
 
 _CURVE_BY_OID = {
@@ -551,12 +567,10 @@ def _ecdsa_rs(curve: ec.Curve, sig_alg: str, signature: bytes) -> tuple[int, int
 
 
 def _ecdsa_verify_arith(key: PublicKey, msg_digest: bytes, r: int, s: int) -> bool:
-    """ECDSA on curves cryptography lacks, via the pure arithmetic of docval.emrtd.ecpoint."""
-    try:
-        from docval.emrtd import ecpoint  # written separately; optional until it lands
-    except ImportError:
-        raise UnsupportedError(f"ECDSA on {key.curve.name} is not available") from None
-    verify = getattr(ecpoint, "ecdsa_verify", None)
-    if verify is None:
-        raise UnsupportedError(f"ECDSA on {key.curve.name} is not available")
-    return bool(verify(key.curve, key.point, msg_digest, r, s))
+    """ECDSA on curves cryptography lacks (brainpoolP192r1/P224r1/P320r1)."""
+    from docval.emrtd import ecpoint
+
+    size = key.curve.byte_length
+    x = int.from_bytes(key.point[1:1 + size], "big")
+    y = int.from_bytes(key.point[1 + size:], "big")
+    return bool(ecpoint.ecdsa_verify(key.curve, (x, y), msg_digest, r, s))

@@ -327,3 +327,41 @@ def test_mutated_real_keys_raise_only_documented_errors(data):
         load_public_key(bytes(base))
     except DOCUMENTED:
         pass
+
+
+def test_standardized_dh_group_from_real_card_security():
+    """vsmartcard nPA EF.CardSecurity: id-PK-DH key given as standardized domain parameters 0."""
+    from asn1crypto import cms
+
+    from docval.emrtd import dh, tlv
+
+    data = (TESTDATA / "vsmartcard_npa" / "dh_ef_cardsecurity.bin").read_bytes()
+    content = bytes(cms.ContentInfo.load(data)["content"]["encap_content_info"]["content"])
+    spkis = [item.children()[1].encode() for item in tlv.parse_single(content).children()
+             if item.children()[0].value == bytes.fromhex("04007f000702020101")]
+    assert len(spkis) == 1
+    k = load_public_key(spkis[0])
+    group = dh.group_by_pace_id(0)
+    assert (k.kind, k.bits, k.dh_p, k.dh_g, k.dh_q) == ("dh", 1024, group.p, group.g, group.q)
+
+
+@pytest.mark.parametrize("name", ["brainpoolP224r1", "brainpoolP320r1"])
+def test_ecdsa_on_curves_cryptography_lacks_against_openssl(tmp_path, name):
+    """Signatures made by the openssl CLI, verified with DocVal's pure arithmetic."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.fail("the openssl command is needed as an independent ECDSA implementation")
+    keyfile, pubfile, msgfile, sigfile = (tmp_path / n for n in ("k.pem", "p.der", "m", "s"))
+    msgfile.write_bytes(DATA)
+    subprocess.run(["openssl", "ecparam", "-name", name, "-genkey", "-noout", "-out", str(keyfile)], check=True)
+    subprocess.run(["openssl", "ec", "-in", str(keyfile), "-pubout", "-outform", "DER", "-out", str(pubfile)],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(keyfile), "-out", str(sigfile), str(msgfile)],
+                   check=True)
+    k = load_public_key(pubfile.read_bytes())
+    assert k.curve is ec.BY_NAME[name] and k.crypto is None
+    sig = sigfile.read_bytes()
+    assert verify_signature(k, keys.ECDSA, "SHA-256", sig, DATA)
+    assert not verify_signature(k, keys.ECDSA, "SHA-256", sig, DATA + b"x")
