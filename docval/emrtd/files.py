@@ -1,0 +1,490 @@
+"""Selecting and reading eMRTD files (ICAO 9303-10 §3, ISO 7816-4 SELECT / READ BINARY).
+
+Everything here is a sans-IO flow (see :mod:`docval.emrtd.flow`).  Round trips are
+the budget (DESIGN.md §2), so :func:`read_file` reads by short file identifier
+when it can (no SELECT), makes its first read large enough to carry the TLV
+header *and* a useful part of the body, pipelines the rest when the phone allows
+it, and recovers from ``6Cxx``/``6700``/``6282`` without starting over.  What it
+learns about the chip (a smaller Le, no SFI support) is stored in the caller's
+:class:`ReadLimits` so that later files do not pay for it again.
+
+Files are addressed relative to the *current* dedicated file: the caller selects
+the master file or the eMRTD application first (:func:`select_master_file`,
+:func:`select_application`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docval.emrtd import tlv
+from docval.emrtd.apdu import (
+    MAX_EXTENDED_LE,
+    MAX_SHORT_LE,
+    SW_END_OF_FILE,
+    SW_FILE_NOT_FOUND,
+    SW_FUNCTION_NOT_SUPPORTED,
+    SW_INS_NOT_SUPPORTED,
+    SW_OFFSET_OUTSIDE_EF,
+    SW_OK,
+    SW_SECURITY_NOT_SATISFIED,
+    SW_WRONG_LENGTH,
+    SW_WRONG_P1P2,
+    CommandAPDU,
+    ResponseAPDU,
+    sw_name,
+)
+from docval.emrtd.errors import (
+    FileAccessDenied,
+    FileNotFoundOnChip,
+    FileReadError,
+    LimitExceeded,
+    StatusError,
+    TLVError,
+)
+from docval.emrtd.flow import Flow
+
+EMRTD_AID = bytes.fromhex("A0000002471001")
+MASTER_FILE_FID = 0x3F00
+
+MAX_FILE_SIZE = 65535            # HOSTILE_INPUTS T1: no LDS file is larger
+MAX_COMMANDS_PER_FILE = 1000     # HOSTILE_INPUTS T4: a chip drip-feeding bytes must not hold us
+SHORT_SM_MAX_LE = 223            # largest plain Le whose SM response fits a short APDU (any cipher)
+CLASSIC_FIRST_READ = 8           # what JMRTD reads to learn a file's length
+
+INS_SELECT = 0xA4
+INS_READ_BINARY = 0xB0
+INS_READ_BINARY_ODD = 0xB1       # offset in DO'54', data in DO'53': for offsets above 32767
+MAX_EVEN_OFFSET = 0x7FFF
+SELECT_BY_FID = 0x02
+SELECT_BY_AID = 0x04
+SELECT_MF = 0x00
+P2_NO_RESPONSE_DATA = 0x0C
+P2_RETURN_FCI = 0x00
+TAG_OFFSET = 0x54
+TAG_DISCRETIONARY_DATA = 0x53
+_MAX_TLV_HEADER = 4 + 5          # 4-byte tag, 0x84 + 4 length octets
+
+# Answers to an SFI read from chips that do not implement SFI addressing; the
+# file is then SELECTed by FID, and if that works SFI is switched off.
+_SFI_REFUSED = frozenset({SW_WRONG_P1P2, SW_FUNCTION_NOT_SUPPORTED, SW_INS_NOT_SUPPORTED, SW_FILE_NOT_FOUND})
+# Answers meaning "this form of SELECT is not supported", worth one retry in another form.
+_SELECT_FORM_REFUSED = frozenset({SW_WRONG_P1P2, SW_WRONG_LENGTH, SW_FUNCTION_NOT_SUPPORTED,
+                                  SW_FILE_NOT_FOUND, 0x6A87})
+# After a 6700 the next Le to try; crossing 256 also drops extended length.
+_LE_LADDER = (65536, 32768, 16384, 8192, 4096, 2048, 1024, 512, SHORT_SM_MAX_LE, 128, 64, 32, 16, 8, 4, 2, 1)
+# A chip that silently returns fewer bytes than asked is remembered only when the
+# amount is plausible as a buffer size, not when it drips single bytes.
+_MIN_LEARNED_LE = 16
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """An elementary file: its FID, its SFI, and whether it lives in the eMRTD application."""
+
+    name: str
+    fid: int
+    sfi: int | None
+    in_application: bool
+    tlv: bool = True     # False: the file is not one TLV (EF.ATR/INFO), read it to its end
+
+
+CARD_ACCESS = FileRef("EF.CardAccess", 0x011C, 0x1C, in_application=False)
+ATR_INFO = FileRef("EF.ATR/INFO", 0x2F01, 0x01, in_application=False, tlv=False)
+CARD_SECURITY = FileRef("EF.CardSecurity", 0x011D, 0x1D, in_application=False)
+EF_COM = FileRef("EF.COM", 0x011E, 0x1E, in_application=True)
+EF_SOD = FileRef("EF.SOD", 0x011D, 0x1D, in_application=True)
+DATA_GROUPS = tuple(FileRef(f"EF.DG{n}", 0x0100 + n, n, in_application=True) for n in range(1, 17))
+
+MASTER_FILE_REFS = (CARD_ACCESS, ATR_INFO, CARD_SECURITY)
+APPLICATION_REFS = (EF_COM, EF_SOD) + DATA_GROUPS
+
+
+def dg(n: int) -> FileRef:
+    """The FileRef of data group ``n`` (1..16)."""
+    if not 1 <= n <= 16:
+        raise ValueError("data groups are numbered 1..16")
+    return DATA_GROUPS[n - 1]
+
+
+@dataclass
+class ReadLimits:
+    """How to read files from one chip, and what was learned about it during the session.
+
+    ``max_le`` is the largest plain Le per READ BINARY; the caller derives it from
+    extended-length support, EF.ATR/INFO, ``max_response_bytes`` and the Secure
+    Messaging overhead.  ``extended`` makes every READ BINARY an extended APDU
+    (so the wrapped command can carry a response above 256 bytes).  ``pipeline``
+    is the most commands :func:`read_file` yields in one tuple.  ``first_read`` is
+    the Le of a file's first read (0: ``max_le``), which must bring the TLV header.
+
+    One instance lives for a whole session: a ``6700``/``6Cxx`` lowers ``max_le``
+    and a chip refusing SFI addressing clears ``use_sfi`` for every later file.
+    """
+
+    max_le: int
+    extended: bool = False
+    use_sfi: bool = True
+    pipeline: int = 1
+    first_read: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_le <= MAX_EXTENDED_LE:
+            raise ValueError("max_le must be 1..65536")
+        if self.pipeline < 1:
+            raise ValueError("pipeline must be at least 1")
+        if self.first_read < 0:
+            raise ValueError("first_read must not be negative")
+
+    @classmethod
+    def classic(cls) -> "ReadLimits":
+        """The JMRTD-like strategy: SELECT by FID, 8-byte header read, then 223-byte chunks."""
+        return cls(max_le=SHORT_SM_MAX_LE, extended=False, use_sfi=False, pipeline=1,
+                   first_read=CLASSIC_FIRST_READ)
+
+    @property
+    def effective_max_le(self) -> int:
+        return self.max_le if self.extended else min(self.max_le, MAX_SHORT_LE)
+
+    @property
+    def effective_first_read(self) -> int:
+        return min(self.first_read or self.max_le, self.effective_max_le)
+
+    def learn_max_le(self, le: int) -> None:
+        """The chip cannot serve more than ``le`` bytes per READ BINARY."""
+        if 1 <= le < self.max_le:
+            self.max_le = le
+
+    def shrink_after_wrong_length(self, failed_le: int, was_extended: bool) -> bool:
+        """Step down the Le ladder after a 6700; False when there is nothing left to try."""
+        if was_extended and failed_le <= MAX_SHORT_LE:
+            # A small extended command refused: the chip (or the phone) lacks extended length.
+            self.extended = False
+            self.max_le = min(self.max_le, SHORT_SM_MAX_LE)
+            return True
+        lower = next((le for le in _LE_LADDER if le < failed_le), None)
+        if lower is None:
+            return False
+        self.max_le = min(self.max_le, lower)
+        if lower <= MAX_SHORT_LE:
+            self.extended = False
+        return True
+
+
+# --- SELECT ---------------------------------------------------------------
+
+
+def _select_status(resp: ResponseAPDU, what: str) -> None:
+    if resp.sw == SW_OK:
+        return
+    if resp.sw == SW_FILE_NOT_FOUND:
+        raise FileNotFoundOnChip(f"{what} not found")
+    if resp.sw == SW_SECURITY_NOT_SATISFIED:
+        raise FileAccessDenied(f"{what}: access denied")
+    raise StatusError(resp.sw, f"SELECT {what}")
+
+
+def select_application(aid: bytes = EMRTD_AID) -> Flow[None]:
+    """SELECT the application by AID, whatever the phone left selected.
+
+    Some chips refuse P2=0C ("no response data"); they get one retry asking for the FCI.
+    """
+    resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_BY_AID, P2_NO_RESPONSE_DATA, bytes(aid))
+    if resp.sw in _SELECT_FORM_REFUSED - {SW_FILE_NOT_FOUND}:
+        resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_BY_AID, P2_RETURN_FCI, bytes(aid), le=MAX_SHORT_LE)
+    if resp.sw != SW_OK:
+        raise StatusError(resp.sw, "SELECT application")
+
+
+def select_master_file() -> Flow[None]:
+    """SELECT the master file (3F00), or with an empty path for chips that refuse the FID."""
+    resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_MF, P2_NO_RESPONSE_DATA,
+                             MASTER_FILE_FID.to_bytes(2, "big"))
+    if resp.sw in _SELECT_FORM_REFUSED:
+        resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_MF, P2_NO_RESPONSE_DATA)
+    if resp.sw != SW_OK:
+        raise StatusError(resp.sw, "SELECT master file")
+
+
+def _select_file_cmd(fid: int) -> CommandAPDU:
+    return CommandAPDU(0x00, INS_SELECT, SELECT_BY_FID, P2_NO_RESPONSE_DATA, fid.to_bytes(2, "big"))
+
+
+def select_file(fid: int) -> Flow[None]:
+    """SELECT an elementary file of the current DF by its FID (00 A4 02 0C)."""
+    if not 0 <= fid <= 0xFFFF:
+        raise ValueError("a file identifier has two bytes")
+    resp = yield _select_file_cmd(fid)
+    _select_status(resp, f"file {fid:04X}")
+
+
+# --- READ BINARY ------------------------------------------------------------
+
+
+def _odd_header_len(n: int) -> int:
+    """Bytes of the DO'53' header around ``n`` data bytes."""
+    return 2 if n < 0x80 else 3 if n < 0x100 else 4
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One READ BINARY as sent: where it reads, how much data it can return."""
+
+    offset: int
+    want: int              # data bytes asked for (excluding any DO'53' header)
+    cmd: CommandAPDU
+
+
+def read_file(ref: FileRef, limits: ReadLimits, max_size: int = MAX_FILE_SIZE) -> Flow[bytes]:
+    """Read a whole file of the current DF and return exactly its bytes (TLV header + value).
+
+    Raises :class:`FileNotFoundOnChip` (6A82), :class:`FileAccessDenied` (6982),
+    :class:`LimitExceeded` (declared or actual size above ``max_size``) and
+    :class:`FileReadError` for everything else the chip gets wrong.
+    """
+    return (yield from _FileReader(ref, limits, max_size).run())
+
+
+class _FileReader:
+    def __init__(self, ref: FileRef, limits: ReadLimits, max_size: int) -> None:
+        self.ref = ref
+        self.limits = limits
+        self.max_size = max_size
+        self.buf = bytearray()
+        self.commands = 0
+        self.eof = False
+        self.to_end = not ref.tlv           # size unknown until the chip says EOF
+        self.named_le: int | None = None    # a 6Cxx on the first read: EOF or a buffer limit?
+
+    def __repr__(self) -> str:
+        return f"_FileReader({self.ref.name}, {len(self.buf)} bytes)"
+
+    # -- plumbing
+
+    def _fail(self, what: str) -> FileReadError:
+        return FileReadError(f"{self.ref.name}: {what}")
+
+    def _count(self, n: int = 1) -> None:
+        self.commands += n
+        if self.commands > MAX_COMMANDS_PER_FILE:
+            raise self._fail(f"more than {MAX_COMMANDS_PER_FILE} commands")
+
+    def _command(self, offset: int, want: int, sfi: int | None = None) -> _Read:
+        ext = self.limits.extended
+        if sfi is not None:
+            return _Read(offset, want, CommandAPDU(0x00, INS_READ_BINARY, 0x80 | sfi, offset, le=want, extended=ext))
+        if offset <= MAX_EVEN_OFFSET:
+            return _Read(offset, want,
+                         CommandAPDU(0x00, INS_READ_BINARY, offset >> 8, offset & 0xFF, le=want, extended=ext))
+        data = tlv.encode(TAG_OFFSET, offset.to_bytes(2 if offset <= 0xFFFF else 3, "big"))
+        return _Read(offset, want, CommandAPDU(0x00, INS_READ_BINARY_ODD, 0, 0, data,
+                                               le=want + _odd_header_len(want), extended=ext))
+
+    def _chunk(self, offset: int, remaining: int) -> int:
+        """Data bytes to ask for at ``offset``: as many as the limits allow."""
+        max_le = self.limits.effective_max_le
+        if offset <= MAX_EVEN_OFFSET:
+            return min(max_le, remaining)
+        n = min(remaining, max_le - 2)
+        if n >= 0x80:
+            n = min(remaining, max_le - 3)
+        if n >= 0x100:
+            n = min(remaining, max_le - 4)
+        if n < 1:
+            raise self._fail(f"Le {max_le} too small for READ BINARY with DO'54'")
+        return n
+
+    def _data(self, read: _Read, resp: ResponseAPDU) -> bytes:
+        if read.cmd.le is not None and len(resp.data) > read.cmd.le:
+            raise self._fail("response longer than Le")
+        if read.cmd.ins == INS_READ_BINARY:
+            return resp.data
+        if not resp.data:
+            return b""
+        try:
+            return tlv.parse_single(resp.data, TAG_DISCRETIONARY_DATA).value
+        except TLVError:
+            raise self._fail("READ BINARY response is not one DO'53'") from None
+
+    def _status(self, sw: int) -> FileReadError:
+        if sw == SW_FILE_NOT_FOUND:
+            return FileNotFoundOnChip(f"{self.ref.name} not found")
+        if sw == SW_SECURITY_NOT_SATISFIED:
+            return FileAccessDenied(f"{self.ref.name}: access denied")
+        return self._fail(f"READ BINARY status {sw:04X} ({sw_name(sw)})")
+
+    # -- the flow
+
+    def run(self) -> Flow[bytes]:
+        yield from self._first_read()
+        if not self.ref.tlv:
+            yield from self._read_to_end()
+            return bytes(self.buf)
+        total = None
+        while total is None:
+            total = self._total()
+            if total is None:
+                if self.eof:
+                    raise self._fail("file ends inside its TLV header")
+                yield from self._read_unknown(len(self.buf), self.limits.effective_first_read)
+            elif total < 0:         # indefinite length: the size is only known at the end
+                yield from self._read_to_end()
+                return bytes(self.buf)
+        if self.named_le is not None and total > len(self.buf) == self.named_le:
+            self.limits.learn_max_le(self.named_le)
+        while len(self.buf) < total:
+            if self.eof:
+                raise self._fail(f"file ends after {len(self.buf)} of {total} declared bytes")
+            yield from self._read_batch(total)
+        return bytes(self.buf[:total])
+
+    def _total(self) -> int | None:
+        """Declared file size from the TLV header; None until the header is complete, -1 if indefinite."""
+        buf = bytes(self.buf)
+        try:
+            _, after_tag = tlv.read_tag(buf)
+            if after_tag < len(buf) and buf[after_tag] == 0x80:
+                return -1
+            _, header_len, value_len = tlv.read_header(buf, max_length=0xFFFFFFFF)
+        except TLVError:
+            if len(buf) >= _MAX_TLV_HEADER:
+                raise self._fail("file does not start with a TLV header") from None
+            return None
+        total = header_len + value_len
+        if total > self.max_size:
+            raise LimitExceeded(f"{self.ref.name}: declared size {total} above {self.max_size}")
+        return total
+
+    def _first_read(self) -> Flow[None]:
+        ref, limits = self.ref, self.limits
+        first = limits.effective_first_read
+        if limits.use_sfi and ref.sfi is not None:
+            read = self._command(0, first, sfi=ref.sfi)
+            self._count()
+            resp = yield read.cmd
+            if resp.sw not in _SFI_REFUSED:
+                yield from self._read_unknown(0, first, ref.sfi, sent=(read, resp))
+                return
+            self._count()
+            sel = yield _select_file_cmd(ref.fid)
+            self._check_select(sel)
+            limits.use_sfi = False
+            yield from self._read_unknown(0, first)
+            return
+        read = self._command(0, first)
+        if limits.pipeline >= 2:
+            self._count(2)
+            sel, resp = yield (_select_file_cmd(ref.fid), read.cmd)
+            self._check_select(sel)
+            yield from self._read_unknown(0, first, sent=(read, resp))
+        else:
+            self._count()
+            sel = yield _select_file_cmd(ref.fid)
+            self._check_select(sel)
+            yield from self._read_unknown(0, first)
+
+    def _check_select(self, resp: ResponseAPDU) -> None:
+        if resp.sw != SW_OK:
+            raise self._status(resp.sw)
+
+    def _read_unknown(self, offset: int, want: int, sfi: int | None = None,
+                      sent: tuple[_Read, ResponseAPDU] | None = None) -> Flow[None]:
+        """One read while the file size is unknown, retried until the chip accepts the Le.
+
+        ``sent`` is a read already answered (the first read, possibly pipelined
+        behind a SELECT); ``sfi`` addresses the file by SFI (offset 0 only).
+        """
+        while True:
+            if sent is None:
+                read = self._command(offset, min(want, self.limits.effective_max_le), sfi)
+                self._count()
+                resp = yield read.cmd
+            else:
+                read, resp = sent
+                sent = None
+            sw = resp.sw
+            if sw in (SW_OK, SW_END_OF_FILE):
+                data = self._data(read, resp)
+                if len(data) > read.want:
+                    raise self._fail("response longer than asked")
+                if sw == SW_OK and not data and not self.to_end:
+                    raise self._fail("empty READ BINARY response")
+                self.buf += data
+                self.eof = sw == SW_END_OF_FILE or (self.to_end and len(data) < read.want)
+                return
+            if sw >> 8 == 0x6C:
+                named = sw & 0xFF or MAX_SHORT_LE
+                if named >= (read.cmd.le or 0):
+                    raise self._fail(f"status {sw:04X} names no smaller Le")
+                want = named if read.cmd.ins == INS_READ_BINARY else named - _odd_header_len(named)
+                if want < 1:
+                    raise self._fail(f"status {sw:04X} names an unusable Le")
+                if offset == 0:
+                    self.named_le = named
+                continue
+            if sw == SW_WRONG_LENGTH:
+                if not self.limits.shrink_after_wrong_length(read.cmd.le or 0, read.cmd.is_extended):
+                    raise self._fail("chip refuses every Le")
+                continue
+            if sw == SW_OFFSET_OUTSIDE_EF:
+                self.eof = True
+                return
+            raise self._status(sw)
+
+    def _read_to_end(self) -> Flow[None]:
+        """Read a file of unknown size (not TLV, or indefinite length) until the chip says EOF."""
+        self.to_end = True
+        while not self.eof:
+            if len(self.buf) > self.max_size:
+                break
+            yield from self._read_unknown(len(self.buf), self.max_size + 1 - len(self.buf))
+        if len(self.buf) > self.max_size:
+            raise LimitExceeded(f"{self.ref.name}: larger than {self.max_size} bytes")
+
+    def _read_batch(self, total: int) -> Flow[None]:
+        """Read up to ``limits.pipeline`` consecutive chunks of a file of known size."""
+        reads = []
+        offset = len(self.buf)
+        while len(reads) < self.limits.pipeline and offset < total:
+            n = self._chunk(offset, total - offset)
+            reads.append(self._command(offset, n))
+            offset += n
+        self._count(len(reads))
+        if len(reads) == 1:
+            answers: tuple[ResponseAPDU, ...] = ((yield reads[0].cmd),)
+        else:
+            answers = yield tuple(r.cmd for r in reads)
+        for read, resp in zip(reads, answers):
+            sw = resp.sw
+            if sw in (SW_OK, SW_END_OF_FILE):
+                data = self._data(read, resp)
+                if len(data) > read.want:
+                    raise self._fail("response longer than asked")
+                if sw == SW_OK and not data:
+                    raise self._fail("empty READ BINARY response")
+                self.buf += data
+                if sw == SW_END_OF_FILE:
+                    self.eof = True
+                    return
+                if len(data) < read.want:
+                    # The chip serves less than asked: later commands of this batch read
+                    # from offsets past a gap, so replan from here.
+                    if len(data) >= _MIN_LEARNED_LE:
+                        self.limits.learn_max_le(len(data) if read.cmd.ins == INS_READ_BINARY
+                                                 else len(data) + _odd_header_len(len(data)))
+                    return
+                continue
+            if sw >> 8 == 0x6C:
+                named = sw & 0xFF or MAX_SHORT_LE
+                if named >= (read.cmd.le or 0):
+                    raise self._fail(f"status {sw:04X} names no smaller Le")
+                # We asked no more than the file holds, so the chip's buffer is the limit.
+                self.limits.learn_max_le(named)
+                return
+            if sw == SW_WRONG_LENGTH:
+                if not self.limits.shrink_after_wrong_length(read.cmd.le or 0, read.cmd.is_extended):
+                    raise self._fail("chip refuses every Le")
+                return
+            if sw == SW_OFFSET_OUTSIDE_EF:
+                self.eof = True
+                return
+            raise self._status(sw)
