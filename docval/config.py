@@ -1,0 +1,272 @@
+"""DocVal's configuration: a TOML file read into frozen dataclasses.
+
+Every key is checked here, once, with a message that names it: a typo in a
+production config must stop the server at start-up instead of silently running
+with a default.  Unknown keys are errors for the same reason.
+
+Without a file the server runs on built-in demo defaults (:func:`default_config`):
+127.0.0.1:8080, one client ``YOUR CLIENT ID`` without a Result Server, trusting
+the demo CSCA of the virtual passport.
+"""
+from __future__ import annotations
+
+import hmac
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urlsplit
+
+DEMO_CLIENT_ID = "YOUR CLIENT ID"
+DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    # repr=False: the client id is an API access key and must not end up in logs.
+    client_id: str = field(repr=False)
+    result_url: str | None = None
+    files_binary: bool = False
+
+    @property
+    def returns_only(self) -> bool:
+        """True when the client has no Result Server (results go to the phone only)."""
+        return self.result_url is None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    listen: tuple[str, ...] = (DEFAULT_LISTEN,)
+    max_connections: int = 1000
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds.  The first three are SPEC's; the handshake ones bound idle sockets."""
+
+    start_message: float = 10.0
+    apdu_response: float = 15.0
+    max_session: float = 90.0
+    open_handshake: float = 5.0
+    close_handshake: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    csca: tuple[Path, ...] = ()
+    crl: tuple[Path, ...] = ()
+    # Trusting the virtual passport's CSCA is for demos and package tests only.
+    demo_csca: bool = False
+    reload_interval: float = 3600.0   # 0 disables the timer; SIGHUP always reloads
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    listen: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    trust: TrustConfig = field(default_factory=TrustConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    clients: tuple[ClientConfig, ...] = ()
+
+    def find_client(self, client_id: str) -> ClientConfig | None:
+        """The client with this id, comparing every configured id in constant time.
+
+        All ids are compared (no early exit) so the answer time does not tell a
+        prober how many clients exist or which prefix matched.
+        """
+        probe = client_id.encode("utf-8", "surrogatepass")
+        found = None
+        for client in self.clients:
+            if hmac.compare_digest(probe, client.client_id.encode("utf-8")) and found is None:
+                found = client
+        return found
+
+
+def default_config() -> Config:
+    """The built-in demo configuration used when no --config is given."""
+    return Config(
+        trust=TrustConfig(demo_csca=True),
+        clients=(ClientConfig(client_id=DEMO_CLIENT_ID),),
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the configuration: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    base = Path(path).resolve().parent
+    try:
+        return parse_config(data, base_dir=base)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+# --- parsing -------------------------------------------------------------------
+
+_SECTIONS = {"server", "timeouts", "trust", "admin", "client"}
+
+
+def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
+    """Validate a parsed TOML document; relative trust paths are taken from ``base_dir``."""
+    _no_unknown(data, _SECTIONS, "")
+    server = _parse_server(_table(data, "server"))
+    timeouts = _parse_timeouts(_table(data, "timeouts"))
+    trust = _parse_trust(_table(data, "trust"), base_dir)
+    admin = _parse_admin(_table(data, "admin"))
+    clients = _parse_clients(data.get("client"))
+    return Config(server=server, timeouts=timeouts, trust=trust, admin=admin, clients=clients)
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+def _no_unknown(table: dict[str, Any], known: Iterable[str], where: str) -> None:
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        what = f"[{where}] " if where else ""
+        raise ConfigError(f"{what}unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+
+
+def _endpoints(value: Any, key: str, allow_empty: bool) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        raise ConfigError(f"{key}: must be an endpoint string or a list of them")
+    items = [v.strip() for v in items]
+    if not items and not allow_empty:
+        raise ConfigError(f"{key}: needs at least one endpoint")
+    for v in items:
+        # Twisted endpoint strings are "type:args"; catching the obvious mistake
+        # ("127.0.0.1:8080") here gives a better message than the endpoint parser.
+        if ":" not in v or not v.split(":", 1)[0].isidentifier():
+            raise ConfigError(f"{key}: {v!r} is not a Twisted endpoint string (e.g. {DEFAULT_LISTEN!r})")
+    return tuple(items)
+
+
+def _parse_server(t: dict[str, Any]) -> ServerConfig:
+    _no_unknown(t, {"listen", "max_connections"}, "server")
+    d = ServerConfig()
+    listen = _endpoints(t["listen"], "[server] listen", False) if "listen" in t else d.listen
+    max_conn = t.get("max_connections", d.max_connections)
+    if type(max_conn) is not int or not 1 <= max_conn <= 1_000_000:
+        raise ConfigError("[server] max_connections: must be an integer from 1 to 1000000")
+    return ServerConfig(listen=listen, max_connections=max_conn)
+
+
+def _seconds(value: Any, key: str, allow_zero: bool = False, maximum: float = 86400.0) -> float:
+    ok = type(value) in (int, float) and math.isfinite(value)
+    if ok:
+        ok = (value >= 0 if allow_zero else value > 0) and value <= maximum
+    if not ok:
+        lower = "0" if allow_zero else "a positive number"
+        raise ConfigError(f"{key}: must be {lower} up to {maximum:g} seconds, got {value!r}")
+    return float(value)
+
+
+def _parse_timeouts(t: dict[str, Any]) -> Timeouts:
+    names = ("start_message", "apdu_response", "max_session", "open_handshake", "close_handshake")
+    _no_unknown(t, names, "timeouts")
+    d = Timeouts()
+    values = {n: _seconds(t[n], f"[timeouts] {n}") if n in t else getattr(d, n) for n in names}
+    return Timeouts(**values)
+
+
+def _paths(value: Any, key: str, base_dir: Path | None) -> tuple[Path, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) and v for v in items):
+        raise ConfigError(f"{key}: must be a path or a list of paths")
+    out = []
+    for v in items:
+        p = Path(v).expanduser()
+        if not p.is_absolute() and base_dir is not None:
+            p = base_dir / p
+        out.append(p)
+    return tuple(out)
+
+
+def _parse_trust(t: dict[str, Any], base_dir: Path | None) -> TrustConfig:
+    _no_unknown(t, {"csca", "crl", "demo_csca", "reload_interval"}, "trust")
+    d = TrustConfig()
+    csca = _paths(t["csca"], "[trust] csca", base_dir) if "csca" in t else d.csca
+    crl = _paths(t["crl"], "[trust] crl", base_dir) if "crl" in t else d.crl
+    demo = t.get("demo_csca", d.demo_csca)
+    if type(demo) is not bool:
+        raise ConfigError("[trust] demo_csca: must be true or false")
+    interval = (
+        _seconds(t["reload_interval"], "[trust] reload_interval", allow_zero=True, maximum=7 * 86400)
+        if "reload_interval" in t else d.reload_interval
+    )
+    if not csca and not demo:
+        raise ConfigError("[trust] csca: no trust anchors configured (give paths, or demo_csca = true)")
+    return TrustConfig(csca=csca, crl=crl, demo_csca=demo, reload_interval=interval)
+
+
+def _parse_admin(t: dict[str, Any]) -> AdminConfig:
+    _no_unknown(t, {"listen"}, "admin")
+    if "listen" not in t:
+        return AdminConfig()
+    return AdminConfig(listen=_endpoints(t["listen"], "[admin] listen", True))
+
+
+def _parse_clients(value: Any) -> tuple[ClientConfig, ...]:
+    if value is None:
+        raise ConfigError("[[client]]: at least one client must be configured")
+    if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):
+        raise ConfigError("[[client]]: must be an array of tables ([[client]] sections)")
+    if not value:
+        raise ConfigError("[[client]]: at least one client must be configured")
+    clients = []
+    seen: set[str] = set()
+    for i, t in enumerate(value, 1):
+        where = f"[[client]] #{i}"
+        _no_unknown(t, {"client_id", "result_url", "files_binary"}, f"[client] #{i}")
+        cid = t.get("client_id")
+        if not isinstance(cid, str) or not cid.strip():
+            raise ConfigError(f"{where} client_id: required, a non-empty string")
+        if len(cid) > 256 or not cid.isprintable():
+            raise ConfigError(f"{where} client_id: at most 256 printable characters")
+        if cid in seen:
+            # The message must not repeat the id: it is a secret.
+            raise ConfigError(f"{where} client_id: the same client_id is configured twice")
+        seen.add(cid)
+        url = t.get("result_url")
+        if url is not None:
+            url = _result_url(url, f"{where} result_url")
+        fb = t.get("files_binary", False)
+        if type(fb) is not bool:
+            raise ConfigError(f"{where} files_binary: must be true or false")
+        clients.append(ClientConfig(client_id=cid, result_url=url, files_binary=fb))
+    return tuple(clients)
+
+
+def _result_url(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: must be an http:// or https:// URL string")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError for a bad port
+    except ValueError:
+        raise ConfigError(f"{key}: {value!r} is not a valid URL") from None
+    del port
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{key}: {value!r} must be an http:// or https:// URL with a host")
+    if parts.fragment or any(c.isspace() for c in value):
+        raise ConfigError(f"{key}: {value!r} must not contain spaces or a #fragment")
+    return value

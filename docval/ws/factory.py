@@ -1,0 +1,134 @@
+"""The WebSocket server factory: configuration, limits and shared services of the sessions.
+
+Everything a session needs from outside is injected here -- the clock, the
+reader, the trust store getter, the result poster, the metrics -- so tests run
+whole sessions in memory on a ``task.Clock``.
+"""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from autobahn.twisted.websocket import WebSocketServerFactory
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+
+from docval.config import ClientConfig, Config
+from docval.ws.protocol import ValidateServerProtocol
+from docval.ws.startmessage import StartMessage
+from docval.ws.timers import ClockTimer
+
+# An extended-length response carries up to 65536 data bytes; Secure Messaging
+# adds a few dozen.  Anything bigger is not an APDU (HOSTILE_INPUTS W1).
+MAX_MESSAGE_BYTES = 70 * 1024
+
+ReadDocument = Callable[[Any, Any, Callable[[str], None]], Awaitable[Any]]
+
+
+class ValidateServerFactory(WebSocketServerFactory):
+    protocol = ValidateServerProtocol
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        trust: Callable[[], Any] | None = None,
+        poster: Any = None,
+        clock: IReactorTime | None = None,
+        reactor: Any = None,
+        metrics: Any = None,
+        read_document: ReadDocument | None = None,
+        offload: Callable[..., Awaitable[Any]] | None = None,
+    ):
+        """
+        ``trust`` returns the current trust store (the service swaps it on reload;
+        a session keeps the one it started with).  ``poster`` is a
+        :class:`docval.poster.ResultPoster`; ``read_document`` defaults to
+        :func:`docval.reader.read_document`; ``offload`` runs CPU-heavy verification
+        off the reactor thread (passed to the reader).
+        """
+        if reactor is None:
+            from twisted.internet import reactor as _reactor
+            reactor = _reactor
+        # server=None: no "Server: AutobahnPython/x.y" banner on handshake answers.
+        super().__init__(url=None, server=None, reactor=reactor)
+        self.config = config
+        self.clock: IReactorTime = clock if clock is not None else reactor
+        self._batched_timer = ClockTimer(self.clock)
+        if metrics is None:
+            from docval.metrics import NullMetrics
+            metrics = NullMetrics()
+        self.metrics = metrics
+        self._trust = trust or (lambda: None)
+        self._poster = poster
+        self._read_document = read_document
+        self._offload = offload
+        self.sessions: set[ValidateServerProtocol] = set()
+        self.posts: set[defer.Deferred] = set()
+        timeouts = config.timeouts
+        self.setProtocolOptions(
+            maxFramePayloadSize=MAX_MESSAGE_BYTES,
+            maxMessagePayloadSize=MAX_MESSAGE_BYTES,
+            openHandshakeTimeout=timeouts.open_handshake,
+            closeHandshakeTimeout=timeouts.close_handshake,
+            maxConnections=config.server.max_connections,
+            webStatus=False,
+            requireMaskedClientFrames=True,
+            # Refuse permessage-deflate: no zip bombs, no CPU spent inflating.
+            perMessageCompressionAccept=lambda offers: None,
+            # Send a close frame (1002/1007/1009) instead of dropping, so phones
+            # learn why; the close-handshake timeout still bounds a silent peer.
+            failByDrop=False,
+            tcpNoDelay=True,
+        )
+
+    # -- what sessions call ---------------------------------------------------------
+
+    def session_opened(self, session: ValidateServerProtocol) -> None:
+        self.sessions.add(session)
+        self.metrics.session_started()
+
+    def session_closed(self, session: ValidateServerProtocol) -> None:
+        self.sessions.discard(session)
+
+    def read_params(self, start: StartMessage, client: ClientConfig) -> Any:
+        from docval.reader import ReadParams
+
+        kwargs: dict[str, Any] = {}
+        if self._offload is not None:
+            kwargs["offload"] = self._offload
+        return ReadParams(
+            access_key=start.access_key,
+            extended_length=start.nfc_adapter_supports_extended_length,
+            max_command_bytes=start.max_command_bytes,
+            max_response_bytes=start.max_response_bytes,
+            max_pipelined=start.max_pipelined_apdus,
+            trust=self._trust(),
+            files_binary=client.files_binary,
+            **kwargs,
+        )
+
+    def run_reader(self, transport: Any, params: Any, progress: Callable[[str], None]) -> defer.Deferred:
+        read = self._read_document
+        if read is None:
+            from docval.reader import read_document as read
+        try:
+            return defer.ensureDeferred(read(transport, params, progress))
+        except Exception:
+            return defer.fail()
+
+    def post_result(self, url: str, emrtd: dict[str, Any], validation_id: str) -> defer.Deferred:
+        if self._poster is None:
+            from docval.poster import ResultPoster
+            self._poster = ResultPoster(self.reactor, clock=self.clock, metrics=self.metrics)
+        d = self._poster.post(url, emrtd, validation_id)
+        self.posts.add(d)
+
+        def forget(result: Any) -> Any:
+            self.posts.discard(d)
+            return result
+
+        # First in the chain, so the set is clean before the session reacts.
+        return d.addBoth(forget)
+
+    def set_trust(self, trust: Callable[[], Any]) -> None:
+        self._trust = trust

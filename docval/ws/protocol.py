@@ -1,0 +1,430 @@
+"""The ``/ws1/validate`` WebSocket session (SPEC §3, §5).
+
+One protocol instance is one session: it waits for the StartMessage, runs the
+reader over an :class:`ApduRelay`, relays status updates, posts the result and
+closes with the code and reason of ``docval.errors.close_for`` -- always after
+the ``{"close_code": ...}`` text message that iOS 13/14 rely on.
+
+Autobahn ignores what its callbacks return or raise, so every callback here
+catches its own failures and turns them into a close.  Nothing here logs
+document data: log lines carry a random session id, the phone's validation_id,
+steps, timings, sizes, algorithms and reasons; unexpected exceptions are logged
+by type and code location only, because their messages may quote values.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from autobahn.twisted.websocket import WebSocketServerProtocol
+from autobahn.websocket.types import ConnectionDeny
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from docval.emrtd.errors import EmrtdError
+from docval.errors import (
+    SUCCESS,
+    Close,
+    ConnectionLost,
+    InvalidClientId,
+    InvalidStartMessage,
+    MaxSessionTimeExceeded,
+    ResponseTimeout,
+    ServerError,
+    SessionError,
+    StartMessageTimeout,
+    UnexpectedMessage,
+    close_for,
+)
+from docval.ws.relay import ApduRelay
+from docval.ws.startmessage import StartMessage, parse_start_message
+
+if TYPE_CHECKING:
+    from docval.config import ClientConfig
+    from docval.ws.factory import ValidateServerFactory
+
+PATH = "/ws1/validate"
+
+#: SPEC §3.3, in order.  The reader reports all but DONE; the session sends DONE
+#: itself once the result is safely posted.
+STATUSES = (
+    "READ_ATR_INFO", "ACCESS_CONTROL", "READ_SOD", "READ_DG14", "CHIP_AUTHENTICATION",
+    "READ_DG15", "ACTIVE_AUTHENTICATION", "READ_DG1", "READ_DG2", "READ_DG7", "READ_DG11",
+    "READ_DG12", "PASSIVE_AUTHENTICATION", "DONE",
+)
+DONE = "DONE"
+
+CONNECTING, AWAIT_START, READING, POSTING, CLOSING, CLOSED = (
+    "connecting", "await_start", "reading", "posting", "closing", "closed",
+)
+
+
+def loggable(value: str | None, limit: int = 64) -> str:
+    """A phone-supplied string made safe for a log line (no control characters, bounded)."""
+    if value is None:
+        return "-"
+    cleaned = "".join(c if " " <= c <= "~" else "?" for c in value[:limit])
+    return cleaned + ("..." if len(value) > limit else "")
+
+
+def _where(exc: BaseException | Failure) -> str:
+    """Code locations of a failure, innermost last, without any values."""
+    if isinstance(exc, Failure):
+        frames = [(f[1], f[2], f[0]) for f in (exc.frames or [])]
+    else:
+        frames = [(f.filename, f.lineno, f.name) for f in traceback.extract_tb(exc.__traceback__)]
+    return " <- ".join(f"{name} ({file.rsplit('/', 1)[-1]}:{line})" for file, line, name in reversed(frames[-6:]))
+
+
+def _detail(exc: BaseException) -> str:
+    """What went wrong, for the log.  Our own exception types promise data-free
+    messages (docval.emrtd.errors, docval.errors); anything else is named by type only."""
+    if isinstance(exc, (EmrtdError, SessionError)):
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return type(exc).__name__
+
+
+class ValidateServerProtocol(WebSocketServerProtocol):
+    # Autobahn owns ``self.log``; ours is separate so its format stays under our control.
+    _log = Logger(namespace="docval.session")
+
+    factory: "ValidateServerFactory"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._phase = CONNECTING
+        self._return_result = False
+        self._sid = ""
+        self._t0 = 0.0
+        self._start_timer: Any = None
+        self._session_timer: Any = None
+        self._start: StartMessage | None = None
+        self._client: "ClientConfig | None" = None
+        self._relay: ApduRelay | None = None
+        self._reader_d: defer.Deferred | None = None
+        self._post_d: defer.Deferred | None = None
+        self._steps: list[tuple[str, float]] = []
+        self._step: tuple[str, float] | None = None
+        self._close: Close | None = None
+        self._failure_detail: str | None = None
+        self._summary: dict[str, Any] | None = None
+        self._post_note: str | None = None
+
+    # -- Autobahn callbacks -----------------------------------------------------------
+
+    def onConnect(self, request: Any) -> None:
+        if request.path != PATH:
+            raise ConnectionDeny(404, "Not Found")
+        values = request.params.get("return_result") or []
+        self._return_result = bool(values) and values[-1].lower() == "true"
+        return None
+
+    def onOpen(self) -> None:
+        try:
+            factory = self.factory
+            clock = factory.clock
+            self._sid = secrets.token_hex(8)
+            self._t0 = clock.seconds()
+            self._phase = AWAIT_START
+            factory.session_opened(self)
+            timeouts = factory.config.timeouts
+            self._start_timer = clock.callLater(
+                timeouts.start_message, self._on_timer, StartMessageTimeout
+            )
+            self._session_timer = clock.callLater(
+                timeouts.max_session, self._on_timer, MaxSessionTimeExceeded
+            )
+        except Exception as e:
+            self._fail(e)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        try:
+            self._on_message(payload, isBinary)
+        except Exception as e:
+            self._fail(e)
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        try:
+            self._on_close(code)
+        except Exception as e:
+            self._log_bug(e)
+
+    # -- session ----------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self._sid
+
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    def _on_message(self, payload: bytes, is_binary: bool) -> None:
+        if self._phase == AWAIT_START:
+            if is_binary:
+                raise InvalidStartMessage("start message sent as a binary message")
+            self._begin(parse_start_message(payload))
+        elif self._phase == READING:
+            if not is_binary:
+                raise UnexpectedMessage("text message after the start message")
+            assert self._relay is not None
+            self._relay.deliver(payload)
+        elif self._phase == POSTING:
+            raise UnexpectedMessage("message while the result is being posted")
+        # CLOSING/CLOSED: whatever still arrives belongs to a finished session.
+
+    def _begin(self, start: StartMessage) -> None:
+        factory = self.factory
+        client = factory.config.find_client(start.client_id)
+        if client is None:
+            raise InvalidClientId("unknown client_id")
+        if client.result_url is None and not self._return_result:
+            # Such a client's results can only reach the phone; without
+            # return_result=true they would go nowhere, so the client id is not
+            # valid for this request (SPEC §5).  Refused before the chip is read.
+            raise InvalidClientId("client without a Result Server requires return_result=true")
+        self._cancel(self._start_timer)
+        self._start_timer = None
+        self._start, self._client = start, client
+        self._phase = READING
+        timeouts = factory.config.timeouts
+        self._relay = ApduRelay(
+            self._send_apdu,
+            factory.clock,
+            timeouts.apdu_response,
+            start.max_pipelined_apdus,
+            on_timeout=self._on_apdu_timeout,
+            on_round_trip=factory.metrics.apdu_round_trip,
+        )
+        self._log.info(
+            "session {session_id} started: validation_id={validation_id} platform={platform} "
+            "access={access} extended_length={extended} max_command={max_command} "
+            "max_response={max_response} pipelined={pipelined} return_result={return_result}",
+            session_id=self._sid,
+            validation_id=loggable(start.validation_id),
+            platform=loggable(start.platform, 16),
+            access=start.access_kind,
+            extended=start.nfc_adapter_supports_extended_length,
+            max_command=start.max_command_bytes,
+            max_response=start.max_response_bytes,
+            pipelined=start.max_pipelined_apdus,
+            return_result=self._return_result,
+        )
+        params = factory.read_params(start, client)
+        d = factory.run_reader(self._relay, params, self._progress)
+        self._reader_d = d
+        d.addCallbacks(self._read_done, self._read_failed)
+        d.addErrback(self._unexpected)
+
+    def _send_apdu(self, apdu: bytes) -> None:
+        self.sendMessage(apdu, isBinary=True)
+
+    def _send_json(self, obj: dict[str, Any]) -> None:
+        self.sendMessage(json.dumps(obj, separators=(",", ":")).encode("utf-8"), isBinary=False)
+
+    def _progress(self, status: str) -> None:
+        if self._phase != READING:
+            return
+        if status == DONE:
+            return  # sent by the session after the result is delivered
+        if status not in STATUSES:
+            raise ServerError("the reader reported an unknown status")
+        self._begin_step(status)
+        self._send_json({"status": status})
+
+    def _begin_step(self, name: str | None) -> None:
+        now = self.factory.clock.seconds()
+        if self._step is not None:
+            step, since = self._step
+            self._steps.append((step, now - since))
+            self.factory.metrics.step_duration(step, now - since)
+        self._step = (name, now) if name is not None else None
+
+    def _read_done(self, report: Any) -> None:
+        if self._phase != READING:
+            return
+        self._begin_step(None)
+        summary = getattr(report, "summary", None)
+        self._summary = summary() if callable(summary) else None
+        assert self._relay is not None and self._client is not None and self._start is not None
+        self._relay.close()
+        self._reader_d = None
+        emrtd = report.to_emrtd_passport(files_binary=self._client.files_binary)
+        del report  # the session keeps nothing it does not need
+        if self._client.result_url is None:
+            self._deliver(emrtd)
+            return
+        self._phase = POSTING
+        self._begin_step("POST_RESULT")
+        d = self.factory.post_result(self._client.result_url, emrtd, self._start.validation_id)
+        self._post_d = d
+        d.addCallbacks(self._posted, self._post_failed, callbackArgs=(emrtd,))
+        d.addErrback(self._unexpected)
+
+    def _read_failed(self, failure: Failure) -> None:
+        self._reader_d = None
+        if self._phase != READING:
+            return  # cancelled because the session is already ending
+        self._fail(failure.value, failure)
+
+    def _posted(self, outcome: Any, emrtd: dict[str, Any]) -> None:
+        self._post_d = None
+        attempts = getattr(outcome, "attempts", "?")
+        if self._phase != POSTING:
+            self._log.info(
+                "session {session_id}: result posted after the phone left ({attempts} attempt(s))",
+                session_id=self._sid, attempts=attempts,
+            )
+            return
+        self._begin_step(None)
+        self._post_note = f"posted in {attempts} attempt(s)"
+        self._deliver(emrtd)
+
+    def _post_failed(self, failure: Failure) -> None:
+        self._post_d = None
+        if failure.check(defer.CancelledError):
+            return
+        if self._phase != POSTING:
+            self._log.info(
+                "session {session_id}: result post failed after the phone left: {detail}",
+                session_id=self._sid, detail=_detail(failure.value),
+            )
+            return
+        self._begin_step(None)
+        self._fail(failure.value, failure)
+
+    def _deliver(self, emrtd: dict[str, Any]) -> None:
+        self._send_json({"status": DONE})
+        if self._return_result:
+            self._send_json({"emrtd_passport": emrtd})
+        self._finish(SUCCESS)
+
+    def _on_timer(self, kind: type[SessionError]) -> None:
+        try:
+            if kind is StartMessageTimeout:
+                self._start_timer = None
+            else:
+                self._session_timer = None
+            self._fail(kind("timer expired"))
+        except Exception as e:
+            self._log_bug(e)
+
+    def _on_apdu_timeout(self) -> None:
+        try:
+            self._fail(ResponseTimeout("no APDU response in time"))
+        except Exception as e:
+            self._log_bug(e)
+
+    def _unexpected(self, failure: Failure) -> None:
+        """Last errback of every chain: a bug in our own callbacks."""
+        self._fail(failure.value, failure)
+
+    def _fail(self, exc: BaseException, failure: Failure | None = None) -> None:
+        close = close_for(exc)
+        self._failure_detail = _detail(exc)
+        if not isinstance(exc, (EmrtdError, SessionError)):
+            self._log_bug(failure or exc)
+        self._finish(close)
+
+    def _log_bug(self, exc: BaseException | Failure) -> None:
+        value = exc.value if isinstance(exc, Failure) else exc
+        self._log.error(
+            "session {session_id}: internal error {error_type} at {where}",
+            session_id=self._sid or "-", error_type=type(value).__name__, where=_where(exc),
+        )
+
+    def _finish(self, close: Close) -> None:
+        """Ends the session from our side: the close text message, then the close frame."""
+        if self._phase not in (AWAIT_START, READING, POSTING):
+            return
+        self._phase = CLOSING
+        self._close = close
+        self._stop_work()
+        message: dict[str, Any] = {"close_code": close.code}
+        if close.reason:
+            message["close_reason"] = close.reason
+        self._send_json(message)
+        # sendClose() only allows 1000 and 3000-4999; SPEC needs 1001, 1008 and 1011 too.
+        self.sendCloseFrame(
+            code=close.code,
+            reasonUtf8=close.reason.encode("ascii") if close.reason else None,
+            isReply=False,
+        )
+
+    def _stop_work(self) -> None:
+        """Cancels timers and the reader; a result post under way is left to finish."""
+        for timer in (self._start_timer, self._session_timer):
+            self._cancel(timer)
+        self._start_timer = self._session_timer = None
+        if self._relay is not None:
+            self._relay.close()
+        reader, self._reader_d = self._reader_d, None
+        if reader is not None and not reader.called:
+            reader.cancel()
+
+    def _on_close(self, code: int | None) -> None:
+        # Autobahn leaves its close-handshake timer running when the TCP
+        # connection goes first; on an injected clock that would be a leak.
+        call = getattr(self, "closeHandshakeTimeoutCall", None)
+        if call is not None:
+            self._cancel(call)
+            self.closeHandshakeTimeoutCall = None
+        if self._phase in (CONNECTING, CLOSED):
+            self._phase = CLOSED
+            return
+        if self._phase != CLOSING:
+            # The phone left (or broke the WebSocket protocol) before we closed.
+            self._close = close_for(ConnectionLost())
+            self._failure_detail = f"phone disconnected (close code {code})"
+            self._stop_work()
+        self._phase = CLOSED
+        self._log_end()
+        self.factory.session_closed(self)
+        self._drop()
+
+    def _log_end(self) -> None:
+        close = self._close or SUCCESS
+        outcome = "success" if close == SUCCESS else "failure"
+        self.factory.metrics.session_finished(outcome, close.reason)
+        if self._step is not None:
+            self._begin_step(None)
+        relay = self._relay
+        steps = " ".join(f"{name}={seconds:.3f}s" for name, seconds in self._steps) or "-"
+        self._log.info(
+            "session {session_id} ended: outcome={outcome} close_code={close_code} "
+            "close_reason={close_reason} detail={detail} duration={duration:.3f}s "
+            "validation_id={validation_id} platform={platform} steps=[{steps}] "
+            "apdus={apdus} bytes_out={bytes_out} bytes_in={bytes_in} post={post} "
+            "algorithms={algorithms}",
+            session_id=self._sid,
+            outcome=outcome,
+            close_code=close.code,
+            close_reason=close.reason or "-",
+            detail=self._failure_detail or "-",
+            duration=self.factory.clock.seconds() - self._t0,
+            validation_id=loggable(self._start.validation_id if self._start else None),
+            platform=loggable(self._start.platform if self._start else None, 16),
+            steps=steps,
+            apdus=relay.commands if relay else 0,
+            bytes_out=relay.bytes_out if relay else 0,
+            bytes_in=relay.bytes_in if relay else 0,
+            post=self._post_note or "-",
+            algorithms=json.dumps(self._summary, sort_keys=True) if self._summary else "-",
+        )
+
+    def _drop(self) -> None:
+        """Forget the session (SPEC §6); a post still under way holds only its own copy."""
+        self._start = None
+        self._client = None
+        self._relay = None
+        self._reader_d = None
+        self._summary = None
+        self._steps = []
+
+    @staticmethod
+    def _cancel(call: Any) -> None:
+        if call is not None and call.active():
+            call.cancel()
