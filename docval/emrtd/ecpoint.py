@@ -198,11 +198,18 @@ def ecdh(curve: Curve, private: int, public: Tuple[int, int]) -> bytes:
     return fe2os(curve, shared[0])
 
 
-def ecdsa_verify(curve: Curve, public: Tuple[int, int], digest: bytes, r: int, s: int) -> bool:
+def ecdsa_verify(curve: Curve, public: "Tuple[int, int] | bytes", digest: bytes, r: int, s: int) -> bool:
     """ECDSA verification (X9.62 / TR-03111) with a precomputed hash.
 
-    For the curves ``cryptography`` lacks; the caller has validated ``public``.
+    For the curves ``cryptography`` lacks.  ``public`` is a point or its
+    uncompressed encoding (docval.emrtd.keys passes the encoding); an invalid
+    key verifies nothing.
     """
+    if isinstance(public, (bytes, bytearray)):
+        try:
+            public = decode_point(curve, bytes(public))
+        except ParseError:
+            return False
     n = curve.n
     if not (1 <= r < n and 1 <= s < n):
         return False
