@@ -122,6 +122,7 @@ def parse_dg11(data: bytes) -> AdditionalPersonalDetails:
         what = "DG11 " + _DESCRIPTION.get(item.tag, f"tag {item.tag:X}")
         if item.tag not in _DESCRIPTION:
             problems.append(f"{what}: unknown field ignored")
+            seen.append(item.tag)     # present, so the tag list may name it
             continue
         # Real chips put bare 5F0F names next to each other instead of inside A0.
         repeatable = item.tag == OTHER_NAME

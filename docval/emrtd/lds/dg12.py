@@ -99,6 +99,7 @@ def parse_dg12(data: bytes) -> AdditionalDocumentDetails:
         what = "DG12 " + _DESCRIPTION.get(item.tag, f"tag {item.tag:X}")
         if item.tag not in _DESCRIPTION:
             problems.append(f"{what}: unknown field ignored")
+            seen.append(item.tag)     # present, so the tag list may name it
             continue
         if item.tag in seen and item.tag != OTHER_PERSON:
             problems.append(f"{what}: repeated field ignored")
