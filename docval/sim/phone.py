@@ -201,15 +201,18 @@ class PhoneProtocol(WebSocketClientProtocol):
             self.record.chip_error = type(e).__name__
             self._busy = False
             self._chip_queue.clear()
-            self.sendClose(1000)
+            if self.state == WebSocketClientProtocol.STATE_OPEN:
+                self.sendClose(1000)
             return
         self._outbound.push(bytes(response))
         self._busy = False
         self._next()
 
     def _send_response(self, response: bytes) -> None:
-        self.record.bytes_to_server += len(response)
-        self.sendMessage(response, isBinary=True)
+        # Newer Autobahn raises on a closing connection; a late answer is simply lost.
+        if self.state == WebSocketClientProtocol.STATE_OPEN:
+            self.record.bytes_to_server += len(response)
+            self.sendMessage(response, isBinary=True)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         record = getattr(self, "record", None) or self.factory.record

@@ -219,11 +219,17 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         d.addCallbacks(self._read_done, self._read_failed)
         d.addErrback(self._unexpected)
 
+    def _send(self, payload: bytes, binary: bool) -> None:
+        # Newer Autobahn raises once the WebSocket is closing (e.g. after it failed
+        # the connection for a protocol error); the session ends in onClose then.
+        if self.state == WebSocketServerProtocol.STATE_OPEN:
+            self.sendMessage(payload, isBinary=binary)
+
     def _send_apdu(self, apdu: bytes) -> None:
-        self.sendMessage(apdu, isBinary=True)
+        self._send(apdu, True)
 
     def _send_json(self, obj: dict[str, Any]) -> None:
-        self.sendMessage(json.dumps(obj, separators=(",", ":")).encode("utf-8"), isBinary=False)
+        self._send(json.dumps(obj, separators=(",", ":")).encode("utf-8"), False)
 
     def _progress(self, status: str) -> None:
         if self._phase != READING:
@@ -359,11 +365,12 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         for timer in (self._start_timer, self._session_timer):
             self._cancel(timer)
         self._start_timer = self._session_timer = None
-        if self._relay is not None:
-            self._relay.close()
+        # Cancel first, so the reader sees CancelledError rather than a closed relay.
         reader, self._reader_d = self._reader_d, None
         if reader is not None and not reader.called:
             reader.cancel()
+        if self._relay is not None:
+            self._relay.close()
 
     def _on_close(self, code: int | None) -> None:
         # Autobahn leaves its close-handshake timer running when the TCP
@@ -375,12 +382,13 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         if self._phase in (CONNECTING, CLOSED):
             self._phase = CLOSED
             return
-        if self._phase != CLOSING:
+        was_ours = self._phase == CLOSING
+        self._phase = CLOSED
+        if not was_ours:
             # The phone left (or broke the WebSocket protocol) before we closed.
             self._close = close_for(ConnectionLost())
             self._failure_detail = f"phone disconnected (close code {code})"
             self._stop_work()
-        self._phase = CLOSED
         self._log_end()
         self.factory.session_closed(self)
         self._drop()

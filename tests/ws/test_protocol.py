@@ -1,0 +1,473 @@
+"""The /ws1/validate session in memory: every close reason from its real cause (SPEC §3.5),
+status order, result delivery, timeouts on task.Clock and clean-up."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from twisted.internet import defer
+from twisted.python.failure import Failure
+
+from docval.emrtd import errors as emrtd
+from docval.errors import ResultPostFailed
+from docval.poster import PostOutcome
+
+from .harness import (
+    CAN,
+    POST_CLIENT,
+    RESULT_URL,
+    FakePoster,
+    Harness,
+    scripted_reader,
+    start_message,
+)
+
+RR = "/ws1/validate?return_result=true"
+
+
+def assert_closed(conn, code, reason):
+    """The close text message is the last text, and the close frame says the same."""
+    expected = {"close_code": code}
+    if reason is not None:
+        expected["close_reason"] = reason
+    assert conn.texts[-1] == expected
+    assert conn.closed is not None
+    was_clean, got_code, got_reason = conn.closed
+    assert (got_code, got_reason) == (code, reason)
+
+
+# --- success -----------------------------------------------------------------------------
+
+def test_success_returns_result_to_the_phone():
+    h = Harness()
+    c = h.raw(start_message(), path=RR)
+    h.run(c)
+    assert c.statuses == ["ACCESS_CONTROL", "READ_SOD", "READ_DG1", "PASSIVE_AUTHENTICATION", "DONE"]
+    result = [t for t in c.texts if "emrtd_passport" in t]
+    assert len(result) == 1 and result[0]["emrtd_passport"]["errors"] == ["fake report"]
+    # Order: DONE, result, close message.
+    kinds = [next(iter(t)) for t in c.texts[-3:]]
+    assert kinds == ["status", "emrtd_passport", "close_code"]
+    assert_closed(c, 1000, None)
+    assert c.closed[0] is True
+    assert h.metrics.finished == [("success", None)]
+    assert h.poster.posts == []
+    h.assert_clean()
+
+
+def test_success_posts_then_sends_done():
+    poster = FakePoster()
+    h = Harness(poster=poster)
+    c = h.raw(start_message(client_id=POST_CLIENT))
+    h.run(c)
+    assert c.statuses[-1] == "PASSIVE_AUTHENTICATION"   # no DONE before the post succeeded
+    assert len(poster.posts) == 1
+    url, emrtd_passport, validation_id = poster.posts[0]
+    assert url == RESULT_URL and validation_id == start_message()["validation_id"]
+    assert emrtd_passport["errors"] == ["fake report"] and "files_binary" not in emrtd_passport
+    poster.pending[0].callback(PostOutcome(attempts=2, status=200))
+    h.run(c)
+    assert c.statuses[-1] == "DONE"
+    assert not any("emrtd_passport" in t for t in c.texts)   # return_result not asked
+    assert_closed(c, 1000, None)
+    assert h.metrics.steps[-1] == "POST_RESULT"
+    h.assert_clean()
+
+
+def test_post_and_return_result_together():
+    poster = FakePoster(outcome=lambda: PostOutcome(1, 200))
+    h = Harness(poster=poster)
+    c = h.raw(start_message(client_id=POST_CLIENT), path=RR)
+    h.run(c)
+    assert [t for t in c.texts if "emrtd_passport" in t][0]["emrtd_passport"] == poster.posts[0][1]
+    assert_closed(c, 1000, None)
+    h.assert_clean()
+
+
+def test_files_binary_only_for_configured_clients():
+    from dataclasses import replace
+
+    h = Harness()
+    clients = (replace(h.config.clients[0], files_binary=True),) + h.config.clients[1:]
+    h2 = Harness(config=replace(h.config, clients=clients))
+    c = h2.raw(start_message(), path=RR)
+    h2.run(c)
+    result = [t for t in c.texts if "emrtd_passport" in t][0]["emrtd_passport"]
+    assert result["files_binary"] == {}
+    c = h.raw(start_message(), path=RR)
+    h.run(c)
+    assert "files_binary" not in [t for t in c.texts if "emrtd_passport" in t][0]["emrtd_passport"]
+
+
+def test_reader_gets_the_start_message_parameters():
+    seen = []
+    h = Harness(read_document=scripted_reader(seen=seen))
+    msg = start_message(max_command_bytes=1024, max_response_bytes=None, max_pipelined_apdus=8,
+                        access_key={"document_number": "c01x00t47", "date_of_birth": "970825",
+                                    "date_of_expiry": "251008"})
+    c = h.raw(msg, path=RR)
+    h.run(c)
+    (params,) = seen
+    assert params.max_command_bytes == 1024 and params.max_response_bytes is None
+    assert params.max_pipelined == 8 and params.extended_length is True
+    assert params.access_key.document_number == "C01X00T47"
+    assert params.trust == "trust-store" and params.files_binary is False
+
+
+def test_pipelined_commands_are_sent_at_once_and_answered_in_order():
+    h = Harness(read_document=scripted_reader(pipelined=4))
+    c = h.raw(start_message(max_pipelined_apdus=4), path=RR)
+    h.run(c)
+    assert len(c.binaries) == 4 * 4
+    assert_closed(c, 1000, None)
+
+
+def test_reader_asking_for_more_than_allowed_is_a_server_error():
+    h = Harness(read_document=scripted_reader(pipelined=2))
+    c = h.raw(start_message(), path=RR)   # max_pipelined_apdus absent: depth 1
+    h.run(c)
+    assert_closed(c, 1011, "SERVER_ERROR")
+    h.assert_clean()
+
+
+# --- start message -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "payload, binary",
+    [
+        (b"not json", False),
+        (b"[]", False),
+        (json.dumps(start_message()).encode(), True),       # P2: start message as binary
+        (b"[" * 1000 + b"]" * 1000, False),                  # P2: deep nesting
+        (b'{"client_id": ' + b"1" * 5000 + b"}", False),     # P2: 5000-digit number
+        (json.dumps(start_message(platform=None)).encode(), False),
+        (json.dumps({k: v for k, v in start_message().items() if k != "platform"}).encode(), False),
+        (json.dumps(start_message(extra=1)).encode(), False),
+        (json.dumps(start_message(max_command_bytes=float("nan"))).encode(), False),
+    ],
+)
+def test_invalid_start_message(payload, binary):
+    h = Harness()
+    c = h.raw((payload, binary))
+    h.run(c)
+    assert c.binaries == []
+    assert_closed(c, 1008, "INVALID_START_MESSAGE")
+    assert h.metrics.finished == [("failure", "INVALID_START_MESSAGE")]
+    h.assert_clean()
+
+
+def test_ten_megabyte_start_message_is_refused_by_the_size_cap():
+    h = Harness()
+    c = h.raw((b'{"client_id": "' + b"x" * (10 << 20) + b'"}', False))
+    h.run(c)
+    # Autobahn refuses the frame itself (1009) before any JSON is parsed.
+    assert c.closed[1] == 1009
+    assert h.poster.posts == []
+    h.assert_clean()
+
+
+def test_start_message_just_over_4k_is_invalid():
+    h = Harness()
+    c = h.raw(start_message(validation_id="x" * 200, platform="y" * 4000))
+    h.run(c)
+    assert_closed(c, 1008, "INVALID_START_MESSAGE")
+
+
+@pytest.mark.parametrize("key", [{"can": "12345"}, {"can": "1234567"}, {"can": "12a456"},
+                                 {"document_number": "C01X00T", "date_of_birth": "970825",
+                                  "date_of_expiry": "251008"},
+                                 {"document_number": "C01X00T47", "date_of_birth": "970230",
+                                  "date_of_expiry": "251008"}])
+def test_invalid_access_key(key):
+    h = Harness()
+    c = h.raw(start_message(access_key=key), path=RR)
+    h.run(c)
+    assert_closed(c, 1008, "INVALID_ACCESS_KEY_VALUES")
+    h.assert_clean()
+
+
+def test_unknown_client_id():
+    h = Harness()
+    c = h.raw(start_message(client_id="SOMEONE ELSE"), path=RR)
+    h.run(c)
+    assert_closed(c, 4401, "INVALID_CLIENT_ID")
+    assert c.binaries == []
+    h.assert_clean()
+
+
+def test_client_without_result_server_needs_return_result():
+    h = Harness()
+    c = h.raw(start_message())      # no ?return_result=true
+    h.run(c)
+    assert_closed(c, 4401, "INVALID_CLIENT_ID")
+    assert c.binaries == []          # refused before reading the chip
+
+
+@pytest.mark.parametrize("query, returned", [("?return_result=true", True), ("?return_result=TRUE", True),
+                                             ("?return_result=false", False), ("", False),
+                                             ("?return_result=1", False)])
+def test_return_result_query(query, returned):
+    poster = FakePoster(outcome=lambda: PostOutcome(1, 200))
+    h = Harness(poster=poster)
+    c = h.raw(start_message(client_id=POST_CLIENT), path="/ws1/validate" + query)
+    h.run(c)
+    assert any("emrtd_passport" in t for t in c.texts) is returned
+
+
+# --- unexpected messages (P8) --------------------------------------------------------------
+
+def held_session(h, answer=None):
+    """A session whose reader waits (no command outstanding) until ``hold`` fires."""
+    hold = defer.Deferred()
+    h.factory._read_document = scripted_reader(hold=hold)
+    kwargs = {"answer": answer} if answer is not None else {}
+    c = h.raw(start_message(), path=RR, **kwargs)
+    h.run(c)
+    return c, hold
+
+
+def test_text_after_start_message():
+    h = Harness()
+    c, hold = held_session(h)
+    c.client.sendMessage(b'{"status": "hello"}', isBinary=False)
+    h.run(c)
+    assert_closed(c, 1008, "UNEXPECTED_MESSAGE")
+    h.assert_clean()
+
+
+def test_second_start_message():
+    h = Harness()
+    c, hold = held_session(h)
+    c.client.sendMessage(json.dumps(start_message()).encode(), isBinary=False)
+    h.run(c)
+    assert_closed(c, 1008, "UNEXPECTED_MESSAGE")
+
+
+def test_binary_without_outstanding_command():
+    h = Harness()
+    c, hold = held_session(h)
+    c.client.sendMessage(b"\x90\x00", isBinary=True)
+    h.run(c)
+    assert_closed(c, 1008, "UNEXPECTED_MESSAGE")
+    h.assert_clean()
+
+
+def test_more_responses_than_commands():
+    hold = defer.Deferred()
+
+    async def read(transport, params, progress):
+        progress("ACCESS_CONTROL")
+        await transport.transmit_many([b"\x00\xA4\x04\x0C"])
+        await hold
+
+    h = Harness(read_document=read)
+    c = h.raw(start_message(), path=RR, answer=lambda apdu: None)
+    h.run(c)
+    assert c.binaries
+    c.client.sendMessage(b"\x90\x00", isBinary=True)
+    c.client.sendMessage(b"\x90\x00", isBinary=True)
+    h.run(c)
+    assert_closed(c, 1008, "UNEXPECTED_MESSAGE")
+    h.assert_clean()
+
+
+def test_message_while_posting_is_unexpected_and_the_post_finishes():
+    poster = FakePoster()
+    h = Harness(poster=poster)
+    c = h.raw(start_message(client_id=POST_CLIENT))
+    h.run(c)
+    assert len(poster.pending) == 1
+    c.client.sendMessage(b"{}", isBinary=False)
+    h.run(c)
+    assert_closed(c, 1008, "UNEXPECTED_MESSAGE")
+    assert h.factory.posts                       # still under way
+    poster.pending[0].callback(PostOutcome(1, 200))
+    h.assert_clean()
+
+
+# --- reader failures map through close_for ---------------------------------------------------
+
+@pytest.mark.parametrize(
+    "exc, code, reason",
+    [
+        (emrtd.AccessControlError("PACE rejected"), 4403, "ACCESS_CONTROL_FAILED"),
+        (emrtd.CommunicationError("not an R-APDU"), 1011, "COMMUNICATION_FAILED"),
+        (emrtd.SecureMessagingError("bad MAC"), 1011, "COMMUNICATION_FAILED"),
+        (emrtd.FileReadError("DG1 unreadable"), 1011, "FILE_READ_ERROR"),
+        (emrtd.ParseError("bad SOD"), 1011, "EMRTD_PASSPORT_READER_ERROR"),
+        (RuntimeError("bug"), 1011, "SERVER_ERROR"),
+    ],
+)
+def test_reader_failures(exc, code, reason):
+    h = Harness(read_document=scripted_reader(fail=exc))
+    c = h.raw(start_message(client_id=POST_CLIENT), path=RR)
+    h.run(c)
+    assert "DONE" not in c.statuses
+    assert_closed(c, code, reason)
+    assert h.poster.posts == []                  # nothing posted on failure
+    assert h.metrics.finished == [("failure", reason)]
+    h.assert_clean()
+
+
+def test_result_post_failure():
+    poster = FakePoster()
+    h = Harness(poster=poster)
+    c = h.raw(start_message(client_id=POST_CLIENT), path=RR)
+    h.run(c)
+    poster.pending[0].errback(ResultPostFailed("result server: HTTP 500"))
+    h.run(c)
+    assert "DONE" not in c.statuses
+    assert not any("emrtd_passport" in t for t in c.texts)
+    assert_closed(c, 1011, "POST_TO_RESULT_SERVER_FAILED")
+    h.assert_clean()
+
+
+def test_bug_in_result_building_is_a_server_error():
+    class Broken:
+        def to_emrtd_passport(self, files_binary):
+            raise KeyError("surname DOE")
+
+    async def read(transport, params, progress):
+        return Broken()
+
+    h = Harness(read_document=read)
+    c = h.raw(start_message(), path=RR)
+    h.run(c)
+    assert_closed(c, 1011, "SERVER_ERROR")
+    h.assert_clean()
+
+
+# --- timeouts on the clock -------------------------------------------------------------------
+
+def test_start_message_timeout():
+    h = Harness(start_message=10)
+    c = h.raw()
+    h.run(c, 9.9)
+    assert c.closed is None
+    h.run(c, 0.2)
+    assert_closed(c, 1001, "TIMEOUT_WHILE_WAITING_FOR_START_MESSAGE")
+    h.assert_clean()
+
+
+def test_response_timeout_cancels_the_reader():
+    cancelled = []
+
+    async def read(transport, params, progress):
+        progress("ACCESS_CONTROL")
+        try:
+            await transport.transmit_many([b"\x00\xA4\x04\x0C"])
+        except defer.CancelledError:
+            cancelled.append(True)
+            raise
+
+    h = Harness(read_document=read, apdu_response=15)
+    c = h.raw(start_message(), path=RR, answer=lambda apdu: None)
+    h.run(c, 14.9)
+    assert c.closed is None
+    h.run(c, 0.2)
+    assert_closed(c, 1001, "TIMEOUT_WHILE_WAITING_FOR_RESPONSE")
+    assert cancelled == [True]
+    h.assert_clean()
+
+
+def test_response_after_timeout_is_ignored():
+    h = Harness(apdu_response=1)
+    c = h.raw(start_message(), path=RR, answer=lambda apdu: None)
+    h.run(c, 1.1)
+    assert_closed(c, 1001, "TIMEOUT_WHILE_WAITING_FOR_RESPONSE")
+    h.assert_clean()
+
+
+def test_max_session_time_against_a_drip_feeding_phone():
+    # P10: every answer comes just inside the APDU timeout, forever.
+    async def read(transport, params, progress):
+        progress("READ_DG2")
+        while True:
+            await transport.transmit_many([b"\x00\xB0\x00\x00\x00"])
+
+    h = Harness(read_document=read, apdu_response=15, max_session=90)
+    pending = []
+    c = h.raw(start_message(), path=RR, answer=lambda apdu: pending.append(apdu) or None)
+    t = 0.0
+    while c.closed is None and t < 100:
+        h.run(c, 14.0, step=1.0)
+        t += 14.0
+        if pending and c.closed is None:
+            pending.clear()
+            c.client.sendMessage(b"\x90\x00", isBinary=True)
+            c.flush()
+    assert_closed(c, 1011, "MAX_SESSION_TIME_EXCEEDED")
+    assert 89 <= t <= 100
+    h.assert_clean()
+
+
+def test_max_session_time_while_posting_lets_the_post_finish():
+    poster = FakePoster()
+    h = Harness(poster=poster, max_session=5)
+    c = h.raw(start_message(client_id=POST_CLIENT))
+    h.run(c, 5.1)
+    assert_closed(c, 1011, "MAX_SESSION_TIME_EXCEEDED")
+    assert h.factory.posts
+    poster.pending[0].callback(PostOutcome(1, 200))
+    h.assert_clean()
+
+
+# --- the phone goes away ----------------------------------------------------------------------
+
+def test_phone_disconnect_while_reading_posts_nothing():
+    cancelled = []
+
+    async def read(transport, params, progress):
+        progress("ACCESS_CONTROL")
+        try:
+            await transport.transmit_many([b"\x00\xA4\x04\x0C"])
+        except defer.CancelledError:
+            cancelled.append(True)
+            raise
+
+    h = Harness(read_document=read)
+    c = h.raw(start_message(client_id=POST_CLIENT), answer=lambda apdu: None)
+    h.run(c)
+    c.client.transport.loseConnection()
+    h.run(c)
+    assert cancelled == [True]
+    assert h.poster.posts == []
+    assert h.metrics.finished == [("failure", "COMMUNICATION_FAILED")]
+    h.assert_clean()
+
+
+def test_phone_close_before_start_message():
+    h = Harness()
+    c = h.raw()
+    c.client.sendClose(1000)
+    h.run(c)
+    assert c.closed[0] is True
+    assert h.metrics.finished == [("failure", "COMMUNICATION_FAILED")]
+    h.assert_clean()
+
+
+def test_phone_disconnect_while_posting_lets_the_post_finish(caplog_events):
+    poster = FakePoster()
+    h = Harness(poster=poster)
+    c = h.raw(start_message(client_id=POST_CLIENT))
+    h.run(c)
+    c.client.transport.loseConnection()
+    h.run(c)
+    assert h.factory.sessions == set()
+    assert h.factory.posts
+    poster.pending[0].errback(Failure(ResultPostFailed("result server: HTTP 503")))
+    h.assert_clean()
+    text = "\n".join(caplog_events())
+    assert "result post failed after the phone left" in text
+
+
+# --- handshake ---------------------------------------------------------------------------------
+
+def test_other_paths_get_404():
+    h = Harness()
+    c = h.raw(path="/ws1/other")
+    h.run(c)
+    assert c.client_factory.opened is False
+    assert c.closed[0] is False and "404" in c.closed[2]
+    assert h.metrics.started == 0
+    h.assert_clean()
