@@ -65,6 +65,11 @@ class SignedData:
     def __repr__(self) -> str:
         return f"<SignedData {self.econtent_type} signers={len(self.signer_infos)}>"
 
+    @property
+    def content(self) -> bytes:
+        """The eContent (e.g. SecurityInfos of EF.CardSecurity)."""
+        return self.econtent
+
 
 def _header(data: bytes, i: int, end: int) -> tuple[bool, int, int | None]:
     """(constructed, offset of contents, length or None for indefinite)."""
