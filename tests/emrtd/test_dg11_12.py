@@ -369,3 +369,10 @@ def test_mutated_specimens_raise_only_parse_error(name, data):
     except ParseError:
         return
     json.dumps(result.to_json())
+
+
+@pytest.mark.parametrize("parse, tag", [(parse_dg11, 0x6B), (parse_dg12, 0x6C)])
+def test_problems_are_capped(parse, tag):
+    parsed = parse(tlv.encode(tag, tlv.encode(0x5F77, b"") * 5000))
+    assert len(parsed.problems) == 33
+    assert parsed.problems[-1].endswith("4968 further problems not listed")

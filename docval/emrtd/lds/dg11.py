@@ -136,6 +136,7 @@ def parse_dg11(data: bytes) -> AdditionalPersonalDetails:
         return [OTHER_NAME if t == OTHER_NAMES_TEMPLATE else t for t in tags]
 
     dgfields.check_tag_list(None if declared is None else same(declared), same(seen), "DG11", problems)
+    dgfields.cap_problems(problems, "DG11")
     return out
 
 

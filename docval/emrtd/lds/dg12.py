@@ -116,6 +116,7 @@ def parse_dg12(data: bytes) -> AdditionalDocumentDetails:
         return [OTHER_PERSON if t == OTHER_PERSONS_TEMPLATE else t for t in tags]
 
     dgfields.check_tag_list(None if declared is None else same(declared), same(seen), "DG12", problems)
+    dgfields.cap_problems(problems, "DG12")
     return out
 
 

@@ -16,6 +16,7 @@ from docval.emrtd.errors import ParseError, TLVError
 
 COUNT = 0x02
 MAX_NAMES = 64   # other names / other persons: far beyond any real document
+MAX_PROBLEMS = 32   # a hostile file of thousands of bad fields must not flood the result
 
 # ICAO 9303 files are read with 2-byte offsets; nothing bigger is a data group.
 MAX_DG_SIZE = 65535
@@ -38,6 +39,13 @@ def children(item: tlv.TLV, name: str) -> list[tlv.TLV]:
         return item.children()
     except TLVError as exc:
         raise ParseError(f"{name}: {exc}") from None
+
+
+def cap_problems(problems: list[str], where: str) -> None:
+    if len(problems) > MAX_PROBLEMS:
+        omitted = len(problems) - MAX_PROBLEMS
+        del problems[MAX_PROBLEMS:]
+        problems.append(f"{where}: {omitted} further problems not listed")
 
 
 def decode_text(raw: bytes, what: str, problems: list[str]) -> str:
