@@ -384,9 +384,14 @@ def mse_set_at(oid: str, password_ref: int, parameter_id: Optional[int]) -> Comm
 
 
 def general_authenticate(data_objects: bytes, last: bool) -> CommandAPDU:
-    """GENERAL AUTHENTICATE with dynamic authentication data '7C', chained but for the last."""
-    return CommandAPDU(0x00 if last else 0x10, 0x86, 0x00, 0x00,
-                       tlv.encode(0x7C, data_objects), le=256)
+    """GENERAL AUTHENTICATE with dynamic authentication data '7C', chained but for the last.
+
+    2048-bit DH values do not fit a short APDU either way; then the command is
+    extended and so is Le (the answer carries a value as large as ours).
+    """
+    data = tlv.encode(0x7C, data_objects)
+    le = 65536 if len(data) > 255 else 256
+    return CommandAPDU(0x00 if last else 0x10, 0x86, 0x00, 0x00, data, le=le)
 
 
 def _failed(message: str) -> AccessControlError:
