@@ -183,3 +183,21 @@ def test_mutated_dg2_raises_only_parse_error(mutations):
         parse_dg2(bytes(data))
     except ParseError:
         pass
+
+
+def test_2005_lengths_that_frame_no_image_fall_back_to_searching():
+    jpeg = make_face_jpeg(24, 24, seed=8)
+    # Version 010 and lengths that add up, but 6 extra header bytes shift the image.
+    block = (20 + 12 + 6 + len(jpeg)).to_bytes(4, "big") + bytes(16) + bytes(12) + bytes(6) + jpeg
+    record = b"FAC\x00010\x00" + (14 + len(block)).to_bytes(4, "big") + b"\x00\x01" + block
+    faces = parse_dg2(_dg2_with_block(record))
+    assert faces[0].data == jpeg and faces[0].mime == "image/jpeg"
+
+
+def test_2005_record_without_any_image_is_returned_as_unknown():
+    block = (20 + 12 + 4).to_bytes(4, "big") + bytes(16) + bytes(12) + b"WSQ!"
+    record = b"FAC\x00010\x00" + (14 + len(block)).to_bytes(4, "big") + b"\x00\x01" + block
+    faces = parse_dg2(_dg2_with_block(record))
+    assert faces[0].mime == "application/octet-stream" and faces[0].data == b"WSQ!"
+    with pytest.raises(ParseError):
+        images.to_jpeg(faces[0].data)

@@ -94,7 +94,8 @@ def _template_faces(template: tlv.TLV) -> list[FaceImage]:
 def _facial_record(record: bytes) -> list[FaceImage]:
     if record[4:8] == VERSION_2005:
         parsed = _facial_record_2005(record)
-        if parsed is not None:
+        # Lengths that add up but frame no image mean another layout after all.
+        if parsed is not None and (any(f.mime != images.UNKNOWN for f in parsed) or not _has_image(record)):
             return parsed
     # Another version or inconsistent lengths: find the image by its signature.
     return [_face(_scan(record[RECORD_HEADER:]), None, None)]
@@ -145,6 +146,10 @@ def _search_tlv(value: bytes) -> bytes | None:
             if item.constructed and depth < MAX_BDB_DEPTH:
                 stack.append((item.value, depth + 1))
     return None
+
+
+def _has_image(data: bytes) -> bool:
+    return any(m in data for m in _MAGICS)
 
 
 def _scan(data: bytes) -> bytes:
