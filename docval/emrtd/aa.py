@@ -67,11 +67,14 @@ def parse_dg15(data: bytes) -> keys.PublicKey:
 def internal_authenticate_command(challenge: bytes, key: keys.PublicKey) -> CommandAPDU:
     """INTERNAL AUTHENTICATE 00 88 00 00 with the challenge.
 
-    Le 256 (short '00') covers every signature up to 2048-bit RSA; larger keys
-    need extended length, or the chip could not return the whole signature.
+    Le is the longest signature the key can produce (the modulus length for
+    RSA, the DER form for ECDSA) rather than 256: under Secure Messaging the
+    protected answer to a smaller Le still fits a short APDU, which chips
+    without extended length need (an RSA-1024 AA chip of a BAC passport).  A
+    signature above 256 bytes needs extended length anyway.
     """
     expected = signature_length(key)
-    le = 256 if expected <= 256 else 65536
+    le = expected if expected <= 256 else 65536
     return CommandAPDU(0x00, 0x88, 0x00, 0x00, bytes(challenge), le=le)
 
 

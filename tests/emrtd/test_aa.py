@@ -282,7 +282,7 @@ def test_command_shape_and_fresh_challenge(rsa2048):
     _run(aa.active_authentication(key), respond)
     assert not result.success
     first, second = seen
-    assert (first.cla, first.ins, first.p1, first.p2, first.le) == (0x00, 0x88, 0x00, 0x00, 256)
+    assert (first.cla, first.ins, first.p1, first.p2, first.le) == (0x00, 0x88, 0x00, 0x00, 256)   # RSA-2048
     assert len(first.data) == 8 and first.data != second.data
 
 
@@ -309,3 +309,41 @@ def test_repr_holds_no_key_material(rsa2048):
     key = _key(rsa2048)
     assert str(key.rsa_n)[:20] not in repr(key)
     assert "Aa" in repr(aa.AaResult(True, "x"))
+
+
+def test_recorded_exchange_under_secure_messaging():
+    """gmrtd's recorded AA session: 3DES SM at SSC CC, the chip's protected answer verifies."""
+    from docval.emrtd import crypto
+    from docval.emrtd.sm import SecureMessaging
+
+    key = aa.parse_dg15((TESTDATA / "dg15/AA_RSA1792_DG15.bin").read_bytes())
+    link = Link()
+    link.start(SecureMessaging(crypto.TDES, bytes.fromhex("b99d546108eaa251570876b6d3456dce"),
+                               bytes.fromhex("e3857ca24946251c151c540e13f2cd51"), 0xCC))
+    recorded = bytes.fromhex(
+        "8781e901d04ca80f527df94f4a430d3d6e6cb6c2af4c6756c068a93132d147fa27833125304132981b8bd8009448e89f259eec85"
+        "52b54285cef9d8f1b7fb31b9f279221c7e925f4951811f3fe2e01d76e68dbc7cde9c873c5f61862f3c5469792a72f92c8943b890"
+        "436f5e9feaead9f2a361fcd7a615493d1b3519865f32ee9a125886588eb21fee0e709353d0731139fdc958d6b2127fad6947b438"
+        "998b526819803f70f78614cd42f4a6619c6af95dfd2ab09bedf71e707abc39a250aee68006d522ad37d159674984a07d11c00102"
+        "2c853aeb7acdb059ede5721a3b9f20441bda7e242ee8df1369d25316990290008e08fd2493147866f0ed9000")
+    sent = []
+
+    def transmit(raw):
+        sent.append(CommandAPDU.decode(raw))
+        return recorded
+
+    result = run(aa.active_authentication(key, rng=_fixed_rng(REAL_CHALLENGE)), link, transmit)
+    assert result.success and link.sm.ssc == 0xCE
+    (cmd,) = sent
+    assert (cmd.cla, cmd.ins, cmd.p1, cmd.p2) == (0x0C, 0x88, 0x00, 0x00)
+
+
+def test_small_key_keeps_short_apdu_under_sm():
+    from docval.emrtd import crypto
+    from docval.emrtd.sm import SecureMessaging
+
+    key = aa.parse_dg15((TESTDATA / "bsi_etsi/BSI_TR-03105-5_ReferenceDataSet_DG15.bin").read_bytes())
+    cmd = aa.internal_authenticate_command(bytes(8), key)
+    assert cmd.le == 128
+    wrapped = SecureMessaging(crypto.TDES, bytes(16), bytes(16)).wrap(cmd)
+    assert not wrapped.is_extended

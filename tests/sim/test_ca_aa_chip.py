@@ -1,0 +1,234 @@
+"""Terminal (docval.emrtd.ca/aa) against the virtual chip (docval.sim.ca_chip/aa_chip)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec as cec
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from docval.emrtd import aa, ca, crypto, securityinfo as si
+from docval.emrtd.apdu import CommandAPDU, ResponseAPDU
+from docval.emrtd.errors import AuthenticationError, SecureMessagingError
+from docval.emrtd.files import EMRTD_AID, dg
+from docval.emrtd.flow import Link, run
+from docval.emrtd.sm import SecureMessaging
+from docval.sim.aa_chip import AaChip, build_dg15
+from docval.sim.ca_chip import CaChip, CaKey, build_dg14
+from docval.sim.chip import VirtualChip
+
+
+def _session(dg14: bytes = b"", dg15: bytes = b"", spec=crypto.AES128):
+    """A chip and a terminal link sharing access-control SM keys, as after PACE."""
+    files = {dg(1): b"\x61\x03\x5f\x1f\x00"}
+    if dg14:
+        files[dg(14)] = dg14
+    if dg15:
+        files[dg(15)] = dg15
+    chip = VirtualChip(app_files=files)
+    assert chip.fs.select_application(EMRTD_AID)
+    k_enc, k_mac = os.urandom(spec.key_length), os.urandom(spec.key_length)
+    chip.start_sm(SecureMessaging(spec, k_enc, k_mac))
+    chip.access_granted = True
+    link = Link()
+    link.start(SecureMessaging(spec, k_enc, k_mac))
+    return chip, link
+
+
+def _protected_read(link, chip) -> bytes:
+    def flow():
+        resp = yield CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=5)      # READ BINARY DG1 by SFI
+        return resp
+
+    resp = run(flow(), link, chip.transmit)
+    assert resp.sw == 0x9000
+    return resp.data
+
+
+def _run_ca(dg14: bytes, mechanism: CaChip, spec=crypto.AES128, **kw):
+    chip, link = _session(dg14=dg14, spec=spec)
+    chip.mechanisms.append(mechanism)
+    choice = ca.choose_ca(si.parse_dg14(dg14))
+    result = run(ca.chip_authentication(*choice, **kw), link, chip.transmit)
+    link.start(result.sm)
+    return result, link, chip
+
+
+CA_CASES = [
+    ("secp256r1", "AES128", "CA-ECDH-AES-CBC-CMAC-128"),
+    ("brainpoolP256r1", "AES192", "CA-ECDH-AES-CBC-CMAC-192"),
+    ("brainpoolP384r1", "AES256", "CA-ECDH-AES-CBC-CMAC-256"),
+    ("brainpoolP224r1", "AES128", "CA-ECDH-AES-CBC-CMAC-128"),     # a curve only ecpoint knows
+    ("brainpoolP256r1", "TDES", "CA-ECDH-3DES-CBC-CBC"),
+]
+
+
+@pytest.mark.parametrize("curve,cipher,name", CA_CASES)
+def test_ca_ecdh(curve, cipher, name):
+    key = CaKey.generate_ec(curve)
+    result, link, chip = _run_ca(build_dg14(key, cipher=cipher, key_id=7), CaChip({7: key}))
+    assert (result.protocol, result.key_id, result.domain) == (name, 7, curve)
+    assert _protected_read(link, chip) == b"\x61\x03\x5f\x1f\x00"
+    assert link.sm.spec == {"TDES": crypto.TDES, "AES128": crypto.AES128, "AES192": crypto.AES192,
+                            "AES256": crypto.AES256}[cipher]
+
+
+@pytest.mark.parametrize("group,cipher,name", [(2, "TDES", "CA-DH-3DES-CBC-CBC"), (1, "AES128", "CA-DH-AES-CBC-CMAC-128"),
+                                               (0, "AES256", "CA-DH-AES-CBC-CMAC-256")])
+def test_ca_dh(group, cipher, name):
+    key = CaKey.generate_dh(group)
+    result, link, chip = _run_ca(build_dg14(key, cipher=cipher), CaChip(key), spec=crypto.TDES)
+    assert result.protocol == name and result.domain.startswith("MODP-")
+    assert _protected_read(link, chip)
+
+
+def test_ca_3des_via_general_authenticate():
+    key = CaKey.generate_ec("secp256r1")
+    result, link, chip = _run_ca(build_dg14(key, cipher="TDES"), CaChip(key), tdes_with_general_authenticate=True)
+    assert _protected_read(link, chip)
+
+
+def test_ca_french_fallback_without_info():
+    key = CaKey.generate_ec("secp256r1")
+    dg14 = build_dg14(key, include_ca_info=False, explicit_parameters=True)
+    assert si.parse_dg14(dg14).ca_infos == []
+    result, link, chip = _run_ca(dg14, CaChip(key))
+    assert result.inferred and result.protocol == "CA-ECDH-3DES-CBC-CBC"
+    assert _protected_read(link, chip)
+
+
+def test_ca_picks_key_by_id():
+    k1, k2 = CaKey.generate_ec("brainpoolP256r1"), CaKey.generate_ec("brainpoolP256r1")
+    from docval.emrtd.securityinfo import encode_dg14
+    from docval.sim.ca_chip import ca_security_infos
+
+    infos = ca_security_infos(k1, key_id=1, include_ca_info=False) + ca_security_infos(k2, key_id=2)
+    result, link, chip = _run_ca(encode_dg14(infos), CaChip({1: k1, 2: k2}))
+    assert result.key_id == 2
+    assert _protected_read(link, chip)
+
+
+@pytest.mark.parametrize("cipher", ["AES128", "TDES"])
+def test_ca_clone_fails_at_the_protected_read(cipher):
+    published, actual = CaKey.generate_ec("brainpoolP256r1"), CaKey.generate_ec("brainpoolP256r1")
+    result, link, chip = _run_ca(build_dg14(published, cipher=cipher), CaChip(actual))
+    with pytest.raises(SecureMessagingError):
+        _protected_read(link, chip)
+    assert chip.sm is None                       # the chip ended the session too
+
+
+def test_ca_unknown_key_id_refused_by_chip():
+    key = CaKey.generate_ec("secp256r1")
+    chip, link = _session()
+    chip.mechanisms.append(CaChip({1: key}))
+    infos = si.parse_dg14(build_dg14(key, key_id=9))
+    with pytest.raises(AuthenticationError):
+        run(ca.chip_authentication(*ca.choose_ca(infos)), link, chip.transmit)
+
+
+def test_chip_refuses_off_curve_ephemeral_key():
+    key = CaKey.generate_ec("secp256r1")
+    chip, link = _session()
+    mech = CaChip(key)
+    chip.mechanisms.append(mech)
+
+    def flow():
+        oid = si.encode_oid(si.ca_oid("ECDH", "AES128"))[2:]
+        resp = yield CommandAPDU(0x00, 0x22, 0x41, 0xA4, b"\x80" + bytes([len(oid)]) + oid)
+        assert resp.sw == 0x9000
+        bad = b"\x04" + bytes(31) + b"\x01" + bytes(31) + b"\x01"
+        resp = yield CommandAPDU(0x00, 0x86, 0x00, 0x00, b"\x7c\x43\x80\x41" + bad, le=256)
+        return resp
+
+    assert run(flow(), link, chip.transmit).sw == 0x6A80 and mech.completed == 0
+
+
+# ---------------------------------------------------------------- Active Authentication
+
+def _run_aa(dg15: bytes, chip_mechanism: AaChip, dg14: bytes = b""):
+    chip, link = _session(dg15=dg15)
+    chip.internal_authenticate = chip_mechanism
+    key = aa.parse_dg15(dg15)
+    infos = si.parse_dg14(dg14) if dg14 else si.SecurityInfos()
+    return run(aa.active_authentication(key, infos.aa_infos[0] if infos.aa_infos else None), link, chip.transmit)
+
+
+@pytest.fixture(scope="module")
+def rsa_key():
+    return rsa.generate_private_key(65537, 1024)
+
+
+@pytest.mark.parametrize("hash_name", ["SHA-1", "SHA-256"])
+def test_aa_rsa(rsa_key, hash_name):
+    result = _run_aa(build_dg15(rsa_key), AaChip(rsa_key, hash_name=hash_name))
+    assert result == aa.AaResult(True, f"RSA-1024 ISO9796-2 {hash_name}")
+
+
+def test_aa_rsa_2048_min_representation():
+    key = rsa.generate_private_key(65537, 2048)
+    result = _run_aa(build_dg15(key), AaChip(key, hash_name="SHA-256", min_representation=True))
+    assert result.success
+
+
+def test_aa_ecdsa_p256_plain_with_aa_info():
+    key = cec.generate_private_key(cec.SECP256R1())
+    dg14 = build_dg14(aa_signature_algorithm="1.2.840.10045.4.3.2")
+    result = _run_aa(build_dg15(key), AaChip(key, hash_name="SHA-256"), dg14)
+    assert result == aa.AaResult(True, "ECDSA secp256r1 SHA-256 plain")
+
+
+def test_aa_ecdsa_brainpool_der_without_aa_info():
+    key = cec.generate_private_key(cec.BrainpoolP256R1())
+    result = _run_aa(build_dg15(key), AaChip(key, hash_name="SHA-256", signature_format="der"))
+    assert result == aa.AaResult(True, "ECDSA brainpoolP256r1 SHA-256 DER")
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+def test_aa_clone_fails(rsa_key, kind):
+    if kind == "rsa":
+        published, actual = rsa_key, rsa.generate_private_key(65537, 1024)
+    else:
+        published, actual = cec.generate_private_key(cec.SECP256R1()), cec.generate_private_key(cec.SECP256R1())
+    result = _run_aa(build_dg15(published), AaChip(actual, hash_name="SHA-256"))
+    assert not result.success and result.error
+
+
+def test_aa_replayed_signature_fails(rsa_key):
+    """A relay that answers with a signature the genuine chip gave earlier."""
+    genuine = AaChip(rsa_key)
+    old = genuine.sign(bytes.fromhex("0001020304050607"))
+    replay = lambda chip, cmd: ResponseAPDU(old, 0x9000)   # noqa: E731
+    result = _run_aa(build_dg15(rsa_key), replay)
+    assert not result.success and "challenge" in result.error
+
+
+def test_aa_chip_refuses_wrong_challenge_length(rsa_key):
+    chip, link = _session()
+    chip.internal_authenticate = AaChip(rsa_key)
+
+    def flow():
+        resp = yield CommandAPDU(0x00, 0x88, 0x00, 0x00, bytes(7), le=128)
+        return resp
+
+    assert run(flow(), link, chip.transmit).sw == 0x6700
+
+
+def test_aa_chip_status_error_raises(rsa_key):
+    chip, link = _session()       # no internal_authenticate: 6D00
+    with pytest.raises(AuthenticationError):
+        run(aa.active_authentication(aa.parse_dg15(build_dg15(rsa_key))), link, chip.transmit)
+
+
+def test_dg14_builder_round_trip():
+    key = CaKey.generate_dh(2)
+    dg14 = build_dg14(key, cipher="AES256", key_id=3, aa_signature_algorithm="0.4.0.127.0.7.1.1.4.1.3",
+                      terminal_authentication=True,
+                      extra=[si.PACEInfo(si.pace_oid("ECDH", "GM", "AES128"), 2, 13)])
+    infos = si.parse_dg14(dg14)
+    assert [c.name for c in infos.ca_infos] == ["CA-DH-AES-CBC-CMAC-256"]
+    assert infos.ca_public_keys[0].key_id == 3 and infos.aa_infos[0].version == 1
+    assert [p.name for p in infos.pace_infos] == ["PACE-ECDH-GM-AES-CBC-CMAC-128"]
+    assert ca.load_ca_key(infos.ca_public_keys[0]).dh_p == key.group.p
+    named = si.parse_dg14(build_dg14(CaKey.generate_ec("secp384r1"), explicit_parameters=False))
+    assert ca.load_ca_key(named.ca_public_keys[0]).curve.name == "secp384r1"
+    assert "private" not in repr(key) and str(key.private)[:12] not in repr(key)
