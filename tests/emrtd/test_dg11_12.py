@@ -376,3 +376,20 @@ def test_problems_are_capped(parse, tag):
     parsed = parse(tlv.encode(tag, tlv.encode(0x5F77, b"") * 5000))
     assert len(parsed.problems) == 33
     assert parsed.problems[-1].endswith("4968 further problems not listed")
+
+
+def test_hostile_tag_list_is_reported_briefly():
+    # 4-byte tags 5F 81 xx yy: thousands of distinct tags, listed but absent.
+    tags = [0x5F810000 | (a << 8) | b for a in range(0x80, 0x100) for b in range(0x80)][:12000]
+    body = tlv.encode(0x5C, b"".join(tlv.encode_tag(t) for t in tags[:6000])) \
+        + b"".join(tlv.encode(t, b"") for t in tags[6000:6010])
+    parsed = parse_dg11(tlv.encode(0x6B, body))
+    assert len(parsed.problems) == 12
+    assert parsed.problems[-2].startswith("DG11: tag list names absent fields 5F818000, 5F818001,")
+    assert parsed.problems[-2].endswith("and 5992 more")
+    assert parsed.problems[-1].endswith("and 2 more")
+
+
+def test_many_other_persons_are_capped():
+    parsed = parse_dg12(dg12(*[(0x5F1A, b"A<<B")] * 500, tag_list=False))
+    assert parsed.names_of_other_persons == "; ".join(["A, B"] * 64)

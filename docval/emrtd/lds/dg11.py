@@ -111,7 +111,8 @@ def parse_dg11(data: bytes) -> AdditionalPersonalDetails:
     out = AdditionalPersonalDetails()
     problems = out.problems
     declared: list[int] | None = None
-    seen: list[int] = []
+    seen: list[int] = []     # tags in file order, for the tag list
+    seen_set: set[int] = set()
     for item in items:
         if item.tag == TAG_LIST:
             if declared is None:
@@ -123,13 +124,15 @@ def parse_dg11(data: bytes) -> AdditionalPersonalDetails:
         if item.tag not in _DESCRIPTION:
             problems.append(f"{what}: unknown field ignored")
             seen.append(item.tag)     # present, so the tag list may name it
+            seen_set.add(item.tag)
             continue
         # Real chips put bare 5F0F names next to each other instead of inside A0.
         repeatable = item.tag == OTHER_NAME
-        if item.tag in seen and not repeatable:
+        if item.tag in seen_set and not repeatable:
             problems.append(f"{what}: repeated field ignored")
             continue
         seen.append(item.tag)
+        seen_set.add(item.tag)
         _apply(out, item, what, problems)
     # The list may name either the template or the names inside it.
     def same(tags: list[int]) -> list[int]:

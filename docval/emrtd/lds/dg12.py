@@ -87,7 +87,8 @@ def parse_dg12(data: bytes) -> AdditionalDocumentDetails:
     out = AdditionalDocumentDetails()
     problems = out.problems
     declared: list[int] | None = None
-    seen: list[int] = []
+    seen: list[int] = []     # tags in file order, for the tag list
+    seen_set: set[int] = set()
     persons: list[str] | None = None
     for item in items:
         if item.tag == TAG_LIST:
@@ -100,13 +101,17 @@ def parse_dg12(data: bytes) -> AdditionalDocumentDetails:
         if item.tag not in _DESCRIPTION:
             problems.append(f"{what}: unknown field ignored")
             seen.append(item.tag)     # present, so the tag list may name it
+            seen_set.add(item.tag)
             continue
-        if item.tag in seen and item.tag != OTHER_PERSON:
+        if item.tag in seen_set and item.tag != OTHER_PERSON:
             problems.append(f"{what}: repeated field ignored")
             continue
         seen.append(item.tag)
+        seen_set.add(item.tag)
         if item.tag in (OTHER_PERSONS_TEMPLATE, OTHER_PERSON):
-            persons = (persons or []) + _persons(item, what, problems)
+            persons = persons or []
+            if len(persons) < dgfields.MAX_NAMES:
+                persons.extend(_persons(item, what, problems))
         else:
             _apply(out, item, what, problems)
     if persons is not None:

@@ -177,12 +177,18 @@ def check_tag_list(declared: list[int] | None, found: list[int], where: str, pro
     """The tag list must name exactly the fields present; a mismatch is reported."""
     if declared is None:
         return
-    missing = [t for t in dict.fromkeys(declared) if t not in found]
-    unlisted = [t for t in dict.fromkeys(found) if t not in declared]
+    declared_set, found_set = set(declared), set(found)
+    missing = [t for t in dict.fromkeys(declared) if t not in found_set]
+    unlisted = [t for t in dict.fromkeys(found) if t not in declared_set]
     if missing:
-        problems.append(f"{where}: tag list names absent fields " + ", ".join(f"{t:X}" for t in missing))
+        problems.append(f"{where}: tag list names absent fields {_tags(missing)}")
     if unlisted:
-        problems.append(f"{where}: fields missing from the tag list " + ", ".join(f"{t:X}" for t in unlisted))
+        problems.append(f"{where}: fields missing from the tag list {_tags(unlisted)}")
+
+
+def _tags(tags: list[int], shown: int = 8) -> str:
+    text = ", ".join(f"{t:X}" for t in tags[:shown])
+    return text + (f" and {len(tags) - shown} more" if len(tags) > shown else "")
 
 
 def names_in_template(item: tlv.TLV, name_tag: int, where: str, problems: list[str]) -> list[str]:
