@@ -58,6 +58,8 @@ class PAResult:
     hash_algorithm: str | None = None          # the DG hash algorithm of the SOD
     dsc_subject: str | None = None
     csca_subject: str | None = None
+    dsc_fingerprint: str | None = None          # SHA-256 of the DER, hex
+    csca_fingerprint: str | None = None
     # time validity of the DSC at the evaluation instant, apart from the chain
     dsc_valid_at_time: bool | None = None
     evaluated_at: str | None = None
@@ -184,8 +186,10 @@ def _check_document_certificate(dsc: Certificate, trust: Any, at: datetime,
                     f"named {dsc.issuer_text}{detail}")
         return False
     in_time = [c for c in verified if c.valid_at(at)]
-    csca = (in_time or verified)[0]
+    # Prefer the self-signed CSCA over a link certificate for the same key.
+    csca = sorted(in_time or verified, key=lambda c: not c.self_issued)[0]
     result.csca_subject = csca.subject_text
+    result.csca_fingerprint = csca.fingerprint
     if not in_time:
         result.fail(f"CSCA certificate is not valid at {at:%Y-%m-%dT%H:%M:%SZ} (valid "
                     f"{csca.not_before:%Y-%m-%d} to {csca.not_after:%Y-%m-%d})")
@@ -223,6 +227,7 @@ def _verify_signed(signed: SignedData, trust: Any, at: datetime, issuing_state: 
         result.fail("the signer certificate is neither in the signed data nor in the trust store")
         return None
     result.dsc_subject = dsc.subject_text
+    result.dsc_fingerprint = dsc.fingerprint
     check = check_signer(signed, signer, dsc)
     result.signature_algorithm = check.algorithm
     result.sod_signature_valid = check.valid

@@ -83,7 +83,7 @@ def _issuer_of(cert: Certificate, pool: list[Certificate]) -> Certificate | None
     candidates = [c for c in pool if cert.aki is not None and c.ski == cert.aki]
     candidates += [c for c in pool if c.subject_key == cert.issuer_key and c not in candidates]
     for candidate in candidates:
-        if candidate is cert or candidate.fingerprint == cert.fingerprint:
+        if candidate.fingerprint == cert.fingerprint and not cert.self_issued:
             continue
         if candidate.key_usage is not None and "key_cert_sign" not in candidate.key_usage:
             continue
