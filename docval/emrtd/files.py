@@ -358,17 +358,7 @@ class _FileReader:
         ref, limits = self.ref, self.limits
         first = limits.effective_first_read
         if limits.use_sfi and ref.sfi is not None:
-            read = self._command(0, first, sfi=ref.sfi)
-            self._count()
-            resp = yield read.cmd
-            if resp.sw not in _SFI_REFUSED:
-                yield from self._read_unknown(0, first, ref.sfi, sent=(read, resp))
-                return
-            self._count()
-            sel = yield _select_file_cmd(ref.fid)
-            self._check_select(sel)
-            limits.use_sfi = False
-            yield from self._read_unknown(0, first)
+            yield from self._read_unknown(0, first, ref.sfi)
             return
         read = self._command(0, first)
         if limits.pipeline >= 2:
@@ -402,6 +392,13 @@ class _FileReader:
                 read, resp = sent
                 sent = None
             sw = resp.sw
+            if sfi is not None and sw in _SFI_REFUSED:
+                # No SFI addressing on this chip, or no such file: SELECT tells which.
+                self._count()
+                self._check_select((yield _select_file_cmd(self.ref.fid)))
+                self.limits.use_sfi = False
+                sfi = None
+                continue
             if sw in (SW_OK, SW_END_OF_FILE):
                 data = self._data(read, resp)
                 if len(data) > read.want:
