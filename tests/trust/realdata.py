@@ -1,0 +1,37 @@
+"""Real trust anchors from ../shared/testdata, loaded once per test session.
+
+The German master list is ~900 KB with ~600 certificates: parse it once and
+share the store between test modules (a module-level cache lives as long as
+the pytest process).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from docval.trust.store import TrustStore
+
+TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+MASTER_LISTS = TESTDATA / "master_lists"
+DE_ML = MASTER_LISTS / "DE_ML_2026-05-28-08-28-45.ml"
+NL_ML = MASTER_LISTS / "NL_ML_2026-07-22.ml"
+IDN_CSCA = MASTER_LISTS / "IDN_CSCA"
+SOD_DIR = TESTDATA / "sod"
+BSI_ETSI = TESTDATA / "bsi_etsi"
+CARD_SECURITY = TESTDATA / "cardsecurity"
+
+
+@functools.lru_cache(maxsize=None)
+def de_store() -> TrustStore:
+    return TrustStore.load([DE_ML])
+
+
+@functools.lru_cache(maxsize=None)
+def nl_store() -> TrustStore:
+    return TrustStore.load([NL_ML])
+
+
+@functools.lru_cache(maxsize=None)
+def real_store() -> TrustStore:
+    """Both master lists and the Indonesian CSCAs, as an operator would configure them."""
+    return TrustStore.load([DE_ML, NL_ML, IDN_CSCA])
