@@ -530,15 +530,24 @@ def verify_cam(result: PaceResult, ca_public_key) -> bool:
     """PACE-CAM chip authentication (9303-11 §4.4.3.5.2): PK_Map,IC == CA_IC * PK_IC.
 
     ``ca_public_key`` is the static key from EF.CardSecurity: a
-    :class:`docval.emrtd.keys.PublicKey` or the uncompressed point.  The result
+    ChipAuthenticationPublicKeyInfo (docval.emrtd.securityinfo), a
+    :class:`docval.emrtd.keys.PublicKey`, or the uncompressed point.  The result
     proves the chip genuine only once Passive Authentication has validated
-    EF.CardSecurity.  Any mismatch or malformed input gives False.
+    EF.CardSecurity.  Any mismatch or malformed input gives False (a document
+    with several CA keys is checked key by key).
     """
     if result.mapping != "CAM" or result.cam_data is None or result.chip_mapping_public_key is None:
         return False
     curve = ec.BY_NAME.get(result.curve_or_group)
     if curve is None:
         return False
+    spki = getattr(ca_public_key, "spki", None)
+    if isinstance(spki, (bytes, bytearray)):
+        from docval.emrtd.keys import load_public_key
+        try:
+            ca_public_key = load_public_key(bytes(spki))
+        except EmrtdError:
+            return False
     point_bytes = ca_public_key
     key_curve = getattr(ca_public_key, "curve", None)
     if not isinstance(ca_public_key, (bytes, bytearray)):
@@ -589,7 +598,7 @@ def choose_pace_info(infos: Iterable[PACEInfo]) -> Optional[PACEInfo]:
             continue
         try:
             suite = suite_for(info.oid, info.parameter_id)
-        except (UnsupportedError, EmrtdError):
+        except EmrtdError:
             continue
         key = (_MAPPING_RANK[suite.mapping], _KA_RANK[suite.parts.key_agreement],
                _CIPHER_RANK[suite.parts.cipher], -_domain_bits(suite))

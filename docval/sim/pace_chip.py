@@ -17,9 +17,12 @@ MSE:Set AT.
 """
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
 
 from docval.emrtd import ec, ecpoint, pace, tlv
+from docval.emrtd.crypto import constant_time_equal
 from docval.emrtd.apdu import SW_OK, SW_WRONG_DATA, SW_WRONG_P1P2, CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import ParseError, TLVError
 from docval.emrtd.mrz import CanKey, MrzKey
@@ -46,6 +49,21 @@ class _Reject(Exception):
         self.sw = sw
 
 
+@dataclass
+class _Session:
+    """One chip's progress through PACE (a mechanism may serve many chips)."""
+
+    password: bytes
+    step: int = 1                # the next GA step expected
+    s: bytes = b""
+    map_private: int = 0
+    mapped_g: Any = None
+    public_raw: bytes = b""
+    terminal_raw: bytes = b""
+    ks_enc: bytes = b""
+    ks_mac: bytes = b""
+
+
 class PaceChip:
     """A PACE mechanism for ``chip.mechanisms``.
 
@@ -56,6 +74,9 @@ class PaceChip:
     Authentication key for PACE-CAM, an integer or a ``cryptography`` EC private
     key on the same curve; its public point (for EF.CardSecurity) is
     :attr:`cam_public_point`.
+
+    Protocol state is kept per chip, so one PaceChip (in a cached document
+    profile) can serve many virtual chips at once.
     """
 
     def __init__(self, passwords: Union[Password, Iterable[Password]], oid: str, parameter_id: int,
@@ -83,7 +104,7 @@ class PaceChip:
             self._cam_key = value
         self.failed_attempts = 0
         self.completed = 0
-        self._reset()
+        self._sessions: "weakref.WeakKeyDictionary[Any, _Session]" = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:
         return f"<PaceChip {self.suite.protocol} {self.suite.domain.name}>"
@@ -102,17 +123,6 @@ class PaceChip:
         assert isinstance(domain, pace.EcDomain)
         return domain.encode(domain.public(self._cam_key, domain.generator))
 
-    def _reset(self) -> None:
-        self._step = 0            # 0: no MSE yet; 1..4: the next GA step expected
-        self._password: Optional[bytes] = None
-        self._s = b""
-        self._map_private = 0
-        self._mapped_g: Any = None
-        self._public: Any = None
-        self._public_raw = b""
-        self._ks_enc = b""
-        self._ks_mac = b""
-
     # -- Mechanism interface ------------------------------------------------------
 
     def accepts_mse(self, chip: "VirtualChip", cmd: CommandAPDU) -> bool:
@@ -125,7 +135,7 @@ class PaceChip:
         return objects.get(0x80, b"").startswith(_PACE_OID_PREFIX)
 
     def mse(self, chip: "VirtualChip", cmd: CommandAPDU) -> ResponseAPDU:
-        self._reset()
+        self._sessions.pop(chip, None)
         try:
             objects = _data_objects(cmd.data)
             try:
@@ -141,15 +151,15 @@ class PaceChip:
                 raise _Reject(SW_REFERENCED_DATA_NOT_FOUND)
         except _Reject as rej:
             return ResponseAPDU(b"", rej.sw)
-        self._password = self._passwords[ref[0]]
-        self._step = 1
+        self._sessions[chip] = _Session(password=self._passwords[ref[0]])
         return ResponseAPDU(b"", SW_OK)
 
     def general_authenticate(self, chip: "VirtualChip", cmd: CommandAPDU) -> ResponseAPDU:
-        step = self._step
+        session = self._sessions.get(chip)
         try:
-            if step == 0:
+            if session is None:
                 raise _Reject(SW_CONDITIONS_NOT_SATISFIED)
+            step = session.step
             if (cmd.p1, cmd.p2) != (0, 0):
                 raise _Reject(SW_WRONG_P1P2)
             chained = bool(cmd.cla & CLA_CHAINING)
@@ -163,31 +173,33 @@ class PaceChip:
             handler = (self._encrypted_nonce, self._map_nonce, self._key_agreement,
                        self._mutual_authentication)[step - 1]
             try:
-                answer = handler(chip, objects)
+                answer = handler(chip, session, objects)
             except ParseError:
                 raise _Reject(SW_WRONG_DATA) from None
         except _Reject as rej:
             if rej.sw == SW_AUTHENTICATION_FAILED:
                 self.failed_attempts += 1
-            self._reset()
+            self._sessions.pop(chip, None)
             return ResponseAPDU(b"", rej.sw)
-        self._step = step + 1 if step < 4 else 0
+        if step < 4:
+            session.step = step + 1
+        else:
+            self._sessions.pop(chip, None)
         return ResponseAPDU(tlv.encode(0x7C, answer), SW_OK)
 
     # -- the four steps -----------------------------------------------------------
 
-    def _encrypted_nonce(self, chip: "VirtualChip", objects: dict[int, bytes]) -> bytes:
+    def _encrypted_nonce(self, chip: "VirtualChip", st: _Session, objects: dict[int, bytes]) -> bytes:
         if objects:
             raise _Reject(SW_WRONG_DATA)
         spec = self.suite.cipher
         # IM needs exactly l bytes; for GM one or two blocks are what chips use.
         length = pace.nonce_length(self.suite) if self.suite.mapping == "IM" else 16
-        self._s = bytes(chip.rng(length))
-        assert self._password is not None
-        z = pace.encrypt_nonce(spec, pace.password_key(self._password, spec), self._s)
+        st.s = bytes(chip.rng(length))
+        z = pace.encrypt_nonce(spec, pace.password_key(st.password, spec), st.s)
         return tlv.encode(0x80, z)
 
-    def _map_nonce(self, chip: "VirtualChip", objects: dict[int, bytes]) -> bytes:
+    def _map_nonce(self, chip: "VirtualChip", st: _Session, objects: dict[int, bytes]) -> bytes:
         domain = self.suite.domain
         data = objects.get(0x81)
         if data is None:
@@ -195,47 +207,48 @@ class PaceChip:
         if self.suite.mapping == "IM":
             if len(data) != self.suite.cipher.key_length:
                 raise _Reject(SW_WRONG_DATA)
-            value = pace.im_pseudo_random(self.suite.cipher, self._s, data, domain.prime)
-            self._mapped_g = domain.im_map(value)
+            value = pace.im_pseudo_random(self.suite.cipher, st.s, data, domain.prime)
+            st.mapped_g = domain.im_map(value)
             return tlv.encode(0x82, b"")
         terminal_map = domain.decode(data)
-        self._map_private = domain.random_private(chip.rng)
-        map_public = domain.public(self._map_private, domain.generator)
-        h = domain.shared_element(self._map_private, terminal_map)
-        self._mapped_g = domain.gm_map(int.from_bytes(self._s, "big"), h)
+        st.map_private = domain.random_private(chip.rng)
+        map_public = domain.public(st.map_private, domain.generator)
+        h = domain.shared_element(st.map_private, terminal_map)
+        st.mapped_g = domain.gm_map(int.from_bytes(st.s, "big"), h)
         return tlv.encode(0x82, domain.encode(map_public))
 
-    def _key_agreement(self, chip: "VirtualChip", objects: dict[int, bytes]) -> bytes:
+    def _key_agreement(self, chip: "VirtualChip", st: _Session, objects: dict[int, bytes]) -> bytes:
         domain = self.suite.domain
         data = objects.get(0x83)
         if data is None:
             raise _Reject(SW_WRONG_DATA)
         terminal_public = domain.decode(data)
         private = domain.random_private(chip.rng)
-        public = domain.public(private, self._mapped_g)
+        public = domain.public(private, st.mapped_g)
         if public == terminal_public:
             raise _Reject(SW_WRONG_DATA)
-        self._ks_enc, self._ks_mac = pace.session_keys(
+        st.ks_enc, st.ks_mac = pace.session_keys(
             self.suite.cipher, domain.shared_secret(private, terminal_public))
-        self._public_raw = domain.encode(public)
-        self._terminal_raw = data
-        return tlv.encode(0x84, self._public_raw)
+        st.public_raw = domain.encode(public)
+        st.terminal_raw = data
+        return tlv.encode(0x84, st.public_raw)
 
-    def _mutual_authentication(self, chip: "VirtualChip", objects: dict[int, bytes]) -> bytes:
+    def _mutual_authentication(self, chip: "VirtualChip", st: _Session, objects: dict[int, bytes]) -> bytes:
         suite, spec = self.suite, self.suite.cipher
         tag = suite.domain.public_key_tag
         token = objects.get(0x85)
-        expected = pace.auth_token(spec, self._ks_mac, self.oid, tag, self._public_raw)
-        if token is None or not pace.crypto.constant_time_equal(token, expected):
+        expected = pace.auth_token(spec, st.ks_mac, self.oid, tag, st.public_raw)
+        if token is None or not constant_time_equal(token, expected):
             raise _Reject(SW_AUTHENTICATION_FAILED)
-        answer = tlv.encode(0x86, pace.auth_token(spec, self._ks_mac, self.oid, tag, self._terminal_raw))
+        answer = tlv.encode(0x86, pace.auth_token(spec, st.ks_mac, self.oid, tag, st.terminal_raw))
         if suite.mapping == "CAM":
             assert self._cam_key is not None
             n = suite.domain.order
-            ca_ic = pow(self._cam_key, n - 2, n) * self._map_private % n
+            # CA_IC = SK_IC^-1 * SK_Map,IC mod n (9303-11 §4.4.3.5.1), FE2OS over n's length
+            ca_ic = pow(self._cam_key, n - 2, n) * st.map_private % n
             answer += tlv.encode(0x8A, pace.encrypt_cam_data(
-                spec, self._ks_enc, ca_ic.to_bytes((n.bit_length() + 7) // 8, "big")))
-        chip.start_sm(SecureMessaging(spec, self._ks_enc, self._ks_mac, ssc=0))
+                spec, st.ks_enc, ca_ic.to_bytes((n.bit_length() + 7) // 8, "big")))
+        chip.start_sm(SecureMessaging(spec, st.ks_enc, st.ks_mac, ssc=0))
         chip.access_granted = True
         self.completed += 1
         return answer

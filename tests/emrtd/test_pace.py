@@ -492,27 +492,29 @@ def test_real_nz_passport_ecdh_gm_3des():
                      H("c1bc1f075797b970b5a45e64a764b0cb"), crypto.TDES)
 
 
+DE_SCRIPT = [
+    ("0022c1a40f800a04007f00070202040602830101", "9000"),
+    ("10860000027c0000", "7c1280109bff93e6ed9f5f9764ec0d783d14fb039000"),
+    ("10860000457c43814104303f340815eea501772393e299a4a6f6694600189c249c63a8513ff3fefa66e3"
+     "46d11970b5f76fb564c3b0e54b215528f647ec5a9ab209cdbe262e763d6119a100",
+     "7c4382410476dc295c4fb14237d87318d70967e25ec45f74d6fd4aff588c90efb3d868f05b450ba6b649"
+     "67227c2246dbe2905522c8086dac7f3bbe5cf3b192f0a0c2d97ee59000"),
+    ("10860000457c438341048442b191ef5346a6b6dacb6cd5728c4a72f0ca7aecdf7afdfb3ef175e12a6f7c"
+     "74f509af768b8dbe2cf42d16c1f00714691d78a19cdf1b493390d1173785f2b700",
+     "7c438441042315ae8143f21de15b35f083cfa148c5fcbd9f2eb9dcdc4519bcf337443e79e55b28a5e218"
+     "fb919c30880d263e469645ff114c46ed29918910be3453527d21649000"),
+    ("008600000c7c0a8508fee088a4d7be1b7f00",
+     "7c3c860819a2b9192e11512a8a30b3ae8830311b1d5605777f47cb4ed028346cd00105d32859de127da3"
+     "d8398865358f26f08ebe410864eaf6e39f33f3f59000"),
+]
+
+
 def test_real_de_id_card_ecdh_cam():
-    script = [
-        ("0022c1a40f800a04007f00070202040602830101", "9000"),
-        ("10860000027c0000", "7c1280109bff93e6ed9f5f9764ec0d783d14fb039000"),
-        ("10860000457c43814104303f340815eea501772393e299a4a6f6694600189c249c63a8513ff3fefa66e3"
-         "46d11970b5f76fb564c3b0e54b215528f647ec5a9ab209cdbe262e763d6119a100",
-         "7c4382410476dc295c4fb14237d87318d70967e25ec45f74d6fd4aff588c90efb3d868f05b450ba6b649"
-         "67227c2246dbe2905522c8086dac7f3bbe5cf3b192f0a0c2d97ee59000"),
-        ("10860000457c438341048442b191ef5346a6b6dacb6cd5728c4a72f0ca7aecdf7afdfb3ef175e12a6f7c"
-         "74f509af768b8dbe2cf42d16c1f00714691d78a19cdf1b493390d1173785f2b700",
-         "7c438441042315ae8143f21de15b35f083cfa148c5fcbd9f2eb9dcdc4519bcf337443e79e55b28a5e218"
-         "fb919c30880d263e469645ff114c46ed29918910be3453527d21649000"),
-        ("008600000c7c0a8508fee088a4d7be1b7f00",
-         "7c3c860819a2b9192e11512a8a30b3ae8830311b1d5605777f47cb4ed028346cd00105d32859de127da3"
-         "d8398865358f26f08ebe410864eaf6e39f33f3f59000"),
-    ]
     result, _ = run_script(pace.pace(
         MrzKey("C4KHNY1PF", "780214", "330315"), PACEInfo(OID_ECDH_CAM_AES128, 2, 13),
         rng=rng_of(H("01fd26013f5bc41fad8bb09811e435f16fbe2eb3c2e1d999b0f63da8c3d58bb5"),
                    H("1fcd3d8ac4fae3960a14fea2925d75add335f13b248eba192358dded93a89552")),
-        send_parameter_id=False), script)
+        send_parameter_id=False), DE_SCRIPT)
     assert same_keys(result.sm, H("a8e85e938514ec67ae33cda3d43d3c48"),
                      H("27f1adeb705a049a305b0c619b14b9b3"), crypto.AES128)
     assert result.cam_data is not None and len(result.cam_data) == 32
@@ -648,3 +650,72 @@ def test_choose_pace_info():
     assert pace.choose_pace_info([gm128, cam, explicit]) is cam
     assert pace.choose_pace_info([gm128, gm128_384]) is gm128_384
     assert pace.choose_pace_info([PACEInfo(gm128.oid, 1, 13)]) is None
+
+
+# ---------------------------------------------------------------- CAM against real EF.CardSecurity
+
+TESTDATA = __import__("pathlib").Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+
+
+def _card_security_infos(name: str):
+    from asn1crypto import cms
+    from docval.emrtd.securityinfo import parse_security_infos
+    raw = (TESTDATA / "cardsecurity" / name).read_bytes()
+    content = cms.ContentInfo.load(raw)["content"]["encap_content_info"]["content"].native
+    return parse_security_infos(content)
+
+
+def test_real_de_cam_verifies_against_its_card_security():
+    """The DE trace above is a real ID card whose EF.CardSecurity is in testdata."""
+    result, _ = run_script(pace.pace(
+        MrzKey("C4KHNY1PF", "780214", "330315"), PACEInfo(OID_ECDH_CAM_AES128, 2, 13),
+        rng=rng_of(H("01fd26013f5bc41fad8bb09811e435f16fbe2eb3c2e1d999b0f63da8c3d58bb5"),
+                   H("1fcd3d8ac4fae3960a14fea2925d75add335f13b248eba192358dded93a89552")),
+        send_parameter_id=False), DE_SCRIPT)
+    infos = _card_security_infos("DE_EF.CardSecurity.bin")
+    verdicts = {info.key_id: pace.verify_cam(result, info) for info in infos.ca_public_keys}
+    assert verdicts == {13: True, 72: False}
+    # another document's key (FI, brainpoolP384r1) never verifies
+    fi = _card_security_infos("FI_EF.CardSecurity.bin")
+    assert not any(pace.verify_cam(result, info) for info in fi.ca_public_keys)
+    # the CardSecurity offers GM and CAM: CAM is chosen
+    assert pace.choose_pace_info(infos.pace_infos).oid == OID_ECDH_CAM_AES128
+
+    class Broken:
+        spki = b"\x30\x03\x02\x01\x00"
+    assert not pace.verify_cam(result, Broken())
+
+
+def test_verify_cam_needs_a_cam_result():
+    result, _ = run_script(pace.pace(ICAO_MRZ, PACEInfo(OID_ECDH_GM_AES128, 2, 13),
+                                     rng=rng_of(G1["map_sk_ifd"], G1["sk_ifd"])), G1_SCRIPT)
+    assert not pace.verify_cam(result, I1["pk_ic_static"])
+
+
+def test_choose_on_real_card_access_files():
+    from docval.emrtd.securityinfo import parse_card_access
+    for name, oid, param in [("ecdh_ef_cardaccess.bin", OID_ECDH_GM_AES128, 13),
+                             ("dh_ef_cardaccess.bin", OID_DH_GM_AES128, 0)]:
+        infos = parse_card_access((TESTDATA / "vsmartcard_npa" / name).read_bytes())
+        chosen = pace.choose_pace_info(infos.pace_infos)
+        assert (chosen.oid, chosen.parameter_id) == (oid, param)
+
+
+def test_explicit_huge_domain_parameters_are_refused_without_work():
+    """HOSTILE_INPUTS A4: a PACEDomainParameterInfo with a 16k-bit prime."""
+    import time
+    from docval.emrtd.securityinfo import encode_int, encode_oid, parse_card_access
+    huge = (1 << 16384) - 1
+    dh_params = tlv.encode(0x30, encode_int(huge) + encode_int(2) + encode_int(huge >> 1))
+    algorithm = tlv.encode(0x30, encode_oid("1.2.840.10046.2.1") + dh_params)
+    card_access = tlv.encode(0x31, b"".join([
+        tlv.encode(0x30, encode_oid(OID_DH_GM_AES128) + encode_int(2) + encode_int(32)),
+        tlv.encode(0x30, encode_oid("0.4.0.127.0.7.2.2.4.1") + algorithm + encode_int(32)),
+    ]))
+    start = time.perf_counter()
+    infos = parse_card_access(card_access)
+    assert infos.pace_domain_parameters and infos.pace_infos
+    assert pace.choose_pace_info(infos.pace_infos) is None
+    with pytest.raises(UnsupportedError):
+        flow.run(pace.pace(ICAO_MRZ, infos.pace_infos[0]), flow.Link(), lambda raw: b"\x90\x00")
+    assert time.perf_counter() - start < 1.0

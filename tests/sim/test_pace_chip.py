@@ -179,3 +179,29 @@ def test_big_groups_stay_fast():
     check("ECDH", "GM", "AES256", 18)
     check("DH", "IM", "AES256", 2)
     assert time.perf_counter() - start < 5
+
+
+def test_one_mechanism_serves_interleaved_chips():
+    """Profiles cache their document: one PaceChip may serve several chips at once."""
+    mech = PaceChip([MRZ, CAN], pace_oid("ECDH", "GM", "AES128"), 13)
+    chips = [VirtualChip(), VirtualChip()]
+    for chip in chips:
+        chip.mechanisms.append(mech)
+    flows = [pace.pace(MRZ, mech.pace_info), pace.pace(CAN, mech.pace_info)]
+    links = [flow.Link(), flow.Link()]
+    steps = [next(f) for f in flows]
+    results = [None, None]
+    while any(r is None for r in results):
+        for i in (0, 1):
+            if results[i] is not None:
+                continue
+            raw = links[i].protect((steps[i],))
+            answer = links[i].unprotect([chips[i].transmit(raw[0])], 1)[0]
+            try:
+                steps[i] = flows[i].send(answer)
+            except StopIteration as done:
+                results[i] = done.value
+    for chip, link, result in zip(chips, links, results):
+        link.start(result.sm)
+        protected_challenge(chip, link)
+    assert mech.completed == 2
