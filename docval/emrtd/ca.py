@@ -66,8 +66,17 @@ def choose_ca(infos: SecurityInfos) -> tuple[ChipAuthenticationInfo | None, Chip
 
     With key ids, the key is the one whose id the info names; an info without
     key id goes with the only key of its kind.  With keys but no info, the
-    first key is used with the 3DES fallback (``ca_info`` None).
+    first key is used with the 3DES fallback (``ca_info`` None).  The chosen
+    key is loaded and checked here (:func:`load_ca_key`), so an unusable key
+    raises ParseError / UnsupportedError / LimitExceeded before any command.
     """
+    choice = _choose(infos)
+    if choice is not None:
+        load_ca_key(choice[1])
+    return choice
+
+
+def _choose(infos: SecurityInfos) -> tuple[ChipAuthenticationInfo | None, ChipAuthenticationPublicKeyInfo] | None:
     keys_ = infos.ca_public_keys
     if not keys_:
         return None
@@ -114,18 +123,13 @@ class _Ephemeral:
                 self._crypto = None
                 self.public = ecpoint.encode_point(curve, ecpoint.multiply_generator(curve, self._d))
         elif chip_key.kind == "dh":
-            p, g, q, y = chip_key.dh_p, chip_key.dh_g, chip_key.dh_q, chip_key.dh_y
+            p, g, y = chip_key.dh_p, chip_key.dh_g, chip_key.dh_y
             assert p is not None and g is not None and y is not None
             if p.bit_length() > MAX_DH_BITS:
                 raise ParseError("DH group too large")
-            group = next((grp for grp in dh.GROUPS if grp.p == p and grp.g == g), None)
-            if group is not None:
-                q = group.q
-                self.domain = group.name
-            else:
-                self.domain = f"DH-{p.bit_length()}"
-            if not 1 < y < p - 1 or (q is not None and pow(y, q, p) != 1):
-                raise ParseError("CA DH public key is not in the group")
+            group = _dh_group(chip_key)
+            q = _dh_order(chip_key)
+            self.domain = group.name if group is not None else f"DH-{p.bit_length()}"
             self._p, self._y = p, y
             self._len = (p.bit_length() + 7) // 8
             self._x = _dh_exponent(p, q, rng)
@@ -168,7 +172,24 @@ def load_ca_key(key_info: ChipAuthenticationPublicKeyInfo) -> keys.PublicKey:
     want = "dh" if key_info.oid == ID_PK_DH else "ec"
     if key.kind != want:
         raise ParseError(f"{key_info.key_agreement} Chip Authentication key is a {key.kind} key")
+    if key.kind == "dh":
+        p, q, y = key.dh_p, _dh_order(key), key.dh_y
+        assert p is not None and y is not None
+        if q is not None and q.bit_length() < 160:
+            # A signed DG14 would not carry one, but a tiny order would make our exponent guessable.
+            raise ParseError("CA DH subgroup order too small")
+        if not 1 < y < p - 1 or (q is not None and pow(y, q, p) != 1):
+            raise ParseError("CA DH public key is not in the group")
     return key
+
+
+def _dh_group(key: keys.PublicKey) -> dh.DHGroup | None:
+    return next((grp for grp in dh.GROUPS if grp.p == key.dh_p and grp.g == key.dh_g), None)
+
+
+def _dh_order(key: keys.PublicKey) -> int | None:
+    group = _dh_group(key)
+    return group.q if group is not None else key.dh_q
 
 
 def _key_id_bytes(key_id: int) -> bytes:
@@ -230,8 +251,9 @@ def _check_ga_response(data: bytes) -> None:
         return
     try:
         item = tlv.parse_single(data, 0x7C)
-    except TLVError as exc:
-        raise ParseError(f"Chip Authentication: GENERAL AUTHENTICATE response: {exc}") from None
+    except TLVError:
+        # Garbage where the chip should confirm: it did not authenticate.
+        raise AuthenticationError("Chip Authentication: malformed GENERAL AUTHENTICATE response") from None
     if item.value:
         # Nonce and token (tags 81/82) belong to CA version 2, which needs
         # Terminal Authentication first; a v1 chip never sends them.

@@ -159,6 +159,24 @@ def test_off_curve_key_refused_before_any_command():
     flow = ca.chip_authentication(None, bad)
     with pytest.raises(ParseError):
         next(flow)
+    infos = si.SecurityInfos()
+    infos.add(bad)
+    with pytest.raises(ParseError):          # choose_ca already checks the key it picks
+        ca.choose_ca(infos)
+
+
+def test_dh_key_outside_the_subgroup_refused():
+    from docval.emrtd import dh
+
+    group = dh.BY_PACE_ID[2]
+    spki = asn1keys.PublicKeyInfo({
+        "algorithm": {"algorithm": "dh", "parameters": {"p": group.p, "g": group.g, "q": group.q}},
+        "public_key": group.p - 2,                # order 2 element's neighbour: not in the q-subgroup
+    }).dump()
+    infos = si.SecurityInfos()
+    infos.add(si.ChipAuthenticationPublicKeyInfo(si.ID_PK_DH, spki))
+    with pytest.raises(ParseError):
+        ca.choose_ca(infos)
 
 
 def test_huge_dh_key_refused():
@@ -196,7 +214,7 @@ def test_refusal_raises_authentication_error(sw_step):
 
 
 @pytest.mark.parametrize("data,error", [(b"\x7c\x04\x81\x02\x00\x00", UnsupportedError),
-                                        (b"\x7d\x00", ParseError), (b"\x7c\x05", ParseError)])
+                                        (b"\x7d\x00", AuthenticationError), (b"\x7c\x05", AuthenticationError)])
 def test_bad_general_authenticate_response(data, error):
     infos = si.parse_dg14((TESTDATA / "dg14/AT_DG14.bin").read_bytes())
     flow = ca.chip_authentication(*ca.choose_ca(infos))
