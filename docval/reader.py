@@ -1,0 +1,488 @@
+"""The read-and-verify procedure: the one place that knows the *order* of a chip session.
+
+``read_document`` is a coroutine over ``transport.transmit_many``: under Twisted
+the WebSocket protocol fires the awaited Deferreds when the phone answers; in
+tests the virtual chip answers synchronously.  Everything chip-specific is in
+the sans-IO flows of ``docval.emrtd``; this module decides what to run next and
+what a result may claim.
+
+What may be claimed (DESIGN.md §2): access control proves nothing about the chip.
+Chip Authentication is SUCCESS only with a DG14 whose hash matches the SOD and a
+protected read under the new keys; Active Authentication only with a fresh
+challenge and a DG15 covered by the SOD; and neither survives a SOD that fails
+Passive Authentication.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Awaitable, Callable, Protocol
+
+from docval.emrtd import files
+from docval.emrtd.apdu import MAX_SHORT_LE
+from docval.emrtd.atrinfo import parse_atr_info
+from docval.emrtd.errors import (
+    AccessControlError,
+    AuthenticationError,
+    EmrtdError,
+    FileAccessDenied,
+    FileNotFoundOnChip,
+    FileReadError,
+    LimitExceeded,
+    ParseError,
+    SecureMessagingError,
+    StatusError,
+    UnsupportedError,
+)
+from docval.emrtd.flow import Flow, Link, run_async
+from docval.emrtd.mrz import CanKey, MrzKey
+from docval.result import FAILED, SUCCESS, UNAVAILABLE, PADetails, Report
+
+# Data groups read for the result, in SPEC §3.3 order, with their statuses.
+CONTENT_DGS = (1, 2, 7, 11, 12)
+MANDATORY_DGS = frozenset({1, 2})
+MIN_RESPONSE_BYTES = 64
+MAX_RESPONSE_BYTES = 65536
+HASHES = {"SHA-1": "sha1", "SHA-224": "sha224", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+
+class Transport(Protocol):
+    def transmit_many(self, apdus: list[bytes]) -> Awaitable[list[bytes]]: ...
+
+
+def _inline(fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+    async def call() -> Any:
+        return fn(*args)
+    return call()
+
+
+@dataclass
+class ReadParams:
+    access_key: MrzKey | CanKey
+    extended_length: bool
+    max_command_bytes: int | None = None
+    max_response_bytes: int | None = None
+    max_pipelined: int = 1
+    trust: Any = None                    # docval.trust.store.TrustStore
+    files_binary: bool = False
+    classic: bool = False                # JMRTD-like strategy, for benchmarks
+    rng: Callable[[int], bytes] = os.urandom
+    at: datetime | None = None           # instant for certificate validity (default now)
+    # Runs CPU-heavy verification (PA, pure-Python big-number work); the server
+    # passes a thread-pool runner so one session cannot stall the others.
+    offload: Callable[..., Awaitable[Any]] = _inline
+    steps: list[str] = field(default_factory=list)
+
+
+async def read_document(transport: Transport, params: ReadParams,
+                        progress: Callable[[str], None]) -> Report:
+    return await _Session(transport, params, progress).run()
+
+
+class _Session:
+    def __init__(self, transport: Transport, params: ReadParams, progress: Callable[[str], None]):
+        self.transport = transport
+        self.params = params
+        self._progress = progress
+        self.link = Link()
+        self.report = Report()
+        self.dgs: dict[int, bytes] = {}
+        self.sod: Any = None
+        self.pace_result: Any = None
+        self.card_security: bytes | None = None
+        self.extended = params.extended_length
+        self.max_response = MAX_SHORT_LE
+        self.limits: files.ReadLimits | None = None
+        self.ca_proof_pending = False
+        self.reestablished = False
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def progress(self, status: str) -> None:
+        self.report.steps.append(status)
+        self._progress(status)
+
+    async def _run(self, flow: Flow[Any]) -> Any:
+        return await run_async(flow, self.link, self.transport.transmit_many)
+
+    def _set_limits(self) -> None:
+        """Size reads for the current link; what the chip taught us (6700, no SFI) is kept."""
+        if self.params.classic:
+            self.limits = files.ReadLimits.classic()
+            return
+        plain = self.max_response
+        if self.link.sm is not None:
+            plain = max(1, self.link.sm.max_plain_le(self.max_response))
+        pipeline = max(1, min(self.params.max_pipelined, 64))
+        old = self.limits
+        self.limits = files.ReadLimits(max_le=plain, extended=self.extended, pipeline=pipeline)
+        if old is not None:
+            # Limits only ever shrink within a session: a 6700 taught once holds for every file.
+            self.limits.max_le = min(plain, old.max_le)
+            self.limits.use_sfi = old.use_sfi
+            self.limits.extended = self.extended and old.extended
+
+    async def _read(self, ref: files.FileRef, *, mandatory: bool) -> bytes | None:
+        """Read a whole file; a missing optional file is None, a broken one an error entry."""
+        try:
+            data = await self._run(files.read_file(ref, self.limits))
+        except SecureMessagingError:
+            raise
+        except (FileNotFoundOnChip, FileAccessDenied) as exc:
+            if mandatory:
+                raise FileReadError(f"{ref.name}: {exc}") from None
+            if isinstance(exc, FileAccessDenied):
+                self.report.error(f"{ref.name} is protected by Extended Access Control and was not read")
+            return None
+        except (FileReadError, StatusError, LimitExceeded, ParseError) as exc:
+            if mandatory:
+                raise FileReadError(f"{ref.name} could not be read: {exc}") from None
+            self.report.error(f"{ref.name} could not be read: {exc}")
+            return None
+        if self.ca_proof_pending:
+            # The first protected read under the CA session keys succeeded: only the chip
+            # holding the DG14 private key could have derived them.
+            self.ca_proof_pending = False
+            self.report.chip_authentication = SUCCESS
+        return data
+
+    # -- the procedure ----------------------------------------------------------------------
+
+    async def run(self) -> Report:
+        if self.params.trust is not None:
+            self.report.trust_store_version = getattr(self.params.trust, "version", None)
+        await self._negotiate_sizes()
+        self.progress("ACCESS_CONTROL")
+        await self._access_control()
+        await self._read_sod()
+        await self._chip_authentication()
+        await self._active_authentication()
+        await self._read_content()
+        await self._passive_authentication()
+        return self.report
+
+    async def _negotiate_sizes(self) -> None:
+        p = self.params
+        max_resp = p.max_response_bytes
+        if p.extended_length and p.max_command_bytes is None and p.max_response_bytes is None:
+            self.progress("READ_ATR_INFO")
+            self.max_response = MAX_RESPONSE_BYTES
+            self._set_limits()
+            data = await self._read_in_master_file(files.ATR_INFO)
+            if data is not None:
+                try:
+                    info = parse_atr_info(data)
+                except ParseError as exc:
+                    self.report.error(f"EF.ATR/INFO ignored: {exc}")
+                else:
+                    if info.extended_length is False:
+                        self.extended = False
+                    max_resp = info.max_response_bytes
+        if not self.extended:
+            self.max_response = MAX_SHORT_LE
+        elif max_resp is None:
+            self.max_response = MAX_RESPONSE_BYTES
+        else:
+            # A phone may send 0, 1 or 10^9 (HOSTILE_INPUTS P6): clamp, then learn from 6700.
+            self.max_response = min(max(max_resp, MIN_RESPONSE_BYTES), MAX_RESPONSE_BYTES)
+        if not p.extended_length and p.max_response_bytes:
+            self.max_response = min(self.max_response, max(p.max_response_bytes, MIN_RESPONSE_BYTES))
+        self._set_limits()
+
+    async def _read_in_master_file(self, ref: files.FileRef) -> bytes | None:
+        """Read an EF of the master file; the phone may have left anything selected."""
+        try:
+            return await self._read(ref, mandatory=False)
+        except SecureMessagingError:
+            raise
+        except EmrtdError as exc:
+            self.report.error(f"{ref.name} could not be read: {exc}")
+            return None
+
+    async def _access_control(self) -> None:
+        key = self.params.access_key
+        card_access = await self._read_in_master_file(files.CARD_ACCESS)
+        pace_info = None
+        if card_access is not None:
+            from docval.emrtd.pace import choose_pace_info
+            from docval.emrtd.securityinfo import parse_card_access
+            try:
+                infos = parse_card_access(card_access)
+                pace_info = choose_pace_info(infos.pace_infos)
+            except (ParseError, UnsupportedError) as exc:
+                self.report.error(f"EF.CardAccess ignored: {exc}")
+        if pace_info is not None:
+            try:
+                await self._pace(pace_info)
+                return
+            except UnsupportedError as exc:
+                if not isinstance(key, MrzKey):
+                    raise
+                self.report.error(f"PACE not possible, falling back to BAC: {exc}")
+                self.link = Link()
+        if not isinstance(key, MrzKey):
+            raise AccessControlError("the document does not offer PACE, and a CAN works only with PACE")
+        await self._run(files.select_application())
+        from docval.emrtd.bac import bac
+        sm = await self._run(bac(key, rng=self.params.rng))
+        self.link.start(sm)
+        self.report.access_control = "BAC"
+        self._set_limits()
+
+    async def _pace(self, pace_info: Any) -> None:
+        from docval.emrtd.pace import pace
+        result = await self._run(pace(self.params.access_key, pace_info, rng=self.params.rng))
+        self.link.start(result.sm)
+        self.pace_result = result
+        self.report.access_control = result.protocol
+        self._set_limits()
+        if result.mapping == "CAM":
+            # EF.CardSecurity holds the static key the CAM data must match; it lives
+            # in the master file, so read it before selecting the application.
+            self.card_security = await self._read_in_master_file(files.CARD_SECURITY)
+        await self._run(files.select_application())
+
+    async def _reestablish(self) -> None:
+        """Run access control again after the chip dropped Secure Messaging (e.g. failed CA)."""
+        if self.reestablished:
+            raise SecureMessagingError("secure messaging failed again after re-establishing it")
+        self.reestablished = True
+        self.link = Link()
+        self._set_limits()
+        # The application is selected now; EF.CardAccess lives in the master file.
+        try:
+            await self._run(files.select_master_file())
+        except (StatusError, FileReadError) as exc:
+            self.report.error(f"selecting the master file failed: {exc}")
+        await self._access_control()
+
+    async def _read_sod(self) -> None:
+        from docval.emrtd.lds.sod import parse_sod
+        self.progress("READ_SOD")
+        data = await self._read(files.EF_SOD, mandatory=True)
+        try:
+            self.sod = parse_sod(data)
+        except ParseError as exc:
+            raise FileReadError(f"EF.SOD is malformed: {exc}") from None
+        self.report.files["sod"] = data
+        self.report.sod_hash_algorithm = self.sod.hash_algorithm
+        self.report.sod_hashes = dict(self.sod.dg_hashes)
+
+    def _hash_matches(self, dg: int, data: bytes) -> bool:
+        expected = self.sod.dg_hashes.get(dg)
+        name = HASHES.get(self.sod.hash_algorithm)
+        return expected is not None and name is not None and hashlib.new(name, data).digest() == expected
+
+    async def _read_dg(self, dg: int, *, mandatory: bool = False) -> bytes | None:
+        if dg not in self.sod.dg_hashes:
+            return None
+        self.progress(f"READ_DG{dg}")
+        try:
+            data = await self._read(files.dg(dg), mandatory=mandatory)
+        except SecureMessagingError:
+            if not self.ca_proof_pending:
+                raise
+            # A clone chip cannot derive the CA session keys: the first protected read fails.
+            self.ca_proof_pending = False
+            self.report.chip_authentication = FAILED
+            self.report.error("chip authentication failed: the chip did not continue secure messaging with the new keys")
+            await self._reestablish()
+            data = await self._read(files.dg(dg), mandatory=mandatory)
+        if data is not None:
+            self.dgs[dg] = data
+            self.report.files[f"dg{dg}"] = data
+        return data
+
+    async def _chip_authentication(self) -> None:
+        if self.pace_result is not None and self.pace_result.mapping == "CAM":
+            return  # CAM proved the chip during PACE; verified against EF.CardSecurity in PA
+        data = await self._read_dg(14)
+        if data is None:
+            return
+        from docval.emrtd.ca import chip_authentication, choose_ca
+        from docval.emrtd.securityinfo import parse_dg14
+        if not self._hash_matches(14, data):
+            self.report.chip_authentication = FAILED
+            self.report.error("chip authentication not attempted: DG14 does not match its hash in EF.SOD")
+            return
+        try:
+            choice = choose_ca(parse_dg14(data))
+        except (ParseError, UnsupportedError, LimitExceeded) as exc:
+            self.report.chip_authentication = FAILED
+            self.report.error(f"chip authentication not possible: {exc}")
+            return
+        if choice is None:
+            return
+        ca_info, ca_key = choice
+        self.progress("CHIP_AUTHENTICATION")
+        try:
+            result = await self._run(chip_authentication(ca_info, ca_key, rng=self.params.rng))
+        except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded) as exc:
+            self.report.chip_authentication = FAILED
+            self.report.error(f"chip authentication failed: {exc}")
+            if self.link.broken:
+                await self._reestablish()
+            return
+        self.report.chip_authentication_protocol = result.protocol
+        self.link.start(result.sm)
+        self._set_limits()
+        self.ca_proof_pending = True
+
+    async def _active_authentication(self) -> None:
+        data = await self._read_dg(15)
+        if data is None:
+            return
+        from docval.emrtd.aa import active_authentication, parse_dg15
+        if not self._hash_matches(15, data):
+            self.report.active_authentication = FAILED
+            self.report.error("active authentication not attempted: DG15 does not match its hash in EF.SOD")
+            return
+        aa_info = None
+        dg14 = self.dgs.get(14)
+        try:
+            if dg14 is not None and self._hash_matches(14, dg14):
+                from docval.emrtd.securityinfo import parse_dg14
+                infos = parse_dg14(dg14)
+                aa_info = infos.aa_infos[0] if infos.aa_infos else None
+            key = parse_dg15(data)
+        except (ParseError, UnsupportedError, LimitExceeded) as exc:
+            self.report.active_authentication = FAILED
+            self.report.error(f"active authentication not possible: {exc}")
+            return
+        self.progress("ACTIVE_AUTHENTICATION")
+        try:
+            result = await self._run(active_authentication(key, aa_info, rng=self.params.rng))
+        except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded) as exc:
+            self.report.active_authentication = FAILED
+            self.report.error(f"active authentication failed: {exc}")
+            return
+        self.report.active_authentication_algorithm = result.algorithm
+        if result.success:
+            self.report.active_authentication = SUCCESS
+        else:
+            self.report.active_authentication = FAILED
+            self.report.error(f"active authentication failed: {result.error}")
+
+    async def _read_content(self) -> None:
+        for dg in CONTENT_DGS:
+            data = await self._read_dg(dg, mandatory=dg in MANDATORY_DGS)
+            if data is None:
+                continue
+            try:
+                self._parse_content(dg, data)
+            except (ParseError, LimitExceeded) as exc:
+                self.report.error(f"DG{dg} could not be parsed: {exc}")
+        if self.ca_proof_pending:
+            # Nothing was read after CA (a SOD listing no content DG): prove it on EF.SOD.
+            try:
+                await self._read(files.EF_SOD, mandatory=True)
+            except SecureMessagingError:
+                self.ca_proof_pending = False
+                self.report.chip_authentication = FAILED
+                self.report.error("chip authentication failed: the chip did not continue secure messaging with the new keys")
+
+    def _parse_content(self, dg: int, data: bytes) -> None:
+        if dg == 1:
+            from docval.emrtd.lds.dg1 import parse_dg1
+            mrz = parse_dg1(data)
+            self.report.mrz = mrz
+            for name in getattr(mrz, "check_digit_errors", ()):
+                self.report.error(f"DG1: check digit of {name} is wrong")
+            key = self.params.access_key
+            if isinstance(key, MrzKey) and not _mrz_matches(mrz, key):
+                self.report.error("DG1 does not match the MRZ data used for access control")
+        elif dg == 2:
+            from docval.emrtd.images import to_jpeg
+            from docval.emrtd.lds.dg2 import parse_dg2
+            faces = parse_dg2(data)
+            if not faces:
+                self.report.error("DG2 holds no face image")
+                return
+            self.report.face_photo = to_jpeg(faces[0].data)
+        elif dg == 7:
+            from docval.emrtd.images import to_jpeg
+            from docval.emrtd.lds.dg7 import parse_dg7
+            photos = []
+            for image in parse_dg7(data):
+                try:
+                    photos.append(to_jpeg(image))
+                except (ParseError, LimitExceeded) as exc:
+                    self.report.error(f"DG7 image not converted: {exc}")
+                    photos.append(image)
+            self.report.signature_photos = photos
+        elif dg == 11:
+            from docval.emrtd.lds.dg11 import parse_dg11
+            details = parse_dg11(data)
+            self.report.additional_personal_details = details
+            for problem in details.problems:
+                self.report.error(problem)
+        elif dg == 12:
+            from docval.emrtd.lds.dg12 import parse_dg12
+            details = parse_dg12(data)
+            self.report.additional_document_details = details
+            for problem in details.problems:
+                self.report.error(problem)
+
+    async def _passive_authentication(self) -> None:
+        from docval.emrtd.pa import passive_authentication
+        self.progress("PASSIVE_AUTHENTICATION")
+        trust = self.params.trust
+        issuing_state = self.report.mrz.issuing_state if self.report.mrz is not None else None
+        pa = await self.params.offload(
+            _pa_call, passive_authentication, self.sod, dict(self.dgs), trust, self.params.at, issuing_state)
+        self.report.pa = PADetails.from_pa(pa)
+        for dg in sorted(set(self.sod.dg_hashes) & set(self.dgs)):
+            if dg not in self.report.pa.data_groups_with_valid_hash:
+                self.report.error(f"DG{dg} does not match its hash in EF.SOD")
+        if self.pace_result is not None and self.pace_result.mapping == "CAM":
+            await self._verify_cam()
+        sod_valid = self.report.pa.sod_signature_valid and self.report.pa.document_certificate_valid
+        for attr, name in (("chip_authentication", "chip authentication"),
+                           ("active_authentication", "active authentication")):
+            if getattr(self.report, attr) == SUCCESS and not sod_valid:
+                setattr(self.report, attr, FAILED)
+                self.report.error(f"{name} is not proof: its key is not covered by a valid EF.SOD")
+
+    async def _verify_cam(self) -> None:
+        from docval.emrtd.ca import load_ca_key
+        from docval.emrtd.lds.cms import parse_signed_data
+        from docval.emrtd.pa import verify_signed_data
+        from docval.emrtd.pace import verify_cam
+        from docval.emrtd.securityinfo import parse_security_infos
+        self.report.chip_authentication_protocol = self.report.access_control
+        if self.card_security is None:
+            self.report.chip_authentication = FAILED
+            self.report.error("PACE-CAM not verified: EF.CardSecurity could not be read")
+            return
+        try:
+            signed = parse_signed_data(self.card_security)
+            verdict = await self.params.offload(verify_signed_data, signed, self.params.trust, self.params.at)
+            infos = parse_security_infos(signed.content)
+        except (ParseError, UnsupportedError, LimitExceeded) as exc:
+            self.report.chip_authentication = FAILED
+            self.report.error(f"PACE-CAM not verified: EF.CardSecurity is malformed: {exc}")
+            return
+        if not (verdict.sod_signature_valid and verdict.document_certificate_valid):
+            self.report.chip_authentication = FAILED
+            self.report.error(f"PACE-CAM not verified: EF.CardSecurity is not validly signed: {verdict.error}")
+            return
+        if any(verify_cam(self.pace_result, load_ca_key(k)) for k in infos.ca_public_keys):
+            self.report.chip_authentication = SUCCESS
+        else:
+            self.report.chip_authentication = FAILED
+            self.report.error("PACE-CAM failed: the chip's authentication data does not match EF.CardSecurity")
+
+
+def _pa_call(fn: Callable[..., Any], sod: Any, dgs: dict[int, bytes], trust: Any,
+             at: datetime | None, issuing_state: str | None) -> Any:
+    return fn(sod, dgs, trust, at=at, issuing_state=issuing_state)
+
+
+def _mrz_matches(mrz: Any, key: MrzKey) -> bool:
+    return (
+        mrz.document_number.rstrip("<") == key.document_number.rstrip("<")
+        and mrz.date_of_birth == key.date_of_birth
+        and mrz.date_of_expiry == key.date_of_expiry
+    )
