@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from docval.emrtd import keys, tlv
-from docval.emrtd.apdu import SW_OK, CommandAPDU, ResponseAPDU
+from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import AuthenticationError, ParseError, TLVError, UnsupportedError
+from docval.emrtd.files import SHORT_SM_MAX_LE
 from docval.emrtd.flow import Flow
 from docval.emrtd.securityinfo import ActiveAuthenticationInfo
 
@@ -64,18 +65,24 @@ def parse_dg15(data: bytes) -> keys.PublicKey:
     return key
 
 
-def internal_authenticate_command(challenge: bytes, key: keys.PublicKey) -> CommandAPDU:
+def internal_authenticate_command(challenge: bytes, key: keys.PublicKey, *, extended: bool = False) -> CommandAPDU:
     """INTERNAL AUTHENTICATE 00 88 00 00 with the challenge.
 
     Le is the longest signature the key can produce (the modulus length for
-    RSA, the DER form for ECDSA) rather than 256: under Secure Messaging the
-    protected answer to a smaller Le still fits a short APDU, which chips
-    without extended length need (an RSA-1024 AA chip of a BAC passport).  A
-    signature above 256 bytes needs extended length anyway.
+    RSA, the DER form for ECDSA) when its protected answer surely fits a short
+    APDU, else 256 ("as much as there is", which still fits with 3DES
+    padding for RSA-1792), else - or when ``extended`` - extended length.
+    Chips without extended length (many BAC passports with RSA-1024 AA) need
+    the short forms.
     """
     expected = signature_length(key)
-    le = expected if expected <= 256 else 65536
-    return CommandAPDU(0x00, 0x88, 0x00, 0x00, bytes(challenge), le=le)
+    if extended or expected > 256:
+        le = 65536
+    elif expected <= SHORT_SM_MAX_LE:
+        le = expected
+    else:
+        le = 256
+    return CommandAPDU(0x00, 0x88, 0x00, 0x00, bytes(challenge), le=le, extended=le > 256)
 
 
 def signature_length(key: keys.PublicKey) -> int:
@@ -93,9 +100,16 @@ def active_authentication(key: keys.PublicKey, aa_info: ActiveAuthenticationInfo
     challenge = bytes(rng(CHALLENGE_LENGTH))
     if len(challenge) != CHALLENGE_LENGTH:
         raise ValueError("the random source returned the wrong number of bytes")
-    resp = yield internal_authenticate_command(challenge, key)
+    cmd = internal_authenticate_command(challenge, key)
+    resp = yield cmd
     if not isinstance(resp, ResponseAPDU):
         raise TypeError("a single command gets a single response")
+    if not cmd.is_extended and (resp.sw == SW_WRONG_LENGTH or resp.sw >> 8 == 0x6C):
+        # The protected signature did not fit a short response: ask again with
+        # extended length.  Same challenge: the chip has not released a signature.
+        resp = yield internal_authenticate_command(challenge, key, extended=True)
+        if not isinstance(resp, ResponseAPDU):
+            raise TypeError("a single command gets a single response")
     if resp.sw != SW_OK:
         raise AuthenticationError(f"INTERNAL AUTHENTICATE refused with status {resp.sw:04X}")
     return verify_response(key, aa_info, challenge, resp.data)

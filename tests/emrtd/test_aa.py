@@ -286,10 +286,30 @@ def test_command_shape_and_fresh_challenge(rsa2048):
     assert len(first.data) == 8 and first.data != second.data
 
 
-def test_large_key_uses_extended_le():
+def test_le_choice_by_key_size(rsa2048):
     private = rsa.generate_private_key(65537, 3072)
     cmd = aa.internal_authenticate_command(bytes(8), _key(private))
     assert cmd.le == 65536 and cmd.is_extended
+    cmd = aa.internal_authenticate_command(bytes(8), _key(rsa2048))
+    assert cmd.le == 256 and not cmd.is_extended
+    assert aa.internal_authenticate_command(bytes(8), _key(rsa2048), extended=True).is_extended
+    p256 = _key(cec.generate_private_key(cec.SECP256R1()))
+    assert aa.internal_authenticate_command(bytes(8), p256).le == 73
+
+
+@pytest.mark.parametrize("sw", [0x6700, 0x6C00])
+def test_short_answer_too_long_retries_extended(rsa2048, sw):
+    challenge = bytes.fromhex("0102030405060708")
+    sig = _independent_9796_2_signature(rsa2048, challenge, "SHA-1", b"\xbc")
+    seen = []
+
+    def respond(cmd):
+        seen.append(cmd)
+        return ResponseAPDU(sig, 0x9000) if cmd.is_extended else ResponseAPDU(b"", sw)
+
+    result = _run(aa.active_authentication(_key(rsa2048), rng=_fixed_rng(challenge)), respond)
+    assert result.success and [c.is_extended for c in seen] == [False, True]
+    assert seen[0].data == seen[1].data == challenge
 
 
 def test_status_error_raises(rsa2048):
@@ -335,7 +355,13 @@ def test_recorded_exchange_under_secure_messaging():
     result = run(aa.active_authentication(key, rng=_fixed_rng(REAL_CHALLENGE)), link, transmit)
     assert result.success and link.sm.ssc == 0xCE
     (cmd,) = sent
-    assert (cmd.cla, cmd.ins, cmd.p1, cmd.p2) == (0x0C, 0x88, 0x00, 0x00)
+    # the recorded command's data objects, byte for byte (Le 256 is DO'97' 00); the
+    # outer APDU is the recorded short one unless docval.emrtd.sm chose extended length
+    recorded_cmd = CommandAPDU.decode(bytes.fromhex(
+        "0c88000020871101ed7f8cb47a4eea086324a7f9dd7427809701008e0897f54bae49aa71f800"))
+    assert (cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data) == (0x0C, 0x88, 0, 0, recorded_cmd.data)
+    if not cmd.is_extended:
+        assert cmd == recorded_cmd
 
 
 def test_small_key_keeps_short_apdu_under_sm():
@@ -347,3 +373,26 @@ def test_small_key_keeps_short_apdu_under_sm():
     assert cmd.le == 128
     wrapped = SecureMessaging(crypto.TDES, bytes(16), bytes(16)).wrap(cmd)
     assert not wrapped.is_extended
+
+
+def test_ecdsa_on_a_curve_cryptography_lacks():
+    """brainpoolP224r1: signed here with textbook ECDSA on ecpoint, verified through keys/ecpoint."""
+    from docval.emrtd import ec, ecpoint
+    from docval.emrtd.keys import CURVE_OIDS
+
+    curve = ec.BY_NAME["brainpoolP224r1"]
+    d, k = 0x1234567890ABCDEF1234567890ABCDEF1234567890ABCDEF12345678, 0x0FEDCBA9876543210FEDCBA9876543210FEDCBA987654321
+    point = ecpoint.encode_point(curve, ecpoint.multiply_generator(curve, d))
+    spki = asn1keys.PublicKeyInfo({
+        "algorithm": {"algorithm": "ec", "parameters": asn1keys.ECDomainParameters(
+            name="named", value=CURVE_OIDS["brainpoolP224r1"])},
+        "public_key": point,
+    }).dump()
+    key = aa.parse_dg15(_dg15(spki))
+    challenge = bytes.fromhex("0102030405060708")
+    e = int.from_bytes(hashlib.sha224(challenge).digest(), "big")
+    r = ecpoint.multiply_generator(curve, k)[0] % curve.n
+    s = pow(k, -1, curve.n) * (e + r * d) % curve.n
+    sig = r.to_bytes(28, "big") + s.to_bytes(28, "big")
+    assert aa.verify_ecdsa(key, None, challenge, sig) == aa.AaResult(True, "ECDSA brainpoolP224r1 SHA-224 plain")
+    assert not aa.verify_ecdsa(key, None, bytes(8), sig).success
