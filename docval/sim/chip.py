@@ -71,6 +71,7 @@ INS_READ_BINARY_ODD = 0xB1
 CLA_CHAINING = 0x10
 CHALLENGE_LENGTH = 8
 SW_NO_CURRENT_EF = 0x6986
+EOF_6C = 0x6C00
 SW_CHAINING_NOT_SUPPORTED = 0x6884
 TAG_FCI = 0x6F
 TAG_FCP = 0x62
@@ -116,14 +117,15 @@ class ChipQuirks:
     eof_sw: int = SW_END_OF_FILE
     bac: bool = True
     access_control_required: bool = True
+    plain_errors: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_le <= MAX_EXTENDED_LE:
             raise ValueError("max_le must be 1..65536")
         if self.too_long_sw not in ("6700", "6C"):
             raise ValueError("too_long_sw is '6700' or '6C'")
-        if self.eof_sw not in (SW_END_OF_FILE, SW_OK):
-            raise ValueError("eof_sw is 0x6282 or 0x9000")
+        if self.eof_sw not in (SW_END_OF_FILE, SW_OK, EOF_6C):
+            raise ValueError("eof_sw is 0x6282, 0x9000 or 0x6C00")
 
 
 def _sw(sw: int) -> ResponseAPDU:
@@ -238,6 +240,9 @@ class VirtualChip:
         if wrapper is None:
             if cmd.le is not None and len(resp.data) > cmd.le:
                 resp = _sw(SW_WRONG_LENGTH)
+            out = resp
+        elif self.quirks.plain_errors and not resp.data and resp.sw not in (SW_OK, SW_END_OF_FILE):
+            wrapper.wrap_response(resp)     # the SSC advances as if the answer were protected
             out = resp
         else:
             ssc = wrapper.ssc
@@ -382,7 +387,11 @@ class VirtualChip:
         if odd:
             return self._read_odd(content, offset, le)
         data = content[offset : offset + le]
-        return ResponseAPDU(data, SW_OK if len(data) == le else self.quirks.eof_sw)
+        if len(data) == le:
+            return ResponseAPDU(data, SW_OK)
+        if self.quirks.eof_sw == EOF_6C and 0 < len(data) <= 256:
+            return _sw(EOF_6C | (len(data) & 0xFF))
+        return ResponseAPDU(data, SW_END_OF_FILE if self.quirks.eof_sw == EOF_6C else self.quirks.eof_sw)
 
     def _read_odd(self, content: bytes, offset: int, le: int) -> ResponseAPDU:
         """Odd READ BINARY: the data comes inside DO'53', and Le counts the DO header too."""
@@ -392,4 +401,8 @@ class VirtualChip:
             n -= 1
         ended = n == available and n + _odd_header_len(n) < le
         data = tlv.encode(TAG_DISCRETIONARY_DATA, content[offset : offset + n])
-        return ResponseAPDU(data, self.quirks.eof_sw if ended else SW_OK)
+        if not ended:
+            return ResponseAPDU(data, SW_OK)
+        if self.quirks.eof_sw == EOF_6C and len(data) <= 256:
+            return _sw(EOF_6C | (len(data) & 0xFF))
+        return ResponseAPDU(data, SW_END_OF_FILE if self.quirks.eof_sw == EOF_6C else self.quirks.eof_sw)

@@ -252,6 +252,12 @@ def test_quirks():
     chip = VirtualChip(app_files={dg(1): b"\x61\x01\x00"}, quirks=ChipQuirks(eof_sw=0x9000, **open_))
     chip.transmit(h("00A4040C07A0000002471001"))
     assert chip.transmit(h("00B0810010")) == h("6101009000")
+    chip = VirtualChip(app_files={dg(1): b"\x61\x01\x00"}, quirks=ChipQuirks(eof_sw=0x6C00, **open_))
+    chip.transmit(h("00A4040C07A0000002471001"))
+    assert chip.transmit(h("00B0810010")) == h("6C03")
+    assert chip.transmit(h("00B0000003")) == h("6101009000")
+    assert chip.transmit(h("00B0000300")) == h("6282")          # nothing left to name
+    assert chip.transmit(CommandAPDU(0x00, 0xB1, 0, 0, h("540101"), le=10).encode()) == h("6C04")
     for bad in (dict(max_le=0), dict(too_long_sw="6D"), dict(eof_sw=0x6B00)):
         with pytest.raises(ValueError):
             ChipQuirks(**bad)
@@ -270,6 +276,15 @@ def test_protected_answer_larger_than_a_short_le_is_a_protected_6700():
     short = CommandAPDU(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data, le=256)
     resp = term.unwrap(ResponseAPDU.decode(chip.transmit(short.encode())))
     assert resp.sw == 0x6700 and chip.sm is not None
+
+
+def test_plain_errors_quirk_keeps_the_ssc_in_step():
+    chip = make_chip(quirks=ChipQuirks(plain_errors=True))
+    link = bac_session(chip)
+    raw = link.protect((CommandAPDU(0x00, 0xB0, 0x8B, 0x00, le=16),))[0]   # DG11 is absent
+    assert chip.transmit(raw) == h("6A82")
+    link.unprotect([h("6A82")], 1)
+    assert run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit) == DG1
 
 
 def test_transmit_never_raises_on_garbage():

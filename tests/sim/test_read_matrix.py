@@ -14,6 +14,7 @@ import pytest
 from docval.emrtd import tlv
 from docval.emrtd.bac import bac
 from docval.emrtd.crypto import AES128, AES192, AES256, TDES
+from docval.emrtd.errors import FileNotFoundOnChip
 from docval.emrtd.files import EF_SOD, SHORT_SM_MAX_LE, ReadLimits, dg, read_file, select_application
 from docval.emrtd.flow import Link, run
 from docval.emrtd.mrz import MrzKey
@@ -71,13 +72,18 @@ def test_read_matrix(spec, extended, sfi, max_le, pipeline):
     (ChipQuirks(max_le=200, too_long_sw="6C"), 200),      # 6Cxx names the buffer
     (ChipQuirks(max_le=100, too_long_sw="6C", extended_length=False), 100),
     (ChipQuirks(eof_sw=0x9000), 4096),                    # no 6282 at the end of a file
-], ids=["6700-ladder", "6Cxx", "6Cxx-short", "eof-9000"])
+    (ChipQuirks(eof_sw=0x6C00, max_le=4096), 4096),       # 6Cxx naming what is left is not a limit
+    (ChipQuirks(plain_errors=True, sfi=False), 4096),     # unprotected 6A86 to SFI reads
+], ids=["6700-ladder", "6Cxx", "6Cxx-short", "eof-9000", "eof-6Cxx", "plain-errors"])
 def test_chips_with_small_buffers(spec, quirks, learned):
     chip = VirtualChip(app_files=FILES, bac_key=KEY, quirks=quirks)
     link = secure_link(chip, spec)
     limits = ReadLimits(max_le=4096, extended=quirks.extended_length, pipeline=4)
     read_all(chip, link, limits)
     assert limits.max_le == learned
+    with pytest.raises(FileNotFoundOnChip):
+        run(read_file(dg(12), limits), link, chip.transmit)
+    assert run(read_file(dg(1), limits), link, chip.transmit) == FILES[dg(1)]   # SM still in step
 
 
 def test_pipelining_saves_round_trips():
