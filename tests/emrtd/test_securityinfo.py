@@ -145,7 +145,7 @@ def test_protocol_names():
         si.PACEInfo("1.2.3", 2).name
 
 
-@given(st.lists(st.integers(0, 2**70), min_size=1, max_size=8), st.integers(0, 2), st.integers(0, 39))
+@given(st.lists(st.integers(0, 2**64), min_size=1, max_size=5), st.integers(0, 2), st.integers(0, 39))
 @settings(max_examples=100, deadline=None)
 def test_oid_codec_matches_asn1crypto(tail, first, second):
     dotted = ".".join(str(a) for a in [first, second if first < 2 else second + 1000] + tail)
@@ -230,3 +230,38 @@ def test_fuzz_mutated_card_access(pos, value):
         si.parse_security_infos(bytes(data))
     except (ParseError, UnsupportedError, LimitExceeded):
         pass
+
+
+@pytest.mark.parametrize("rel,curve", [
+    ("dg14/AT_DG14.bin", "brainpoolP256r1"), ("dg14/DE_DG14.bin", "brainpoolP256r1"),
+    ("dg14/FR_DG14.bin", "secp256r1"), ("dg14/MY_DG14.bin", "brainpoolP256r1"),
+    ("icao_specimen/DG14.bin", "brainpoolP384r1"),
+    ("bsi_etsi/BSI_TR-03105-5_ReferenceDataSet_DG14.bin", "brainpoolP224r1"),
+    ("bsi_etsi/ETSI_ePassport_Prototype_DG14.bin", "brainpoolP224r1"),
+])
+def test_real_dg14_ca_keys_load_on_their_named_curve(rel, curve):
+    """Explicit parameters in every real DG14 match a standardized curve exactly."""
+    from docval.emrtd.ca import load_ca_key
+
+    (key,) = si.parse_dg14(_read(rel)).ca_public_keys
+    loaded = load_ca_key(key)
+    assert (loaded.kind, loaded.curve.name) == ("ec", curve)
+
+
+@pytest.mark.parametrize("rel,kinds", [
+    ("cardsecurity/DE_EF.CardSecurity.bin", {("ec", "brainpoolP256r1")}),
+    ("cardsecurity/FI_EF.CardSecurity.bin", {("ec", "brainpoolP384r1")}),
+    ("vsmartcard_npa/ecdh_ef_cardsecurity.bin", {("ec", "brainpoolP256r1")}),
+    ("vsmartcard_npa/dh_ef_cardsecurity.bin", {("dh", "MODP-1024-160")}),
+])
+def test_card_security_ca_keys_by_standardized_id(rel, kinds):
+    from docval.emrtd import dh
+    from docval.emrtd.ca import load_ca_key
+
+    infos = si.parse_security_infos(_card_security_content(rel))
+    got = set()
+    for key in infos.ca_public_keys:
+        loaded = load_ca_key(key)
+        group = next((g.name for g in dh.GROUPS if g.p == loaded.dh_p), None)
+        got.add((loaded.kind, loaded.curve.name if loaded.curve else group))
+    assert got == kinds
