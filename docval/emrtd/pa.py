@@ -111,12 +111,20 @@ def check_signer(signed: SignedData, signer: SignerInfo, cert: Certificate, *,
         return SignatureCheck(False, algorithm, "signed attributes lack messageDigest")
     if not hmac.compare_digest(signer.message_digest, keys.digest(digest_hash, signed.econtent)):
         return SignatureCheck(False, algorithm, "messageDigest does not match the signed content")
+    # RSASSA-PSS without parameters means the RFC 4055 defaults (SHA-1); some
+    # issuers omit them yet use the digest algorithm throughout: try both and
+    # report the variant that verified.
+    variants = [(sig_hash, pss)]
+    if scheme == keys.RSA_PSS and pss is None:
+        variants = [("SHA-1", keys.PSSParams()),
+                    (digest_hash, keys.PSSParams(digest_hash, digest_hash, keys.digest_size(digest_hash)))]
     try:
         key = cert.public_key(max_rsa_bits=max_rsa_bits)
-        for encoding in (signer.signed_attrs_der, signer.signed_attrs_reencoded):
-            if encoding is not None and keys.verify_signature(
-                    key, scheme, sig_hash, signer.signature, encoding, pss_params=pss):
-                return SignatureCheck(True, algorithm, None)
+        for hash_name, params in variants:
+            for encoding in (signer.signed_attrs_der, signer.signed_attrs_reencoded):
+                if encoding is not None and keys.verify_signature(
+                        key, scheme, hash_name, signer.signature, encoding, pss_params=params):
+                    return SignatureCheck(True, algorithm_label(scheme, hash_name), None)
     except EmrtdError as exc:
         return SignatureCheck(False, algorithm, f"signer certificate key: {exc}")
     return SignatureCheck(False, algorithm, "signature over the signed attributes is invalid")
