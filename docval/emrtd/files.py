@@ -385,7 +385,7 @@ class _FileReader:
         """
         while True:
             if sent is None:
-                read = self._command(offset, min(want, self.limits.effective_max_le), sfi)
+                read = self._command(offset, self._chunk(offset, want), sfi)
                 self._count()
                 resp = yield read.cmd
             else:

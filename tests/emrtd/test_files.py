@@ -465,6 +465,15 @@ def test_indefinite_length_file_is_read_to_its_end():
     assert rec.run(read_file(EF_SOD, ReadLimits(max_le=223))) == content
 
 
+def test_indefinite_length_file_beyond_32767_respects_max_le():
+    content = bytes.fromhex("7780") + bytes(64998)
+    card = card_with(EF_SOD, content, max_le=30000)
+    rec = Recorder(card.answer)
+    assert rec.run(read_file(EF_SOD, ReadLimits(max_le=30000, extended=True))) == content
+    assert [c.ins for c in rec.commands] == [0xB0, 0xB0, 0xB1]
+    assert all(c.le <= 30000 for c in rec.commands)
+
+
 def test_file_ending_inside_its_header():
     with pytest.raises(FileReadError):
         Recorder(lambda cmd: ResponseAPDU(b"\x5F", 0x6282)).run(read_file(dg(1), ReadLimits(max_le=223)))
