@@ -457,7 +457,7 @@ def _parse_set(body: bytes, depth: int) -> SecurityInfos:
         parsed = _parse_info(item, depth)
         if isinstance(parsed, SecurityInfos):
             infos.privileged = parsed
-            infos.unknown.append(ID_PT)
+            infos.add(UnknownSecurityInfo(ID_PT, item.encode()))   # kept whole for re-encoding
         else:
             infos.add(parsed)
     return infos

@@ -265,3 +265,10 @@ def test_card_security_ca_keys_by_standardized_id(rel, kinds):
         group = next((g.name for g in dh.GROUPS if g.p == loaded.dh_p), None)
         got.add((loaded.kind, loaded.curve.name if loaded.curve else group))
     assert got == kinds
+
+
+@pytest.mark.parametrize("kind", ["ecdh", "dh"])
+def test_reencoding_card_access_keeps_privileged_info(kind):
+    raw = _read(f"vsmartcard_npa/{kind}_ef_cardaccess.bin")
+    infos = si.parse_card_access(raw)
+    assert si.encode_security_infos(infos.items) == raw
