@@ -116,6 +116,15 @@ for want in 'User=docval' 'Restart=on-failure' 'ProtectSystem=strict' 'NoNewPriv
     grep -qx "$want" "$UNIT" || fail "docval.service lacks $want"
 done
 
+step "trust the virtual passport's CSCA with docval-trust, as an operator would"
+(cd / && $PY -c 'import sys; from docval.sim.pki import demo_csca_pem; sys.stdout.buffer.write(demo_csca_pem())') \
+    >"$WORK/demo-csca.pem"
+(cd / && timeout 60 docval-trust import "$WORK/demo-csca.pem") || fail "docval-trust import"
+# list reads [trust] of the shipped /etc/docval/docval.toml, as the server will.
+(cd / && timeout 60 docval-trust list) >"$WORK/trust-list" || fail "docval-trust list"
+cat "$WORK/trust-list"
+grep -q '^UT ' "$WORK/trust-list" || fail "the imported CSCA is not listed"
+
 step "start the installed service as its unit does"
 PORT=$(free_port); ADMIN=$(free_port)
 cp /etc/docval/docval.toml "$WORK/shipped.toml"
@@ -130,7 +139,6 @@ apdu_response = 15
 max_session = 90
 [trust]
 csca = ["/etc/docval/csca"]
-demo_csca = true
 [admin]
 listen = "tcp:$ADMIN:interface=127.0.0.1"
 [[client]]
