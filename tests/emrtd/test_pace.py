@@ -719,3 +719,74 @@ def test_explicit_huge_domain_parameters_are_refused_without_work():
     with pytest.raises(UnsupportedError):
         flow.run(pace.pace(ICAO_MRZ, infos.pace_infos[0]), flow.Link(), lambda raw: b"\x90\x00")
     assert time.perf_counter() - start < 1.0
+
+
+# ---------------------------------------------------------------- properties and fuzzing
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+IM_CURVES = [c for c in ec.CURVES if c.p % 4 == 3]
+
+
+@settings(max_examples=60, deadline=None)
+@given(curve=st.sampled_from(IM_CURVES), t=st.integers(min_value=1, max_value=2**600))
+def test_point_encoding_always_lands_on_the_curve(curve, t):
+    t %= curve.p
+    try:
+        point = pace.point_encode_fg(curve, t)
+    except Exception as exc:       # only the two degenerate inputs alpha in {0, -1}
+        assert "maps to no point" in str(exc)
+        return
+    assert ecpoint.is_on_curve(curve, point)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=st.integers(min_value=2, max_value=2**1100))
+def test_dh_integrated_mapping_lands_in_the_subgroup(x):
+    dom = pace.DhDomain(MODP0)
+    x %= MODP0.p
+    try:
+        g = dom.im_map(x)
+    except Exception as exc:
+        assert "identity" in str(exc) or "outside" in str(exc)
+        return
+    assert pow(g, MODP0.q, MODP0.p) == 1 and g != 1
+
+
+class _Proceeded(Exception):
+    """The terminal accepted the answer and sent its next command."""
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(step=st.integers(min_value=1, max_value=4), junk=st.binary(max_size=300),
+       sw=st.sampled_from(["9000", "6300", "6A80", "63C1", "6982"]))
+def test_terminal_survives_arbitrary_chip_answers(step, junk, sw):
+    answers = [H(r) for _, r in G1_SCRIPT[:step]] + [H(junk.hex() + sw)]
+
+    def transmit(raw: bytes) -> bytes:
+        if not answers:
+            raise _Proceeded
+        return answers.pop(0)
+    with pytest.raises((AccessControlError, _Proceeded)):
+        flow.run(pace.pace(ICAO_MRZ, PACEInfo(OID_ECDH_GM_AES128, 2, 13),
+                           rng=rng_of(G1["map_sk_ifd"], G1["sk_ifd"])), flow.Link(), transmit)
+
+
+@settings(max_examples=150, deadline=None)
+@given(step=st.integers(min_value=1, max_value=4), data=st.binary(max_size=200),
+       cla=st.sampled_from([0x00, 0x10]))
+def test_chip_survives_arbitrary_terminal_commands(step, data, cla):
+    from docval.sim.chip import VirtualChip
+    from docval.sim.pace_chip import PaceChip
+    chip = VirtualChip()
+    mech = PaceChip(ICAO_MRZ, OID_ECDH_GM_AES128, 13)
+    chip.mechanisms.append(mech)
+    link = flow.Link()
+    terminal = pace.pace(ICAO_MRZ, mech.pace_info)
+    cmd = next(terminal)
+    for _ in range(step):      # run the honest protocol up to the step to attack
+        raw = chip.transmit(link.protect((cmd,))[0])
+        cmd = terminal.send(link.unprotect([raw], 1)[0])
+    answer = chip.transmit(CommandAPDU(cla, 0x86, 0, 0, data, le=256).encode())
+    # a handled refusal, never the 6F00 a crashing handler would produce
+    assert answer[-2:] != b"\x6f\x00"
