@@ -178,6 +178,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
 
     def _begin(self, start: StartMessage) -> None:
         factory = self.factory
+        self._start = start   # for the log line, even if the client is refused
         client = factory.config.find_client(start.client_id)
         if client is None:
             raise InvalidClientId("unknown client_id")
@@ -188,7 +189,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             raise InvalidClientId("client without a Result Server requires return_result=true")
         self._cancel(self._start_timer)
         self._start_timer = None
-        self._start, self._client = start, client
+        self._client = client
         self._phase = READING
         timeouts = factory.config.timeouts
         self._relay = ApduRelay(
