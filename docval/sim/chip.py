@@ -278,8 +278,10 @@ class VirtualChip:
         if ins == INS_MSE:
             for mechanism in self.mechanisms:
                 if mechanism.accepts_mse(self, cmd):
+                    resp = mechanism.mse(self, cmd)
+                    # after the handler: it may have reset SM (and with it the mechanism)
                     self.current_mechanism = mechanism
-                    return mechanism.mse(self, cmd)
+                    return resp
             return _sw(SW_WRONG_P1P2)
         if ins == INS_GENERAL_AUTHENTICATE:
             if self.current_mechanism is None:
