@@ -40,7 +40,7 @@ class TrustAnchors(Protocol):
 
     def issuer_candidates(self, cert: Certificate) -> list[Certificate]: ...
 
-    def is_revoked(self, cert: Certificate) -> bool: ...
+    def is_revoked(self, cert: Certificate, issuer: Certificate | None = None) -> bool: ...
 
     def signer_candidates(self, signer: SignerInfo) -> list[Certificate]: ...
 
@@ -202,7 +202,7 @@ def _check_document_certificate(dsc: Certificate, trust: Any, at: datetime,
         result.fail(f"CSCA certificate is not valid at {at:%Y-%m-%dT%H:%M:%SZ} (valid "
                     f"{csca.not_before:%Y-%m-%d} to {csca.not_after:%Y-%m-%d})")
         ok = False
-    if trust.is_revoked(dsc):
+    if trust.is_revoked(dsc, csca):
         result.fail("document signer certificate is revoked by its CSCA's CRL")
         ok = False
     country = csca.subject_country

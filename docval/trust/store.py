@@ -56,7 +56,9 @@ class TrustStore:
         self._fingerprints: set[str] = set()
         self._by_ski: dict[bytes, list[Certificate]] = {}
         self._by_subject: dict[tuple, list[Certificate]] = {}
-        self._revoked: dict[tuple, set[int]] = {}
+        # revoked serials per CRL signer key (SPKI DER), and per issuer name
+        self._revoked: dict[bytes, set[int]] = {}
+        self._revoked_by_name: dict[tuple, set[int]] = {}
         self._pending_crls: list[tuple[str, CRL]] = []
         self.version = self._compute_version()
 
@@ -231,7 +233,8 @@ class TrustStore:
                 self.problems.append(Problem(name, f"CRL of {crl.issuer_text} is not signed by a trusted CSCA"))
                 continue
             self.crls.append(crl)
-            self._revoked.setdefault(crl.issuer_key, set()).update(crl.revoked_serials)
+            self._revoked.setdefault(issuer.spki, set()).update(crl.revoked_serials)
+            self._revoked_by_name.setdefault(crl.issuer_key, set()).update(crl.revoked_serials)
         self._pending_crls = []
 
     # --- queries -------------------------------------------------------------
@@ -264,8 +267,15 @@ class TrustStore:
             return [c for c in self.document_signers if c.ski == signer.ski]
         return [c for c in self.document_signers if c.serial == signer.serial]
 
-    def is_revoked(self, cert: Certificate) -> bool:
-        return cert.serial in self._revoked.get(cert.issuer_key, ())
+    def is_revoked(self, cert: Certificate, issuer: Certificate | None = None) -> bool:
+        """Whether a CRL of ``cert``'s issuer lists it.
+
+        With ``issuer`` (the CSCA whose key verified ``cert``) only CRLs signed by
+        that key count, so two CSCAs sharing a name cannot revoke each other's DSCs.
+        """
+        if issuer is not None:
+            return cert.serial in self._revoked.get(issuer.spki, ())
+        return cert.serial in self._revoked_by_name.get(cert.issuer_key, ())
 
     def _compute_version(self) -> str:
         prints = sorted(c.fingerprint for c in self.certificates) + sorted(
