@@ -76,6 +76,10 @@ class EcDomain:
     def random_private(self, rng: Rng) -> int:
         return ecpoint.random_scalar(self.curve, rng)
 
+    def keypair(self, rng: Rng, generator) -> tuple[int, tuple[int, int]]:
+        private = self.random_private(rng)
+        return private, self.public(private, generator)
+
     def public(self, private: int, generator) -> tuple[int, int]:
         point = ecpoint.multiply(self.curve, private, generator)
         if point is None:            # impossible for 1 <= private < n; kept as a guard
@@ -131,6 +135,21 @@ class DhDomain:
 
     def random_private(self, rng: Rng) -> int:
         return dh.random_exponent(self.group, rng)
+
+    def keypair(self, rng: Rng, generator) -> tuple[int, int]:
+        """A key pair whose public value has no leading zero byte.
+
+        Implementations disagree on whether a DH value is sent (and MACed in
+        the token) at p's length or at minimal length (JMRTD: minimal).  A
+        value with a non-zero top byte is the same either way, so we only use
+        such keys; the 1-in-256 others are simply redrawn.
+        """
+        for _ in range(64):
+            private = self.random_private(rng)
+            public = self.public(private, generator)
+            if public >> (8 * (self.group.byte_length - 1)):
+                return private, public
+        raise RuntimeError("random source keeps producing short DH values")
 
     def public(self, private: int, generator) -> int:
         return dh.public_value(self.group, private, generator)
@@ -466,8 +485,7 @@ def pace(password: Union[MrzKey, CanKey], info: PACEInfo, *, rng: Rng = os.urand
                     raise _failed("map nonce: unexpected mapping data for integrated mapping")
             mapped_g = domain.im_map(im_pseudo_random(spec, s, t, domain.prime))
         else:
-            map_private = domain.random_private(rng)
-            map_public = domain.public(map_private, domain.generator)
+            map_private, map_public = domain.keypair(rng, domain.generator)
             objects = _dynamic_data(
                 (yield general_authenticate(tlv.encode(0x81, domain.encode(map_public)), last=False)),
                 "map nonce")
@@ -477,8 +495,7 @@ def pace(password: Union[MrzKey, CanKey], info: PACEInfo, *, rng: Rng = os.urand
             mapped_g = domain.gm_map(int.from_bytes(s, "big"), h)
 
         # Step 3: key agreement over the mapped generator.
-        private = domain.random_private(rng)
-        public = domain.public(private, mapped_g)
+        private, public = domain.keypair(rng, mapped_g)
         our_pk = domain.encode(public)
         objects = _dynamic_data(
             (yield general_authenticate(tlv.encode(0x83, our_pk), last=False)), "key agreement")

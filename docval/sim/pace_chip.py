@@ -211,8 +211,7 @@ class PaceChip:
             st.mapped_g = domain.im_map(value)
             return tlv.encode(0x82, b"")
         terminal_map = domain.decode(data)
-        st.map_private = domain.random_private(chip.rng)
-        map_public = domain.public(st.map_private, domain.generator)
+        st.map_private, map_public = domain.keypair(chip.rng, domain.generator)
         h = domain.shared_element(st.map_private, terminal_map)
         st.mapped_g = domain.gm_map(int.from_bytes(st.s, "big"), h)
         return tlv.encode(0x82, domain.encode(map_public))
@@ -223,8 +222,7 @@ class PaceChip:
         if data is None:
             raise _Reject(SW_WRONG_DATA)
         terminal_public = domain.decode(data)
-        private = domain.random_private(chip.rng)
-        public = domain.public(private, st.mapped_g)
+        private, public = domain.keypair(chip.rng, st.mapped_g)
         if public == terminal_public:
             raise _Reject(SW_WRONG_DATA)
         st.ks_enc, st.ks_mac = pace.session_keys(

@@ -790,3 +790,15 @@ def test_chip_survives_arbitrary_terminal_commands(step, data, cla):
     answer = chip.transmit(CommandAPDU(cla, 0x86, 0, 0, data, le=256).encode())
     # a handled refusal, never the 6F00 a crashing handler would produce
     assert answer[-2:] != b"\x6f\x00"
+
+
+def test_dh_keys_never_have_a_leading_zero_byte():
+    """Fixed-length and minimal-length encodings of our DH values must coincide."""
+    dom = pace.DhDomain(MODP0)
+    # find an exponent whose public value starts with a zero byte
+    short = next(x for x in range(1, 100000) if dom.public(x, dom.generator) < 1 << (8 * 127))
+    draws = rng_of(short.to_bytes(20, "big"), (7).to_bytes(20, "big"))
+    private, public = dom.keypair(draws, dom.generator)
+    assert private == 7 and dom.encode(public)[0] != 0
+    with pytest.raises(RuntimeError):
+        dom.keypair(lambda n: short.to_bytes(20, "big"), dom.generator)
