@@ -21,7 +21,6 @@ from typing import Callable
 from docval.emrtd import keys, tlv
 from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import AuthenticationError, ParseError, TLVError, UnsupportedError
-from docval.emrtd.files import SHORT_SM_MAX_LE
 from docval.emrtd.flow import Flow
 from docval.emrtd.securityinfo import ActiveAuthenticationInfo
 
@@ -69,19 +68,13 @@ def internal_authenticate_command(challenge: bytes, key: keys.PublicKey, *, exte
     """INTERNAL AUTHENTICATE 00 88 00 00 with the challenge.
 
     Le is the longest signature the key can produce (the modulus length for
-    RSA, the DER form for ECDSA) when its protected answer surely fits a short
-    APDU, else 256 ("as much as there is", which still fits with 3DES
-    padding for RSA-1792), else - or when ``extended`` - extended length.
-    Chips without extended length (many BAC passports with RSA-1024 AA) need
-    the short forms.
+    RSA, the DER form for ECDSA), not 256: Secure Messaging then knows exactly
+    how large the protected answer can be and keeps the APDU short whenever it
+    fits (RSA-1024, ECDSA; RSA-1792 under 3DES), which chips without extended
+    length need.  Signatures above 256 bytes, or ``extended``, use extended length.
     """
     expected = signature_length(key)
-    if extended or expected > 256:
-        le = 65536
-    elif expected <= SHORT_SM_MAX_LE:
-        le = expected
-    else:
-        le = 256
+    le = 65536 if extended or expected > 256 else expected
     return CommandAPDU(0x00, 0x88, 0x00, 0x00, bytes(challenge), le=le, extended=le > 256)
 
 

@@ -28,8 +28,9 @@ from cryptography.hazmat.primitives.asymmetric import ec as cec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from docval.emrtd import crypto, dh, ecpoint, keys, tlv
-from docval.emrtd.apdu import SW_OK, CommandAPDU, ResponseAPDU
+from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import AuthenticationError, ParseError, TLVError, UnsupportedError
+from docval.emrtd.files import SHORT_SM_MAX_LE
 from docval.emrtd.flow import Flow
 from docval.emrtd.securityinfo import (ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo,
                                        ID_PK_DH, ID_PK_ECDH, SecurityInfos, ca_oid, encode_oid,
@@ -229,9 +230,17 @@ def chip_authentication(ca_info: ChipAuthenticationInfo | None, ca_key: ChipAuth
         _check(resp, "MSE:Set KAT")
     else:
         oid_body = encode_oid(oid)[2:]
-        resp = yield CommandAPDU(0x00, 0x22, 0x41, 0xA4, tlv.encode(0x80, oid_body) + key_ref)
-        _check(resp, "MSE:Set AT")
-        resp = yield CommandAPDU(0x00, 0x86, 0x00, 0x00, tlv.encode(0x7C, tlv.encode(0x80, eph.public)), le=256)
+        ga_data = tlv.encode(0x7C, tlv.encode(0x80, eph.public))
+        # Le 00 as ICAO and every recorded session have it; should the protected
+        # form of that be refused as too long (6700: a chip without extended
+        # length), set the environment again and ask for at most what a short
+        # protected answer holds - the '7C 00' expected fits any Le.
+        for le in (256, SHORT_SM_MAX_LE):
+            resp = yield CommandAPDU(0x00, 0x22, 0x41, 0xA4, tlv.encode(0x80, oid_body) + key_ref)
+            _check(resp, "MSE:Set AT")
+            resp = yield CommandAPDU(0x00, 0x86, 0x00, 0x00, ga_data, le=le)
+            if resp.sw != SW_WRONG_LENGTH:
+                break
         _check(resp, "GENERAL AUTHENTICATE")
         _check_ga_response(resp.data)
     sm = SecureMessaging.from_shared_secret(spec, eph.shared_secret())

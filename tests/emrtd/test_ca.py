@@ -237,3 +237,15 @@ def test_result_repr_hides_keys():
     result = ca.CaResult(SecureMessaging(crypto.AES128, b"k" * 16, b"m" * 16), "CA-ECDH-AES-CBC-CMAC-128",
                          si.ca_oid("ECDH", "AES128"), 1, "ECDH", "secp256r1")
     assert "kkkk" not in repr(result) and "6b6b" not in repr(result)
+
+
+def test_general_authenticate_retried_with_short_le_after_6700():
+    infos = si.parse_dg14((TESTDATA / "dg14/AT_DG14.bin").read_bytes())
+    flow = ca.chip_authentication(*ca.choose_ca(infos))
+    sent = [next(flow)]
+    for resp in (ResponseAPDU(b"", 0x9000), ResponseAPDU(b"", 0x6700), ResponseAPDU(b"", 0x9000)):
+        sent.append(flow.send(resp))
+    with pytest.raises(StopIteration) as done:
+        flow.send(ResponseAPDU(b"\x7c\x00", 0x9000))
+    assert [(c.ins, c.le) for c in sent] == [(0x22, None), (0x86, 256), (0x22, None), (0x86, 223)]
+    assert sent[1].data == sent[3].data and done.value.value.protocol == "CA-ECDH-AES-CBC-CMAC-128"

@@ -232,3 +232,19 @@ def test_dg14_builder_round_trip():
     named = si.parse_dg14(build_dg14(CaKey.generate_ec("secp384r1"), explicit_parameters=False))
     assert ca.load_ca_key(named.ca_public_keys[0]).curve.name == "secp384r1"
     assert "private" not in repr(key) and str(key.private)[:12] not in repr(key)
+
+
+def test_ca_and_aa_on_a_chip_without_extended_length(rsa_key):
+    from docval.sim.chip import ChipQuirks
+
+    key = CaKey.generate_ec("brainpoolP256r1")
+    dg14 = build_dg14(key, cipher="AES128")
+    chip, link = _session(dg14=dg14)
+    chip.quirks = ChipQuirks(extended_length=False)
+    chip.mechanisms.append(CaChip(key))
+    chip.internal_authenticate = AaChip(rsa_key)
+    ca_result = run(ca.chip_authentication(*ca.choose_ca(si.parse_dg14(dg14))), link, chip.transmit)
+    link.start(ca_result.sm)
+    assert _protected_read(link, chip)
+    aa_result = run(aa.active_authentication(aa.parse_dg15(build_dg15(rsa_key))), link, chip.transmit)
+    assert aa_result.success
