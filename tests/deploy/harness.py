@@ -86,7 +86,8 @@ class DocVal:
         if INSTALLED:
             return ["runuser", "-u", "docval", "--", "env", "-i",
                     *(f"{k}={v}" for k, v in CLEAN_ENV.items()), "/usr/bin/twistd3", *args]
-        return [sys.executable, "-m", "twisted", *args]
+        # twistd itself ("python -m twisted" is the newer "twist", with other options).
+        return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", *args]
 
     def start(self) -> None:
         config = self.directory / f"docval-{self.port}.toml"
@@ -174,20 +175,17 @@ class Nginx:
             _stop(self.proc, signal.SIGQUIT)   # nginx's graceful shutdown
 
 
-def sim_command(url: str, client_id: str) -> list[str]:
+def sim_command(url: str, client_id: str, ca_file: Path) -> list[str]:
     """The virtual phone's command line, installed or from this checkout."""
-    args = ["--url", url, "--client-id", client_id]
+    args = ["--url", url, "--client-id", client_id, "--return-result", "--ca-cert", str(ca_file)]
     if INSTALLED:
         return ["/usr/bin/docval-sim", *args]
     return [sys.executable, "-m", "docval.sim.cli", *args]
 
 
-def run_sim(url: str, client_id: str, ca_file: Path, directory: Path) -> subprocess.Popen:
-    # OpenSSL's default verify paths honour SSL_CERT_FILE, so the phone trusts the test root
-    # the same way a real phone trusts a public CA.
-    env = {**(CLEAN_ENV if INSTALLED else os.environ), "SSL_CERT_FILE": str(ca_file)}
-    if not INSTALLED:
-        env["PYTHONPATH"] = str(PROJECT)
-    return subprocess.Popen(sim_command(url, client_id), stdout=subprocess.PIPE,
+def run_sim(url: str, client_id: str, ca_file: Path) -> subprocess.Popen:
+    """A virtual phone trusting ``ca_file`` for wss://, as a real phone trusts a public CA."""
+    env = dict(CLEAN_ENV) if INSTALLED else {**os.environ, "PYTHONPATH": str(PROJECT)}
+    return subprocess.Popen(sim_command(url, client_id, ca_file), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=env,
                             cwd="/" if INSTALLED else PROJECT, text=True)
