@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from docval.emrtd import tlv
 from docval.emrtd.bac import bac
@@ -111,3 +112,29 @@ def test_classic_strategy_reads_everything_too():
     chip = VirtualChip(app_files=FILES, bac_key=KEY, quirks=ChipQuirks(extended_length=False))
     link = secure_link(chip, TDES)
     read_all(chip, link, ReadLimits.classic())
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(size=st.integers(0, 60000), max_le=st.integers(64, 65536), extended=st.booleans(),
+       pipeline=st.integers(1, 8), first_read=st.integers(0, 300), use_sfi=st.booleans(),
+       chip_max_le=st.sampled_from([100, 223, 256, 1000, 4096, 65536]),
+       too_long_sw=st.sampled_from(["6700", "6C"]), chip_extended=st.booleans(), chip_sfi=st.booleans(),
+       eof_sw=st.sampled_from([0x6282, 0x9000, 0x6C00]), spec=st.sampled_from([None, AES128]))
+def test_any_reader_settings_against_any_chip(size, max_le, extended, pipeline, first_read, use_sfi,
+                                              chip_max_le, too_long_sw, chip_extended, chip_sfi, eof_sw, spec):
+    content = tlv.encode(0x75, bytes(size))
+    quirks = ChipQuirks(max_le=chip_max_le, too_long_sw=too_long_sw, extended_length=chip_extended,
+                        sfi=chip_sfi, eof_sw=eof_sw, access_control_required=spec is not None)
+    small = tlv.encode(0x63, bytes(67))
+    chip = VirtualChip(app_files={dg(2): content, dg(3): small}, quirks=quirks)
+    link = Link()
+    run(select_application(), link, chip.transmit)
+    if spec is not None:
+        k = bytes(range(spec.key_length))
+        chip.start_sm(SecureMessaging(spec, k, k, 0))
+        chip.access_granted = True
+        link.start(SecureMessaging(spec, k, k, 0))
+    limits = ReadLimits(max_le=max_le, extended=extended, pipeline=pipeline, first_read=first_read,
+                        use_sfi=use_sfi)
+    assert run(read_file(dg(2), limits), link, chip.transmit) == content
+    assert run(read_file(dg(3), limits), link, chip.transmit) == small
