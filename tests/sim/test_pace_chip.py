@@ -205,3 +205,40 @@ def test_one_mechanism_serves_interleaved_chips():
         link.start(result.sm)
         protected_challenge(chip, link)
     assert mech.completed == 2
+
+
+# ---------------------------------------------------------------- the chip reproduces the appendix
+
+def _chip_rng(*values: bytes):
+    queue = list(values)
+
+    def rng(n: int) -> bytes:
+        value = queue.pop(0)
+        assert len(value) == n
+        return value
+    return rng
+
+
+def _replay(chip, script):
+    """Send the appendix's terminal commands; the chip must answer exactly as printed."""
+    for command, answer in script:
+        assert chip.transmit(bytes.fromhex(command)).hex().upper() == answer.upper()
+
+
+def test_chip_reproduces_appendix_g1():
+    from tests.emrtd.test_pace import G1, G1_SCRIPT, ICAO_MRZ, OID_ECDH_GM_AES128
+    chip = VirtualChip(rng=_chip_rng(G1["s"], G1["map_sk_ic"], G1["sk_ic"]))
+    chip.mechanisms.append(PaceChip(ICAO_MRZ, OID_ECDH_GM_AES128, 13))
+    _replay(chip, G1_SCRIPT)
+    assert chip.access_granted and chip.sm is not None
+
+
+def test_chip_reproduces_appendix_g2():
+    from tests.emrtd.test_pace import G2, G2_SCRIPT, ICAO_MRZ, OID_DH_GM_AES128
+    chip = VirtualChip(rng=_chip_rng(G2["s"], bytes.fromhex("66DDAFEAC1609CB5B963BB0CB3FF8B3E047F336C"),
+                                     bytes.fromhex("A5B780126B7C980E9FCEA1D4539DA1D27C342DFA")))
+    chip.mechanisms.append(PaceChip(ICAO_MRZ, OID_DH_GM_AES128, 0))
+    # our chip sends no Certification Authority Reference (no '7F4C' was asked for)
+    last_cmd, _ = G2_SCRIPT[-1]
+    _replay(chip, G2_SCRIPT[:-1] + [(last_cmd, "7C0A8608917F37B5C0E6D8D19000")])
+    assert chip.access_granted
