@@ -114,7 +114,7 @@ def test_classic_strategy_reads_everything_too():
     read_all(chip, link, ReadLimits.classic())
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(size=st.integers(0, 60000), max_le=st.integers(64, 65536), extended=st.booleans(),
        pipeline=st.integers(1, 8), first_read=st.integers(0, 300), use_sfi=st.booleans(),
        chip_max_le=st.sampled_from([100, 223, 256, 1000, 4096, 65536]),
