@@ -87,6 +87,7 @@ class FakePoster:
         return d
 
 
+DROP = object()   # an ``answer`` that makes the client drop the TCP connection
 SELECT = bytes.fromhex("00A4040C07A0000002471001")
 
 
@@ -135,7 +136,11 @@ class RawClient(WebSocketClientProtocol):
         f.messages.append((isBinary, payload))
         if isBinary and f.answer is not None:
             answer = f.answer(payload)
-            if answer is not None:
+            if answer is DROP:
+                self.transport.loseConnection()
+            elif isinstance(answer, tuple):
+                self.sendMessage(answer[0], isBinary=answer[1])
+            elif answer is not None:
                 self.sendMessage(answer, isBinary=True)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
