@@ -395,3 +395,16 @@ def test_ecdsa_on_a_curve_cryptography_lacks():
     sig = r.to_bytes(28, "big") + s.to_bytes(28, "big")
     assert aa.verify_ecdsa(key, None, challenge, sig) == aa.AaResult(True, "ECDSA brainpoolP224r1 SHA-224 plain")
     assert not aa.verify_ecdsa(key, None, bytes(8), sig).success
+
+
+_FUZZ_RSA = rsa.generate_private_key(65537, 1024)
+_FUZZ_EC = cec.generate_private_key(cec.BrainpoolP256R1())
+
+
+@given(st.binary(max_size=300), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_fuzz_signature_is_only_ever_a_verdict(signature, use_rsa):
+    """Whatever the chip answers, verification yields success=False, never an exception."""
+    key = _key(_FUZZ_RSA if use_rsa else _FUZZ_EC)
+    result = aa.verify_response(key, None, bytes(8), signature)
+    assert isinstance(result, aa.AaResult) and not result.success and result.error
