@@ -777,7 +777,7 @@ class _Proceeded(Exception):
     """The terminal accepted the answer and sent its next command."""
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(step=st.integers(min_value=1, max_value=4), junk=st.binary(max_size=300),
        sw=st.sampled_from(["9000", "6300", "6A80", "63C1", "6982"]))
 def test_terminal_survives_arbitrary_chip_answers(step, junk, sw):
@@ -792,7 +792,7 @@ def test_terminal_survives_arbitrary_chip_answers(step, junk, sw):
                            rng=rng_of(G1["map_sk_ifd"], G1["sk_ifd"])), flow.Link(), transmit)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(step=st.integers(min_value=1, max_value=4), data=st.binary(max_size=200),
        cla=st.sampled_from([0x00, 0x10]))
 def test_chip_survives_arbitrary_terminal_commands(step, data, cla):
