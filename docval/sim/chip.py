@@ -27,6 +27,16 @@ force when the handler returns — the new one after ``start_sm`` — except tha
 keys and installs the new ones afterwards.
 
 The chip never sleeps: delays belong to the virtual phone.
+
+Building one by hand (profiles in :mod:`docval.sim.profiles` do this for you)::
+
+    chip = VirtualChip(
+        master_files={files.CARD_ACCESS: card_access},
+        app_files={files.EF_SOD: sod, files.dg(1): dg1, files.dg(2): dg2},
+        bac_key=MrzKey("L898902C", "690806", "940623"),
+        quirks=ChipQuirks(extended_length=False, sfi=False),
+    )
+    raw_response = chip.transmit(raw_command)
 """
 from __future__ import annotations
 
