@@ -137,3 +137,49 @@ def test_random_scalar_rejection_and_injection():
     assert 1 <= k < curve.n
     with pytest.raises(RuntimeError):
         ecpoint.random_scalar(curve, lambda n: b"\x00" * n)
+
+
+# The three brainpool curves cryptography lacks are still in the OpenSSL command
+# line tool: use it as the independent implementation for them.
+
+def _openssl(*args: str, cwd) -> bytes:
+    import subprocess
+    return subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=cwd).stdout
+
+
+def _openssl_key(curve_name: str, path, name: str) -> tuple[int, bytes]:
+    _openssl("ecparam", "-name", curve_name, "-genkey", "-noout", "-out", name, cwd=path)
+    text = _openssl("pkey", "-in", name, "-text", "-noout", cwd=path).decode()
+    blocks: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        if line.strip() in ("priv:", "pub:"):
+            current = line.strip()[:-1]
+            blocks[current] = ""
+        elif current and line.startswith(" "):
+            blocks[current] += line.strip().replace(":", "")
+        else:
+            current = None
+    return int(blocks["priv"], 16), bytes.fromhex(blocks["pub"])
+
+
+@pytest.mark.parametrize("name", ["brainpoolP192r1", "brainpoolP224r1", "brainpoolP320r1"])
+def test_curves_cryptography_lacks_match_the_openssl_tool(name, tmp_path):
+    curve = ec.BY_NAME[name]
+    d_a, pub_a = _openssl_key(name, tmp_path, "a.pem")
+    d_b, pub_b = _openssl_key(name, tmp_path, "b.pem")
+    # public key = d*G, encoded as OpenSSL encodes it
+    assert ecpoint.encode_point(curve, ecpoint.multiply_generator(curve, d_a)) == pub_a
+    # ECDH against `openssl pkeyutl -derive`
+    _openssl("pkey", "-in", "b.pem", "-pubout", "-out", "b_pub.pem", cwd=tmp_path)
+    _openssl("pkeyutl", "-derive", "-inkey", "a.pem", "-peerkey", "b_pub.pem", "-out", "secret", cwd=tmp_path)
+    expected = (tmp_path / "secret").read_bytes()
+    assert ecpoint.ecdh(curve, d_a, ecpoint.decode_point(curve, pub_b)) == expected
+    # ECDSA signatures made by `openssl dgst -sign`
+    (tmp_path / "msg").write_bytes(b"docval")
+    _openssl("dgst", "-sha256", "-sign", "a.pem", "-out", "sig", "msg", cwd=tmp_path)
+    r, s = decode_dss_signature((tmp_path / "sig").read_bytes())
+    digest = hashlib.sha256(b"docval").digest()
+    assert ecpoint.ecdsa_verify(curve, pub_a, digest, r, s)           # encoded key accepted too
+    assert not ecpoint.ecdsa_verify(curve, pub_b, digest, r, s)
+    assert not ecpoint.ecdsa_verify(curve, b"\x04junk", digest, r, s)
