@@ -319,7 +319,7 @@ class _Session:
         self.progress("CHIP_AUTHENTICATION")
         try:
             result = await self._run(chip_authentication(ca_info, ca_key, rng=self.params.rng))
-        except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded) as exc:
+        except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded, ParseError) as exc:
             self.report.chip_authentication = FAILED
             self.report.error(f"chip authentication failed: {exc}")
             if self.link.broken:
@@ -354,7 +354,7 @@ class _Session:
         self.progress("ACTIVE_AUTHENTICATION")
         try:
             result = await self._run(active_authentication(key, aa_info, rng=self.params.rng))
-        except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded) as exc:
+        except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded, ParseError) as exc:
             self.report.active_authentication = FAILED
             self.report.error(f"active authentication failed: {exc}")
             return
