@@ -158,7 +158,6 @@ for _ in $(seq 60); do
     sleep 0.5
 done
 [ "$(http_status "http://127.0.0.1:$ADMIN/healthz")" = 200 ] || fail "/healthz is not 200"
-[ "$(http_status "http://127.0.0.1:$PORT/")" = 404 ] || fail "the WebSocket port does not answer 404 on /"
 ps -o user= -p "$(pgrep -P "$SERVER_PID" | head -n1)" | grep -qx docval || fail "the service does not run as docval"
 
 step "validate a virtual passport against the installed service (docval-sim)"
