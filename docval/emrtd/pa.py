@@ -166,6 +166,9 @@ def _check_document_certificate(dsc: Certificate, trust: Any, at: datetime,
         when = "expired on" if at > dsc.not_after else "not valid before"
         edge = dsc.not_after if at > dsc.not_after else dsc.not_before
         result.fail(f"document signer certificate {when} {edge:%Y-%m-%d} (checked at {at:%Y-%m-%dT%H:%M:%SZ})")
+        # Also a warning: consumers that only look at warnings learn it is a
+        # question of time, not of a forged signature.
+        result.warnings.append(f"document signer certificate {when} {edge:%Y-%m-%d}")
         ok = False
     if dsc.key_usage is not None and "digital_signature" not in dsc.key_usage:
         result.fail("document signer certificate key usage does not allow digital signatures")

@@ -93,6 +93,7 @@ def test_expired_dsc_is_reported_as_expiry_not_as_a_bad_signature(store):
     assert r.sod_signature_valid
     assert not r.document_certificate_valid and r.dsc_valid_at_time is False
     assert "document signer certificate expired on 2028-10-30" in r.error
+    assert r.warnings == ["document signer certificate expired on 2028-10-30"]
     assert "signature" not in r.error.replace("document signer certificate", "")
     early = passive_authentication(sod, {}, store, at=datetime(2020, 1, 1, tzinfo=UTC))
     assert "not valid before 2023-07-30" in early.error
