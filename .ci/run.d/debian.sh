@@ -178,6 +178,30 @@ END
 else
     echo "SKIPPED: docval.sim.cli is not in the package yet (issue 5): no session was run"
 fi
+step "SIGHUP reloads the trust store (systemctl reload) while the service keeps running"
+metric() {  # NAME -> its value on /metrics (first sample)
+    $PY - "http://127.0.0.1:$ADMIN/metrics" "$1" <<'END'
+import sys, urllib.request
+for line in urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().splitlines():
+    if line.startswith(sys.argv[2] + " "):
+        print(line.split()[1])
+        break
+END
+}
+[ "$(metric docval_trust_store_certificates)" = 1.0 ] || fail "trust store size metric is not 1"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj "/C=XZ/CN=DocVal CI extra CSCA" -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign -keyout /dev/null -out "$WORK/extra.pem" 2>/dev/null
+(cd / && timeout 60 docval-trust import "$WORK/extra.pem") >/dev/null || fail "docval-trust import"
+TWISTD_PID=$(pgrep -P "$SERVER_PID" | head -n1)
+kill -HUP "$TWISTD_PID"      # what ExecReload= does
+for _ in $(seq 40); do
+    [ "$(metric docval_trust_store_certificates)" = 2.0 ] && break
+    sleep 0.25
+done
+[ "$(metric docval_trust_store_certificates)" = 2.0 ] || fail "SIGHUP did not reload the trust store"
+kill -0 "$TWISTD_PID" || fail "the service died on SIGHUP"
+
 stop_server
 grep -Eiq 'traceback' "$WORK/server.log" && { cat "$WORK/server.log"; fail "tracebacks in the server log"; }
 
