@@ -126,3 +126,17 @@ def test_as_a_subprocess(demo_files):
     bad = subprocess.run([sys.executable, "-m", "docval.verify_cli", "--sod", str(d / "sod.bin")],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
+
+
+def test_crl_revokes_the_document_signer(capsys, demo_files, tmp_path):
+    d, _ = demo_files
+    demo = pki.demo_pki()
+    crl = tmp_path / "ut.crl"
+    crl.write_bytes(pki.make_crl(demo.csca, [demo.dsc.cert.serial_number]))
+    code, out, err = run_main(capsys, "--csca", str(d / "csca.pem"), "--crl", str(crl),
+                              "--sod", str(d / "sod.bin"), "--dg", f"1={d / 'dg1.bin'}")
+    assert code == 0 and err == "" and out["trust_store"]["crl_count"] == 1
+    details = out["passive_authentication_details"]
+    assert details["sod_signature_valid"] and details["all_hashes_valid"]
+    assert not details["document_certificate_valid"] and not out["passive_authentication"]
+    assert details["error"] == "document signer certificate is revoked by its CSCA's CRL"
