@@ -140,6 +140,7 @@ class DocValService(MultiService):
         trust_loader: Callable[[Any], Any] = load_trust,
         read_document: Any = None,
         poster: Any = None,
+        clock: Any = None,
     ):
         super().__init__()
         if reactor is None:
@@ -153,6 +154,7 @@ class DocValService(MultiService):
             metrics = Metrics()
         self.config = config
         self.reactor = reactor
+        self.clock = clock if clock is not None else reactor
         self.metrics = metrics
         self._trust_loader = trust_loader
         self.trust = trust_loader(config.trust)
@@ -167,6 +169,7 @@ class DocValService(MultiService):
             trust=lambda: self.trust,
             poster=self.poster,
             reactor=reactor,
+            clock=self.clock,
             metrics=metrics,
             read_document=read_document,
             offload=self._offload,
@@ -261,7 +264,7 @@ class DocValService(MultiService):
             from twisted.internet import task
 
             self._reload_loop = task.LoopingCall(self.reload_trust)
-            self._reload_loop.clock = self.reactor
+            self._reload_loop.clock = self.clock
             self._reload_loop.start(interval, now=False).addErrback(
                 lambda f: _log.failure("trust reload timer stopped", f)
             )
