@@ -205,19 +205,21 @@ class _Session:
         key = self.params.access_key
         card_access = await self._read_in_master_file(files.CARD_ACCESS)
         pace_info = None
+        offered = 0
         if card_access is not None:
             from docval.emrtd.pace import choose_pace_info
             from docval.emrtd.securityinfo import parse_card_access
             try:
                 infos = parse_card_access(card_access)
                 pace_info = choose_pace_info(infos.pace_infos)
+                offered = len(infos.pace_infos)
             except (ParseError, UnsupportedError) as exc:
                 self.report.error(f"EF.CardAccess ignored: {exc}")
         if pace_info is not None:
             try:
-                await self._pace(pace_info)
+                await self._pace(pace_info, send_parameter_id=offered > 1)
                 return
-            except UnsupportedError as exc:
+            except (UnsupportedError, StatusError) as exc:
                 if not isinstance(key, MrzKey):
                     raise
                 self.report.error(f"PACE not possible, falling back to BAC: {exc}")
@@ -231,9 +233,12 @@ class _Session:
         self.report.access_control = "BAC"
         self._set_limits()
 
-    async def _pace(self, pace_info: Any) -> None:
+    async def _pace(self, pace_info: Any, *, send_parameter_id: bool) -> None:
         from docval.emrtd.pace import pace
-        result = await self._run(pace(self.params.access_key, pace_info, rng=self.params.rng))
+        # ICAO 9303-11 §4.4.4.1: DO'84' names the domain parameters only when the
+        # document offers more than one set; some chips refuse it otherwise.
+        result = await self._run(pace(self.params.access_key, pace_info, rng=self.params.rng,
+                                      send_parameter_id=send_parameter_id))
         self.link.start(result.sm)
         self.pace_result = result
         self.report.access_control = result.protocol
