@@ -11,6 +11,7 @@ from typing import Callable
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import resource, server
 
@@ -77,17 +78,35 @@ def admin_site(metrics, health: Health) -> AdminSite:
     return AdminSite(AdminResource(metrics, health))
 
 
+class AdminService(StreamServerEndpointService):
+    """Listens for the admin site. Like the WebSocket listeners, a port that cannot be
+    bound stops start-up, instead of a server running without its health check."""
+
+    _raiseSynchronously = True
+
+    def when_listening(self) -> defer.Deferred:
+        """Fires with the listening port once started (for tests and port 0)."""
+        if self._waitingForPort is None:
+            return defer.fail(RuntimeError("the admin service is not started"))
+        d = defer.Deferred()
+
+        def fire(port):
+            d.callback(port)
+            return port
+
+        self._waitingForPort.addCallback(fire)
+        return d
+
+
 def make_admin_service(listen: str, metrics, health: Health, reactor=None) -> IService:
     """A service serving ``/healthz`` and ``/metrics`` on the endpoint ``listen``.
 
     ``health()`` returns ``(ok, details)``: 200 when ok else 503, with ``details`` (a
     JSON-serialisable dict, e.g. ``{"trust_store_loaded": True, "listening": True}``)
-    in the body.
+    in the body. Starting the service raises when the endpoint cannot be bound.
     """
     if reactor is None:
         from twisted.internet import reactor  # type: ignore[no-redef]
-    service = StreamServerEndpointService(
-        server_endpoint(reactor, listen), admin_site(metrics, health)
-    )
+    service = AdminService(server_endpoint(reactor, listen), admin_site(metrics, health))
     service.setName("docval-admin")
     return service

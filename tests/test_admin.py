@@ -8,6 +8,7 @@ import pytest
 import pytest_twisted
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
+from twisted.internet.error import CannotListenError
 from twisted.internet.threads import deferToThread
 
 from docval.admin import admin_site, make_admin_service
@@ -22,12 +23,6 @@ def get(port: int, path: str, method: str = "GET") -> tuple[int, dict[str, str],
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:
         conn.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Health:
@@ -109,14 +104,36 @@ def test_nothing_else_and_no_banner(served):
 def test_make_admin_service_listens_on_its_endpoint():
     metrics = Metrics()
     metrics.set_trust_store(7, "test")
-    number = free_port()
-    service = make_admin_service(
-        f"tcp:{number}:interface=127.0.0.1", metrics, lambda: (True, {}), reactor=reactor
-    )
+    service = make_admin_service("tcp:0:interface=127.0.0.1", metrics, lambda: (True, {}),
+                                 reactor=reactor)
+    service.privilegedStartService()
     service.startService()
     try:
+        number = (yield service.when_listening()).getHost().port
         status, _, body = yield deferToThread(get, number, "/metrics")
         assert status == 200
         assert b"docval_trust_store_certificates 7.0" in body
     finally:
         yield service.stopService()
+    # Stopped means closed.
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", number)) != 0
+
+
+def test_a_port_that_cannot_be_bound_stops_start_up():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        number = busy.getsockname()[1]
+        service = make_admin_service(f"tcp:{number}:interface=127.0.0.1", Metrics(),
+                                     lambda: (True, {}), reactor=reactor)
+        with pytest.raises(CannotListenError):
+            service.privilegedStartService()
+
+
+def test_when_listening_before_start_fails():
+    service = make_admin_service("tcp:0:interface=127.0.0.1", Metrics(), lambda: (True, {}),
+                                 reactor=reactor)
+    failures = []
+    service.when_listening().addErrback(failures.append)
+    assert failures and failures[0].check(RuntimeError)
