@@ -89,7 +89,7 @@ async def test_200_sessions_over_sockets():
     result_port = reactor.listenTCP(0, server.Site(results), interface="127.0.0.1")
     config = Config(
         server=ServerConfig(listen=("tcp:0:interface=127.0.0.1",)),
-        timeouts=replace(Timeouts(), start_message=0.3, apdu_response=0.3),
+        timeouts=replace(Timeouts(), start_message=1.0, apdu_response=1.0),
         trust=TrustConfig(demo_csca=True, reload_interval=0),
         clients=(ClientConfig(client_id="YOUR CLIENT ID"),
                  ClientConfig(client_id=POST_CLIENT,
@@ -140,8 +140,8 @@ async def test_200_sessions_over_sockets():
 
     try:
         reasons = []
-        for batch in range(10):
-            reasons += await defer.gatherResults([session(batch * 20 + i) for i in range(20)])
+        for batch in range(5):
+            reasons += await defer.gatherResults([session(batch * 40 + i) for i in range(40)])
         # And a few real chips through the real reader.
         service.factory._read_document = None
         for _ in range(3):
