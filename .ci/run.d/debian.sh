@@ -3,7 +3,8 @@
 # tree, lintian, apt-get install, check the units with systemd-analyze, run the installed
 # service exactly as its unit does (CI has no systemd), validate a virtual passport
 # against it with the virtual phone, put nginx in front of two instances, check that a
-# reinstall keeps an edited config and that purge leaves nothing behind.
+# trust reload on SIGHUP, that an upgrade keeps an edited config and that purge leaves
+# nothing behind.
 # Every step is bounded with timeout; any failure exits non-zero.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -161,23 +162,20 @@ done
 ps -o user= -p "$(pgrep -P "$SERVER_PID" | head -n1)" | grep -qx docval || fail "the service does not run as docval"
 
 step "validate a virtual passport against the installed service (docval-sim)"
-if (cd / && $PY -c 'import docval.sim.cli') 2>/dev/null; then
-    # Exits 0 only when the server closed with 1000 after DONE; the result comes back to
-    # the phone (the test client has no Result Server).
-    (cd / && timeout 120 docval-sim --url "ws://127.0.0.1:$PORT/ws1/validate" --return-result \
-        --client-id debian-ci) | tee "$WORK/sim.log" || fail "the virtual passport was not validated"
-    grep -q '^status  *DONE' "$WORK/sim.log" || fail "no DONE status"
-    grep -Eqi 'passive.authentication.*true' "$WORK/sim.log" \
-        || fail "Passive Authentication against /etc/docval/csca did not succeed"
-    $PY - "http://127.0.0.1:$ADMIN/metrics" <<'END' || fail "metrics do not count the session"
+# Exits 0 only when the server closed with 1000 after DONE; the result comes back to
+# the phone (the test client has no Result Server).
+(cd / && timeout 120 docval-sim --url "ws://127.0.0.1:$PORT/ws1/validate" --return-result \
+    --client-id debian-ci) | tee "$WORK/sim.log" || fail "the virtual passport was not validated"
+grep -q '^status  *DONE' "$WORK/sim.log" || fail "no DONE status"
+grep -Eqi 'passive.authentication.*true' "$WORK/sim.log" \
+    || fail "Passive Authentication against /etc/docval/csca did not succeed"
+$PY - "http://127.0.0.1:$ADMIN/metrics" <<'END' || fail "metrics do not count the session"
 import sys, urllib.request
 text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
 line = 'docval_sessions_finished_total{close_reason="none",outcome="success"} 1.0'
 assert line in text, text
 END
-else
-    echo "SKIPPED: docval.sim.cli is not in the package yet (issue 5): no session was run"
-fi
+
 step "SIGHUP reloads the trust store (systemctl reload) while the service keeps running"
 metric() {  # NAME -> its value on /metrics (first sample)
     $PY - "http://127.0.0.1:$ADMIN/metrics" "$1" <<'END'
@@ -209,9 +207,21 @@ step "nginx in front of two installed instances (tests/deploy/test_nginx.py)"
 (cd "$ROOT" && DOCVAL_TEST_INSTALLED=1 timeout 300 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/deploy/test_nginx.py) || fail "nginx test"
 
-step "reinstall keeps the edited configuration"
-(cd "$WORK" && timeout 300 apt-get install -y -qq --reinstall "./$(basename "$DEB")" </dev/null >/dev/null)
-head -n1 /etc/docval/docval.toml | grep -qx '# edited by debian.sh' || fail "reinstall replaced the edited config"
+step "upgrade to a newer version keeps the edited configuration"
+VERSION=$(dpkg-parsechangelog -l "$WORK/src/debian/changelog" -S Version)
+{ printf 'docval (%s+ci1) bookworm; urgency=medium\n\n  * CI upgrade test.\n\n -- %s  %s\n\n' \
+      "$VERSION" "DocVal CI <ci@example.org>" "$(date -R)"
+  cat "$WORK/src/debian/changelog"; } >"$WORK/changelog" && mv "$WORK/changelog" "$WORK/src/debian/changelog"
+if ! (cd "$WORK/src" && timeout 600 dpkg-buildpackage -us -uc -b >"$WORK/build2.log" 2>&1); then
+    tail -n 40 "$WORK/build2.log"; fail "dpkg-buildpackage of the upgrade"
+fi
+(cd "$WORK" && timeout 300 apt-get install -y -qq "./docval_${VERSION}+ci1_all.deb" </dev/null >/dev/null)
+[ "$(dpkg-query -W -f='${Version}' docval)" = "${VERSION}+ci1" ] || fail "the upgrade was not installed"
+head -n1 /etc/docval/docval.toml | grep -qx '# edited by debian.sh' || fail "the upgrade replaced the edited config"
+[ "$(stat -c '%U:%G %a' /etc/docval/docval.toml)" = "root:docval 640" ] || fail "the upgrade changed config permissions"
+ls /etc/docval/csca/ut-*.pem >/dev/null || fail "the upgrade lost imported trust anchors"
+(cd / && timeout 60 twistd3 --help) >"$WORK/twistd-help"
+grep -q '^ *docval ' "$WORK/twistd-help" || fail "twistd3 lost the docval plugin on upgrade"
 
 step "purge removes configuration, user and plugin"
 timeout 300 apt-get purge -y -qq docval </dev/null >/dev/null
