@@ -2,8 +2,8 @@
 # The Debian package as a user gets it: build it with dpkg-buildpackage from a copy of the
 # tree, lintian, apt-get install, check the units with systemd-analyze, run the installed
 # service exactly as its unit does (CI has no systemd), validate a virtual passport
-# against it with the virtual phone, put nginx in front of two instances, check that a
-# trust reload on SIGHUP, that an upgrade keeps an edited config and that purge leaves
+# against it with the virtual phone, reload trust anchors with SIGHUP, put nginx in front
+# of two instances, check that an upgrade keeps an edited config and that purge leaves
 # nothing behind.
 # Every step is bounded with timeout; any failure exits non-zero.
 set -euo pipefail
