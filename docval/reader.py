@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Protocol
 
 from docval.emrtd import files
@@ -97,6 +97,8 @@ class _Session:
         self.limits: files.ReadLimits | None = None
         self.ca_proof_pending = False
         self.reestablished = False
+        # The pure layer never reads the clock: certificate validity is judged at this instant.
+        self.at = params.at or datetime.now(timezone.utc)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -436,7 +438,7 @@ class _Session:
         trust = self.params.trust
         issuing_state = self.report.mrz.issuing_state if self.report.mrz is not None else None
         pa = await self.params.offload(
-            _pa_call, passive_authentication, self.sod, dict(self.dgs), trust, self.params.at, issuing_state)
+            _pa_call, passive_authentication, self.sod, dict(self.dgs), trust, self.at, issuing_state)
         self.report.pa = PADetails.from_pa(pa)
         for dg in sorted(set(self.sod.dg_hashes) & set(self.dgs)):
             if dg not in self.report.pa.data_groups_with_valid_hash:
@@ -463,7 +465,7 @@ class _Session:
             return
         try:
             signed = parse_signed_data(self.card_security)
-            verdict = await self.params.offload(verify_signed_data, signed, self.params.trust, self.params.at)
+            verdict = await self.params.offload(verify_signed_data, signed, self.params.trust, self.at)
             infos = parse_security_infos(signed.content)
         except (ParseError, UnsupportedError, LimitExceeded) as exc:
             self.report.chip_authentication = FAILED
