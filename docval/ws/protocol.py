@@ -89,7 +89,7 @@ def _detail(exc: BaseException) -> str:
 
 class ValidateServerProtocol(WebSocketServerProtocol):
     # Autobahn owns ``self.log``; ours is separate so its format stays under our control.
-    _log = Logger(namespace="docval.session")
+    _log = Logger()
 
     factory: "ValidateServerFactory"
 
@@ -101,7 +101,9 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._t0 = 0.0
         self._start_timer: Any = None
         self._session_timer: Any = None
-        self._start: StartMessage | None = None
+        # Only what the log line needs outlives _begin: never the access key.
+        self._validation_id: str | None = None
+        self._platform: str | None = None
         self._client: "ClientConfig | None" = None
         self._relay: ApduRelay | None = None
         self._reader_d: defer.Deferred | None = None
@@ -178,7 +180,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
 
     def _begin(self, start: StartMessage) -> None:
         factory = self.factory
-        self._start = start   # for the log line, even if the client is refused
+        self._validation_id, self._platform = start.validation_id, start.platform
         client = factory.config.find_client(start.client_id)
         if client is None:
             raise InvalidClientId("unknown client_id")
@@ -256,7 +258,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._begin_step(None)
         summary = getattr(report, "summary", None)
         self._summary = summary() if callable(summary) else None
-        assert self._relay is not None and self._client is not None and self._start is not None
+        assert self._relay is not None and self._client is not None and self._validation_id is not None
         self._relay.close()
         self._reader_d = None
         emrtd = report.to_emrtd_passport(files_binary=self._client.files_binary)
@@ -266,7 +268,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             return
         self._phase = POSTING
         self._begin_step("POST_RESULT")
-        d = self.factory.post_result(self._client.result_url, emrtd, self._start.validation_id)
+        d = self.factory.post_result(self._client.result_url, emrtd, self._validation_id)
         self._post_d = d
         d.addCallbacks(self._posted, self._post_failed, callbackArgs=(emrtd,))
         d.addErrback(self._unexpected)
@@ -414,8 +416,8 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             close_reason=close.reason or "-",
             detail=self._failure_detail or "-",
             duration=self.factory.clock.seconds() - self._t0,
-            validation_id=loggable(self._start.validation_id if self._start else None),
-            platform=loggable(self._start.platform if self._start else None, 16),
+            validation_id=loggable(self._validation_id),
+            platform=loggable(self._platform, 16),
             steps=steps,
             apdus=relay.commands if relay else 0,
             bytes_out=relay.bytes_out if relay else 0,
@@ -426,7 +428,6 @@ class ValidateServerProtocol(WebSocketServerProtocol):
 
     def _drop(self) -> None:
         """Forget the session (SPEC §6); a post still under way holds only its own copy."""
-        self._start = None
         self._client = None
         self._relay = None
         self._reader_d = None
