@@ -1,0 +1,149 @@
+"""The pieces both benchmarks share: the real server in this process, counted.
+
+The server is :class:`docval.tap.DocValService` — the object ``twistd docval``
+runs — listening on an ephemeral loopback port with the built-in demo
+configuration (the demo client, trusting the demo CSCA).  Only the reader is
+wrapped, through the service's ``read_document`` hook, to count what crosses
+the relay and, for the comparison, to switch the read strategy to the classic
+one.  That switch is a benchmark option, not a configuration key.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+if __package__ in (None, ""):   # imported by a script run as ``python bench/x.py``
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from docval.config import AdminConfig, ServerConfig, Timeouts, default_config  # noqa: E402
+from docval.sim.phone import PhoneOptions, access_key_json, run_phone  # noqa: E402
+
+REFERENCE_PROFILE = "pace-ecdh-gm-aes128"
+
+
+@dataclass
+class Counts:
+    """What one session moved over the relay, seen from the server."""
+
+    round_trips: int = 0
+    apdus: int = 0
+    bytes_to_phone: int = 0
+    bytes_from_phone: int = 0
+
+
+class CountingTransport:
+    """Wraps the session's relay: one ``transmit_many`` call is one network round trip."""
+
+    def __init__(self, inner: Any, counts: Counts):
+        self._inner = inner
+        self.counts = counts
+
+    def transmit_many(self, apdus: list[bytes]) -> Awaitable[list[bytes]]:
+        c = self.counts
+        c.round_trips += 1
+        c.apdus += len(apdus)
+        c.bytes_to_phone += sum(len(a) for a in apdus)
+        d = self._inner.transmit_many(apdus)
+
+        def received(responses: list[bytes]) -> list[bytes]:
+            c.bytes_from_phone += sum(len(r) for r in responses)
+            return responses
+
+        return d.addCallback(received)
+
+
+@dataclass
+class ServerStats:
+    """Counts of every session the server ran, in start order."""
+
+    sessions: list[Counts] = field(default_factory=list)
+    reader_cpu: list[float] = field(default_factory=list)   # thread CPU seconds in the reader
+
+
+def counting_reader(stats: ServerStats, *, classic: bool = False) -> Callable[..., Awaitable[Any]]:
+    """A ``read_document`` for the service: the real reader, counted, optionally classic."""
+    from docval.reader import read_document
+
+    async def read(transport: Any, params: Any, progress: Callable[[str], None]) -> Any:
+        counts = Counts()
+        stats.sessions.append(counts)
+        if classic:
+            # What a JMRTD-based reader does, whatever the phone offers.
+            params = replace(params, classic=True, max_pipelined=1)
+        return await read_document(CountingTransport(transport, counts), params, progress)
+
+    return read
+
+
+def start_server(reactor: Any, *, classic: bool = False, stats: ServerStats | None = None,
+                 max_connections: int = 1000, timeouts: Timeouts | None = None) -> tuple[Any, str, ServerStats]:
+    """The real service on 127.0.0.1:<ephemeral>; returns (service, ws URL, stats)."""
+    from docval.tap import DocValService
+
+    stats = stats if stats is not None else ServerStats()
+    base = default_config()
+    config = replace(
+        base,
+        server=ServerConfig(listen=("tcp:0:interface=127.0.0.1",), max_connections=max_connections),
+        admin=AdminConfig(listen=()),
+        trust=replace(base.trust, reload_interval=0),
+        timeouts=timeouts or base.timeouts,
+    )
+    service = DocValService(config, reactor, read_document=counting_reader(stats, classic=classic))
+    service.startService()
+    port = service.listeners[0].port.getHost().port
+    return service, f"ws://127.0.0.1:{port}/ws1/validate", stats
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A phone's capabilities as its StartMessage declares them, and the server's strategy."""
+
+    name: str
+    extended_length: bool
+    max_response_bytes: int | None = None
+    max_pipelined_apdus: int | None = None
+    classic: bool = False
+
+    def options(self, profile: Any, *, rtt: float, chip_time: float) -> PhoneOptions:
+        return PhoneOptions(
+            access_key=access_key_json(profile.access_key),
+            extended_length=self.extended_length,
+            max_response_bytes=self.max_response_bytes,
+            max_pipelined_apdus=self.max_pipelined_apdus,
+            return_result=True,
+            delay=rtt / 2,
+            chip_time=chip_time,
+        )
+
+
+SCENARIOS = (
+    Scenario("classic", extended_length=False, classic=True),
+    Scenario("android", extended_length=False),
+    Scenario("ios-1024", extended_length=True, max_response_bytes=1024),
+    Scenario("ios-atr-info", extended_length=True),
+    Scenario("android-pipe16", extended_length=False, max_pipelined_apdus=16),
+    Scenario("ios-1024-pipe16", extended_length=True, max_response_bytes=1024, max_pipelined_apdus=16),
+)
+
+
+@dataclass
+class PhoneRun:
+    record: Any
+    seconds_to_result: float | None   # from connecting to the DONE status
+
+
+def phone_session(reactor: Any, url: str, chip: Any, options: PhoneOptions) -> Any:
+    """Deferred firing with a :class:`PhoneRun` once the server closed the session."""
+    t0 = time.monotonic()
+    done_at: list[float] = []
+
+    def on_status(status: str) -> None:
+        if status == "DONE":
+            done_at.append(time.monotonic())
+
+    d = run_phone(url, chip, options, reactor=reactor, on_status=on_status)
+    return d.addCallback(lambda record: PhoneRun(record, done_at[0] - t0 if done_at else None))
