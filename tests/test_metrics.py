@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import inspect
 
+import pytest_twisted
 from prometheus_client.parser import text_string_to_metric_families
+from twisted.internet import task
+from twisted.internet.threads import deferToThread
 
 from docval.errors import ALL_REASONS
 from docval.metrics import CLOSE_REASONS, STEPS, Metrics, NullMetrics
@@ -102,3 +105,78 @@ def test_null_metrics_has_the_same_interface() -> None:
     n.post_attempt(True)
     n.set_trust_store(1, "x")
     assert n.render() == b""
+
+
+@pytest_twisted.ensureDeferred
+async def test_counters_after_real_sessions_of_mixed_outcomes():
+    """The server's own calls: N sessions over real sockets, then the scraped counters."""
+    from twisted.internet import reactor
+
+    from docval import tap
+    from docval.config import AdminConfig, ClientConfig, Config, ServerConfig, TrustConfig
+    from docval.sim import profiles
+    from docval.sim.phone import PhoneOptions, access_key_json, run_phone
+
+    config = Config(
+        server=ServerConfig(listen=("tcp:0:interface=127.0.0.1",)),
+        trust=TrustConfig(demo_csca=True, reload_interval=0),
+        admin=AdminConfig(listen=("tcp:0:interface=127.0.0.1",)),
+        clients=(ClientConfig(client_id="metrics-test"),),
+    )
+    service = tap.DocValService(config, reactor)
+    service.startService()
+    try:
+        admin = next(s for s in service if getattr(s, "name", None) == "docval-admin")
+        admin_port = (await admin.when_listening()).getHost().port
+        url = f"ws://127.0.0.1:{service.listeners[0].port.getHost().port}/ws1/validate"
+
+        async def session(profile: str, client_id: str = "metrics-test", **key) -> int:
+            p = profiles.get_profile(profile)
+            options = PhoneOptions(access_key={**access_key_json(p.access_key), **key},
+                                   client_id=client_id, return_result=True)
+            record = await run_phone(url, p.chip(), options, reactor=reactor)
+            return record.close_code
+
+        codes = [await session("pace-ecdh-gm-aes128") for _ in range(3)]
+        codes.append(await session("untrusted"))          # completes: PA false is a result
+        codes += [await session("pace-ecdh-gm-aes128", client_id="someone else") for _ in range(2)]
+        codes.append(await session("pace-ecdh-gm-aes128", document_number="ZZ0000000"))
+        assert codes == [1000] * 4 + [4401] * 2 + [4403]
+
+        for _ in range(100):    # the server counts a session once its close completes
+            text = (await deferToThread(scrape, admin_port)).decode()
+            if "docval_sessions_current 0.0" in text:
+                break
+            await task.deferLater(reactor, 0.01, lambda: None)
+        s = parse(text)
+        assert s[("docval_sessions_started_total", ())] == 7
+        assert s[("docval_sessions_current", ())] == 0
+        finished = {labels: v for (name, labels), v in s.items()
+                    if name == "docval_sessions_finished_total" and v}
+        assert finished == {
+            (("close_reason", "none"), ("outcome", "success")): 4,
+            (("close_reason", "INVALID_CLIENT_ID"), ("outcome", "failure")): 2,
+            (("close_reason", "ACCESS_CONTROL_FAILED"), ("outcome", "failure")): 1,
+        }
+        assert s[("docval_step_duration_seconds_count", (("step", "PASSIVE_AUTHENTICATION"),))] == 4
+        assert s[("docval_apdu_round_trip_seconds_count", ())] > 4 * 10
+        assert s[("docval_trust_store_certificates", ())] == 1
+        # Nothing of the documents in any label or value.
+        assert "DV7Q31K52" not in text and "TRAVELLER" not in text
+    finally:
+        await service.stopService()
+
+
+def scrape(port: int) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return r.read()
+
+
+def parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
