@@ -14,7 +14,7 @@ from docval.emrtd import tlv
 from docval.emrtd.lds import dgfields
 
 DG11_TAG = 0x6B
-TAG_LIST = 0x5C
+TAG_LIST = dgfields.TAG_LIST
 OTHER_NAMES_TEMPLATE = 0xA0
 
 FULL_NAME = 0x5F0E
@@ -106,40 +106,10 @@ _DESCRIPTION = {
 
 
 def parse_dg11(data: bytes) -> AdditionalPersonalDetails:
-    root = dgfields.open_template(data, DG11_TAG, "DG11")
-    items = dgfields.children(root, "DG11")
     out = AdditionalPersonalDetails()
-    problems = out.problems
-    declared: list[int] | None = None
-    seen: list[int] = []     # tags in file order, for the tag list
-    seen_set: set[int] = set()
-    for item in items:
-        if item.tag == TAG_LIST:
-            if declared is None:
-                declared = dgfields.parse_tag_list(item.value, "DG11", problems)
-            else:
-                problems.append("DG11: more than one tag list")
-            continue
-        what = "DG11 " + _DESCRIPTION.get(item.tag, f"tag {item.tag:X}")
-        if item.tag not in _DESCRIPTION:
-            problems.append(f"{what}: unknown field ignored")
-            seen.append(item.tag)     # present, so the tag list may name it
-            seen_set.add(item.tag)
-            continue
-        # Real chips put bare 5F0F names next to each other instead of inside A0.
-        repeatable = item.tag == OTHER_NAME
-        if item.tag in seen_set and not repeatable:
-            problems.append(f"{what}: repeated field ignored")
-            continue
-        seen.append(item.tag)
-        seen_set.add(item.tag)
-        _apply(out, item, what, problems)
-    # The list may name either the template or the names inside it.
-    def same(tags: list[int]) -> list[int]:
-        return [OTHER_NAME if t == OTHER_NAMES_TEMPLATE else t for t in tags]
-
-    dgfields.check_tag_list(None if declared is None else same(declared), same(seen), "DG11", problems)
-    dgfields.cap_problems(problems, "DG11")
+    for item, what in dgfields.template_fields(data, DG11_TAG, "DG11", _DESCRIPTION, out.problems,
+                                               repeatable=OTHER_NAME, grouped_in=OTHER_NAMES_TEMPLATE):
+        _apply(out, item, what, out.problems)
     return out
 
 

@@ -13,7 +13,7 @@ from docval.emrtd import tlv
 from docval.emrtd.lds import dgfields
 
 DG12_TAG = 0x6C
-TAG_LIST = 0x5C
+TAG_LIST = dgfields.TAG_LIST
 OTHER_PERSONS_TEMPLATE = 0xA0
 
 ISSUING_AUTHORITY = 0x5F19
@@ -82,46 +82,18 @@ _DESCRIPTION = {
 
 
 def parse_dg12(data: bytes) -> AdditionalDocumentDetails:
-    root = dgfields.open_template(data, DG12_TAG, "DG12")
-    items = dgfields.children(root, "DG12")
     out = AdditionalDocumentDetails()
-    problems = out.problems
-    declared: list[int] | None = None
-    seen: list[int] = []     # tags in file order, for the tag list
-    seen_set: set[int] = set()
     persons: list[str] | None = None
-    for item in items:
-        if item.tag == TAG_LIST:
-            if declared is None:
-                declared = dgfields.parse_tag_list(item.value, "DG12", problems)
-            else:
-                problems.append("DG12: more than one tag list")
-            continue
-        what = "DG12 " + _DESCRIPTION.get(item.tag, f"tag {item.tag:X}")
-        if item.tag not in _DESCRIPTION:
-            problems.append(f"{what}: unknown field ignored")
-            seen.append(item.tag)     # present, so the tag list may name it
-            seen_set.add(item.tag)
-            continue
-        if item.tag in seen_set and item.tag != OTHER_PERSON:
-            problems.append(f"{what}: repeated field ignored")
-            continue
-        seen.append(item.tag)
-        seen_set.add(item.tag)
+    for item, what in dgfields.template_fields(data, DG12_TAG, "DG12", _DESCRIPTION, out.problems,
+                                               repeatable=OTHER_PERSON, grouped_in=OTHER_PERSONS_TEMPLATE):
         if item.tag in (OTHER_PERSONS_TEMPLATE, OTHER_PERSON):
             persons = persons or []
             if len(persons) < dgfields.MAX_NAMES:
-                persons.extend(_persons(item, what, problems))
+                persons.extend(_persons(item, what, out.problems))
         else:
-            _apply(out, item, what, problems)
+            _apply(out, item, what, out.problems)
     if persons is not None:
         out.names_of_other_persons = PERSONS_SEPARATOR.join(persons[: dgfields.MAX_NAMES])
-
-    def same(tags: list[int]) -> list[int]:
-        return [OTHER_PERSON if t == OTHER_PERSONS_TEMPLATE else t for t in tags]
-
-    dgfields.check_tag_list(None if declared is None else same(declared), same(seen), "DG12", problems)
-    dgfields.cap_problems(problems, "DG12")
     return out
 
 

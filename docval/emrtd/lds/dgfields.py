@@ -10,6 +10,7 @@ the caller; only a broken outer structure raises :class:`ParseError`.
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 from docval.emrtd import tlv
 from docval.emrtd.errors import ParseError, TLVError
@@ -157,6 +158,50 @@ def encode_bcd(digits: str) -> bytes:
     if len(digits) % 2 or not digits.isdigit():
         raise ValueError("BCD needs an even number of digits")
     return bytes(int(digits[i : i + 2], 16) for i in range(0, len(digits), 2))
+
+
+TAG_LIST = 0x5C
+
+
+def template_fields(data: bytes, template_tag: int, name: str, descriptions: dict[int, str],
+                    problems: list[str], *, repeatable: int, grouped_in: int) -> Iterator[tuple[tlv.TLV, str]]:
+    """Each known field of a DG11/DG12 template once, with its description for messages.
+
+    Unknown and repeated fields become problems, not errors; ``repeatable`` may
+    occur bare several times (real chips put 5F0F/5F1A names side by side instead
+    of inside their ``grouped_in`` template).  After the last field the tag list
+    is checked - it may name either the template or the names inside it - and
+    the problems are capped.  Consume the iterator fully.
+    """
+    root = open_template(data, template_tag, name)
+    declared: list[int] | None = None
+    seen: list[int] = []     # tags in file order, for the tag list
+    seen_set: set[int] = set()
+    for item in children(root, name):
+        if item.tag == TAG_LIST:
+            if declared is None:
+                declared = parse_tag_list(item.value, name, problems)
+            else:
+                problems.append(f"{name}: more than one tag list")
+            continue
+        what = f"{name} " + descriptions.get(item.tag, f"tag {item.tag:X}")
+        if item.tag not in descriptions:
+            problems.append(f"{what}: unknown field ignored")
+            seen.append(item.tag)     # present, so the tag list may name it
+            seen_set.add(item.tag)
+            continue
+        if item.tag in seen_set and item.tag != repeatable:
+            problems.append(f"{what}: repeated field ignored")
+            continue
+        seen.append(item.tag)
+        seen_set.add(item.tag)
+        yield item, what
+
+    def same(tags: list[int]) -> list[int]:
+        return [repeatable if t == grouped_in else t for t in tags]
+
+    check_tag_list(None if declared is None else same(declared), same(seen), name, problems)
+    cap_problems(problems, name)
 
 
 def parse_tag_list(value: bytes, where: str, problems: list[str]) -> list[int] | None:
