@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from docval.ws.factory import ValidateServerFactory
 
 PATH = "/ws1/validate"
+# Phones send a few hundred bytes of headers; proxies add some more.
+MAX_HANDSHAKE_BYTES = 16 * 1024
 
 #: SPEC §3.3, in order.  The reader reports all but DONE; the session sends DONE
 #: itself once the result is safely posted.
@@ -110,12 +112,24 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._post_d: defer.Deferred | None = None
         self._steps: list[tuple[str, float]] = []
         self._step: tuple[str, float] | None = None
+        self._status_rank = -1
         self._close: Close | None = None
         self._failure_detail: str | None = None
         self._summary: dict[str, Any] | None = None
         self._post_note: str | None = None
 
     # -- Autobahn callbacks -----------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        # Autobahn buffers the HTTP request until CRLFCRLF without a limit (and
+        # rescans the whole buffer per read): a header flood would cost memory
+        # and quadratic CPU for the whole handshake timeout (HOSTILE_INPUTS W6).
+        if self.state == WebSocketServerProtocol.STATE_CONNECTING and \
+                len(getattr(self, "data", b"")) + len(data) > MAX_HANDSHAKE_BYTES:
+            self.data = b""
+            self.transport.abortConnection()
+            return
+        super().dataReceived(data)
 
     def onConnect(self, request: Any) -> None:
         if request.path != PATH:
@@ -241,6 +255,13 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             return  # sent by the session after the result is delivered
         if status not in STATUSES:
             raise ServerError("the reader reported an unknown status")
+        rank = STATUSES.index(status)
+        if rank <= self._status_rank:
+            # SPEC §3.3 promises the phone this order; a step the reader repeats
+            # (e.g. access control again after a failed Chip Authentication)
+            # stays part of the current one.
+            return
+        self._status_rank = rank
         self._begin_step(status)
         self._send_json({"status": status})
 

@@ -147,6 +147,26 @@ def test_open_handshake_timeout_drops_slowloris():
     h.assert_clean()
 
 
+def test_header_flood_is_cut_off():
+    h = Harness()
+    proto, t = open_raw(h)
+    proto.dataReceived(b"GET /ws1/validate HTTP/1.1\r\n")
+    for _ in range(10):
+        proto.dataReceived(b"X-Flood: " + b"a" * 4000 + b"\r\n")
+        if t.disconnecting:
+            break
+    assert t.disconnecting and t.value() == b""
+    lose(proto)
+    h.assert_clean()
+
+
+def test_large_but_legal_headers_pass():
+    h = Harness()
+    proto, t = open_raw(h)
+    proto.dataReceived(handshake(extra="X-Padding: " + "a" * 8000 + "\r\n"))
+    assert t.value().startswith(b"HTTP/1.1 101")
+
+
 def test_unmasked_client_frames_are_a_protocol_error():
     h = Harness()
     proto, t = open_raw(h)

@@ -122,6 +122,22 @@ def test_pipelined_commands_are_sent_at_once_and_answered_in_order():
     assert_closed(c, 1000, None)
 
 
+def test_statuses_only_move_forward():
+    h = Harness(read_document=scripted_reader(
+        statuses=("ACCESS_CONTROL", "READ_SOD", "ACCESS_CONTROL", "READ_DG1", "READ_DG1", "DONE")))
+    c = h.raw(start_message(), path=RR)
+    h.run(c)
+    assert c.statuses == ["ACCESS_CONTROL", "READ_SOD", "READ_DG1", "DONE"]
+    assert_closed(c, 1000, None)
+
+
+def test_unknown_status_is_a_server_error():
+    h = Harness(read_document=scripted_reader(statuses=("ACCESS_CONTROL", "READING_MINDS")))
+    c = h.raw(start_message(), path=RR)
+    h.run(c)
+    assert_closed(c, 1011, "SERVER_ERROR")
+
+
 def test_reader_asking_for_more_than_allowed_is_a_server_error():
     h = Harness(read_document=scripted_reader(pipelined=2))
     c = h.raw(start_message(), path=RR)   # max_pipelined_apdus absent: depth 1
