@@ -1,0 +1,217 @@
+"""The pieces of an end-to-end run over real sockets on 127.0.0.1.
+
+* :class:`ResultServer` -- a real twisted.web Result Server that records every POST
+  and answers with a scripted list of statuses (200 once the script runs out).
+* :class:`Stack` -- DocVal composed the way ``twistd -n docval --config FILE`` does it:
+  a TOML file on disk, ``tap.Options().parseOptions(["--config", FILE])``,
+  ``tap.makeService(options)``, ``startService()`` on the global reactor.
+* :func:`run_traced_phone` -- the virtual phone of ``docval.sim.phone`` with an ordered
+  trace of everything it saw, including the moment the close frame arrived.
+* :class:`TapChip` -- wraps a virtual chip and records the raw commands and responses
+  the phone relayed (to check APDU size limits the phone declared).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import defer
+from twisted.web import resource, server
+
+from docval import tap
+from docval.sim import profiles
+from docval.sim.phone import PhoneFactory, PhoneOptions, PhoneProtocol, access_key_json
+
+POSTING = "e2e-posting-client"          # has a Result Server
+FILES = "e2e-files-client"              # has a Result Server and files_binary = true
+RETURNING = "YOUR CLIENT ID"            # no Result Server: results only go to the phone
+RESULT_PATH = "/docval/results"
+
+
+@dataclass
+class Post:
+    path: str
+    content_type: list[str]
+    body: dict[str, Any]
+
+
+class ResultServer(resource.Resource):
+    """Records every POST; answers ``statuses`` in order, then 200."""
+
+    isLeaf = True
+
+    def __init__(self, statuses: list[int] | None = None):
+        super().__init__()
+        self.statuses = list(statuses or [])
+        self.posts: list[Post] = []
+
+    def render_POST(self, request: Any) -> bytes:
+        body = json.loads(request.content.read())
+        types = request.requestHeaders.getRawHeaders(b"content-type") or []
+        self.posts.append(Post(request.path.decode(), [t.decode() for t in types], body))
+        request.setResponseCode(self.statuses.pop(0) if self.statuses else 200)
+        return b'{"ok": true}'
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return [p.body for p in self.posts]
+
+
+def write_config(path: Path, result_url: str, timeouts: dict[str, float] | None = None,
+                 listen: str = "tcp:0:interface=127.0.0.1") -> Path:
+    lines = ["[server]", f'listen = "{listen}"', "", "[timeouts]"]
+    for key, value in (timeouts or {}).items():
+        lines.append(f"{key} = {value}")
+    lines += [
+        "", "[trust]", "demo_csca = true", "reload_interval = 0", "",
+        "[[client]]", f'client_id = "{POSTING}"', f'result_url = "{result_url}"', "",
+        "[[client]]", f'client_id = "{FILES}"', f'result_url = "{result_url}"', "files_binary = true", "",
+        "[[client]]", f'client_id = "{RETURNING}"', "",
+    ]
+    path.write_text("\n".join(lines))
+    return path
+
+
+class Stack:
+    """A Result Server and DocVal (made by ``tap.makeService`` from a TOML file)."""
+
+    def __init__(self, reactor: Any, tmp_path: Path, *, statuses: list[int] | None = None,
+                 timeouts: dict[str, float] | None = None):
+        self.reactor = reactor
+        self.results = ResultServer(statuses)
+        self.result_port = reactor.listenTCP(0, server.Site(self.results), interface="127.0.0.1")
+        self.result_url = f"http://127.0.0.1:{self.result_port.getHost().port}{RESULT_PATH}"
+        self.config_path = write_config(tmp_path / "docval.toml", self.result_url, timeouts)
+        options = tap.Options()
+        options.parseOptions(["--config", str(self.config_path)])
+        self.service = tap.makeService(options)
+        self.service.startService()
+        self.factory = self.service.factory
+        port = self.service.listeners[0].port.getHost().port
+        self.port = port
+        self.url = f"ws://127.0.0.1:{port}/ws1/validate"
+        self.stopped = False
+
+    async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        await self.service.stopService()
+        await self.result_port.stopListening()
+
+    def phone(self, profile_name: str = profiles.DEFAULT_PROFILE, *, chip: Any = None,
+              **options: Any) -> defer.Deferred:
+        """Runs a traced phone holding ``profile_name``'s chip; fires with the Trace."""
+        profile = profiles.get_profile(profile_name)
+        options.setdefault("access_key", access_key_json(profile.access_key))
+        opts = PhoneOptions(**options)
+        return run_traced_phone(self.url, chip if chip is not None else profile.chip(), opts, self.reactor)
+
+
+# -- the traced phone -------------------------------------------------------------------------
+
+
+@dataclass(repr=False)
+class Trace:
+    """Everything one phone session saw, in arrival order."""
+
+    options: PhoneOptions
+    events: list[tuple] = field(default_factory=list)   # ("status", s) ("result", obj) ("close_message", obj)
+    #                                                       ("binary", n) ("text", raw) ("close_frame", code, reason)
+    record: Any = None                                  # docval.sim.phone.PhoneRecord
+
+    def __repr__(self) -> str:   # never the result object: it holds personal data
+        return f"Trace({self.record!r}, {len(self.events)} events)"
+
+    @property
+    def statuses(self) -> list[str]:
+        return [e[1] for e in self.events if e[0] == "status"]
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        return self.record.result
+
+    @property
+    def close(self) -> tuple[int | None, str | None]:
+        return self.record.close_code, self.record.close_reason
+
+    def kinds(self) -> list[str]:
+        return [e[0] for e in self.events]
+
+    def server_close_frame(self) -> tuple | None:
+        frames = [e for e in self.events if e[0] == "close_frame"]
+        return frames[0][1:] if frames else None
+
+    def assert_closed_by_server(self, code: int, reason: str | None) -> None:
+        """The close text message is the last message, right before the close frame,
+        and both carry the same code and reason (SPEC §3.5)."""
+        expected = {"close_code": code} if reason is None else {"close_code": code, "close_reason": reason}
+        kinds = self.kinds()
+        assert "close_frame" in kinds, self.events[-3:]
+        at = kinds.index("close_frame")
+        assert at >= 1 and self.events[at - 1] == ("close_message", expected), self.events[max(0, at - 2):at + 1]
+        assert kinds.count("close_message") == 1
+        assert self.events[at][1:] == (code, reason)
+        assert self.close == (code, reason)
+        assert self.record.was_clean is True
+
+
+class TracingProtocol(PhoneProtocol):
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        events = self.factory.trace.events
+        if isBinary:
+            events.append(("binary", len(payload)))
+        else:
+            try:
+                msg = json.loads(payload.decode("utf-8"))
+            except ValueError:
+                msg = None
+            if isinstance(msg, dict) and set(msg) == {"status"}:
+                events.append(("status", msg["status"]))
+            elif isinstance(msg, dict) and set(msg) == {"emrtd_passport"}:
+                events.append(("result", msg["emrtd_passport"]))
+            elif isinstance(msg, dict) and "close_code" in msg:
+                events.append(("close_message", msg))
+            else:
+                events.append(("text", bytes(payload)))
+        super().onMessage(payload, isBinary)
+
+    def onCloseFrame(self, code: Any, reasonRaw: Any) -> Any:
+        # Only the first close frame is the server's (a later one would be our echo).
+        if not any(e[0] == "close_frame" for e in self.factory.trace.events):
+            reason = reasonRaw.decode("utf-8") if reasonRaw else None
+            self.factory.trace.events.append(("close_frame", code, reason))
+        return super().onCloseFrame(code, reasonRaw)
+
+
+class TracingFactory(PhoneFactory):
+    protocol = TracingProtocol
+
+
+def run_traced_phone(url: str, chip: Any, options: PhoneOptions, reactor: Any) -> defer.Deferred:
+    factory = TracingFactory(url, chip, options, reactor=reactor)
+    factory.trace = Trace(options)
+    reactor.connectTCP("127.0.0.1", int(url.split(":")[2].split("/")[0]), factory, timeout=10)
+
+    def done(record: Any) -> Trace:
+        factory.trace.record = record
+        return factory.trace
+
+    return factory.done.addCallback(done)
+
+
+class TapChip:
+    """A chip wrapper that keeps the raw commands and responses it relayed."""
+
+    def __init__(self, chip: Any):
+        self.chip = chip
+        self.commands: list[bytes] = []
+        self.responses: list[bytes] = []
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.commands.append(bytes(apdu))
+        response = self.chip.transmit(apdu)
+        self.responses.append(bytes(response))
+        return response
