@@ -10,6 +10,7 @@ the demo CSCA of the virtual passport.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import tomllib
@@ -84,10 +85,13 @@ class Config:
         All ids are compared (no early exit) so the answer time does not tell a
         prober how many clients exist or which prefix matched.
         """
-        probe = client_id.encode("utf-8", "surrogatepass")
+        # Digests make every comparison the same length, so not even the length
+        # of a configured id shows in the timing.
+        probe = hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).digest()
         found = None
         for client in self.clients:
-            if hmac.compare_digest(probe, client.client_id.encode("utf-8")) and found is None:
+            known = hashlib.sha256(client.client_id.encode("utf-8")).digest()
+            if hmac.compare_digest(probe, known) and found is None:
                 found = client
         return found
 
