@@ -1,0 +1,32 @@
+"""A real DocVal server process shared by the socket-level hostile tests (W and P rows)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.hostile.wsclient import ServerProcess
+
+TIMEOUTS = {"start_message": 1.0, "apdu_response": 1.0, "max_session": 4.0,
+            "open_handshake": 1.0, "close_handshake": 1.0}
+MAX_CONNECTIONS = 24
+
+
+@pytest.fixture(scope="package")
+def server():
+    proc = ServerProcess(timeouts=TIMEOUTS, max_connections=MAX_CONNECTIONS)
+    yield proc
+    log = proc.log()
+    proc.stop()
+    # HOSTILE_INPUTS: a defined outcome, "never a traceback".
+    assert "Traceback" not in log, log[-4000:]
+
+
+def settle(server, timeout: float = 5.0) -> dict:
+    """Wait until the server holds no session, post or session timer; return its state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = server.state()
+        if state["sessions"] == 0 and state["posts"] == 0 or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)

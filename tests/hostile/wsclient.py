@@ -1,0 +1,240 @@
+"""A deliberately primitive WebSocket client over a blocking socket, for hostile phones.
+
+It can do what no well-behaved library will: unmasked frames, oversized control
+frames, invalid UTF-8, endless fragments, never answering a close.  Server
+frames are parsed just enough to see messages and the close code and reason.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True, rsv: int = 0,
+          declared_length: int | None = None) -> bytes:
+    n = len(payload) if declared_length is None else declared_length
+    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
+    mask_bit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([mask_bit | n])
+    elif n < 1 << 16:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+@dataclass
+class Received:
+    messages: list[tuple[int, bytes]] = field(default_factory=list)
+    close_code: int | None = None
+    close_reason: str | None = None
+    eof: bool = False
+
+    @property
+    def texts(self) -> list[dict]:
+        out = []
+        for op, data in self.messages:
+            if op == OP_TEXT:
+                try:
+                    out.append(json.loads(data))
+                except ValueError:
+                    out.append({"raw": data})
+        return out
+
+    @property
+    def close_message(self) -> dict | None:
+        return next((t for t in reversed(self.texts) if "close_code" in t), None)
+
+
+class RawWebSocket:
+    def __init__(self, port: int, path: str = "/ws1/validate", *, handshake: bool = True,
+                 extra_headers: str = "", timeout: float = 10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.received = Received()
+        self.response_head = b""
+        if handshake:
+            self.handshake(path, extra_headers)
+
+    def handshake(self, path: str, extra_headers: str = "") -> bytes:
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra_headers}\r\n")
+        self.sock.sendall(request.encode())
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.response_head = head
+        return head
+
+    @property
+    def accepted(self) -> bool:
+        return self.response_head.startswith(b"HTTP/1.1 101")
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send_text(self, text: str | bytes, **kw: Any) -> None:
+        self.sock.sendall(frame(OP_TEXT, text.encode() if isinstance(text, str) else text, **kw))
+
+    def send_json(self, obj: Any) -> None:
+        self.send_text(json.dumps(obj))
+
+    def send_binary(self, data: bytes, **kw: Any) -> None:
+        self.sock.sendall(frame(OP_BINARY, data, **kw))
+
+    def _read(self, n: int) -> bytes | None:
+        while len(self.buf) < n:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:          # reset, timeout, aborted: the connection is gone
+                chunk = b""
+            if not chunk:
+                self.received.eof = True
+                return None
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def next_frame(self) -> tuple[int, bytes] | None:
+        head = self._read(2)
+        if head is None:
+            return None
+        opcode, n = head[0] & 0x0F, head[1] & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self._read(2) or b"\0\0")[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self._read(8) or bytes(8))[0]
+        payload = self._read(n) if n else b""
+        if payload is None:
+            return None
+        return opcode, payload
+
+    def next_message(self, *, answer_close: bool = True) -> tuple[int, bytes] | None:
+        """The next data message; records a close frame (and answers it) and returns None then."""
+        while True:
+            got = self.next_frame()
+            if got is None:
+                return None
+            opcode, payload = got
+            if opcode == OP_CLOSE:
+                if len(payload) >= 2:
+                    self.received.close_code = struct.unpack("!H", payload[:2])[0]
+                    self.received.close_reason = payload[2:].decode("utf-8", "replace") or None
+                if answer_close:
+                    try:
+                        self.sock.sendall(frame(OP_CLOSE, payload[:2]))
+                    except OSError:
+                        pass
+                return None
+            if opcode == OP_PING:
+                try:
+                    self.sock.sendall(frame(OP_PONG, payload))
+                except OSError:
+                    pass
+                continue
+            if opcode in (OP_TEXT, OP_BINARY):
+                self.received.messages.append((opcode, payload))
+                return opcode, payload
+
+    def run_chip(self, chip: Any, *, delay: float = 0.0, stop_after: int | None = None) -> Received:
+        """Act as a phone: every binary message goes to the chip, its answer comes back."""
+        answered = 0
+        while True:
+            msg = self.next_message()
+            if msg is None:
+                return self.received
+            opcode, payload = msg
+            if opcode == OP_BINARY:
+                if stop_after is not None and answered >= stop_after:
+                    continue
+                if delay:
+                    time.sleep(delay)
+                self.send_binary(chip.transmit(payload))
+                answered += 1
+
+    def drain(self, *, answer_close: bool = True) -> Received:
+        while self.next_message(answer_close=answer_close) is not None:
+            pass
+        return self.received
+
+    def wait_eof(self, timeout: float) -> float:
+        """Seconds until the server closed the TCP connection (reads and discards everything)."""
+        start = time.monotonic()
+        self.sock.settimeout(0.2)
+        while time.monotonic() - start < timeout:
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return time.monotonic() - start
+            if not chunk:
+                return time.monotonic() - start
+        return float("inf")
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class ServerProcess:
+    """``tests.hostile.serve`` in a subprocess; ``log()`` is everything it wrote to stderr."""
+
+    def __init__(self, **options: Any):
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"docval-hostile-{os.getpid()}-{id(self)}.log"
+        self._log_file = open(self.log_path, "wb")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.hostile.serve", json.dumps(options)],
+                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log_file, env=env)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("PORTS"):
+            self.stop()
+            raise RuntimeError(f"server did not start: {line!r} {self.log()[-2000:]}")
+        _, ws, state = line.split()
+        self.port, self.state_port = int(ws), int(state)
+
+    def state(self) -> dict:
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.state_port}/state", timeout=10) as r:
+            return json.loads(r.read())
+
+    def log(self) -> str:
+        self._log_file.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
+        try:
+            self.log_path.unlink()
+        except OSError:
+            pass
