@@ -265,12 +265,69 @@ async def test_real_unexpected_message_and_invalid_start(reactor):
         f2 = await stack.raw({"client_id": "x"})
         f3 = await stack.raw(start_message(client_id="nobody"))
         f4 = await stack.raw(start_message(access_key={"can": "12"}))
+        f5 = await stack.raw(start_message(), answer=lambda apdu: (b'{"status": "x"}', False))
+        f6 = await stack.raw(start_message(), answer=lambda apdu: b"\x90\x00")
     finally:
         await stack.stop()
     assert f1.closed[1:] == (1008, "INVALID_START_MESSAGE")
     assert f2.closed[1:] == (1008, "INVALID_START_MESSAGE")
     assert f3.closed[1:] == (4401, "INVALID_CLIENT_ID")
     assert f4.closed[1:] == (1008, "INVALID_ACCESS_KEY_VALUES")
+    assert f5.closed[1:] == (1008, "UNEXPECTED_MESSAGE")
+    for f in (f1, f2, f3, f4, f5):
+        assert texts(f)[-1] == {"close_code": f.closed[1], "close_reason": f.closed[2]}
+    # A fake chip answering 9000 to everything gets past nothing: the close names the step.
+    assert f6.closed[1] in (1011, 4403)
+
+
+class Intercept:
+    """A chip behind a phone that replaces the answers to some commands."""
+
+    def __init__(self, inner, predicate, answer):
+        self.inner, self.predicate, self.answer = inner, predicate, answer
+        self.count = 0
+
+    def transmit(self, apdu):
+        self.count += 1
+        if self.predicate(self.count, apdu):
+            return self.answer
+        return self.inner.transmit(apdu)
+
+
+def _not_an_emrtd():
+    return Intercept(profiles.get_profile("pace-ecdh-gm-aes128").chip(),
+                     lambda n, a: a[1] == 0xA4 and a[2] == 0x04, b"\x6a\x82")
+
+
+def _garbled_response():
+    return Intercept(profiles.get_profile("pace-ecdh-gm-aes128").chip(), lambda n, a: n == 3, b"\x90")
+
+
+def _dg1_denied():
+    chip = profiles.get_profile("pace-ecdh-gm-aes128").chip()
+    chip.denied_fids = frozenset({0x0101})
+    return chip
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize("make_chip, code, reason", [
+    (_garbled_response, 1011, "COMMUNICATION_FAILED"),         # an R-APDU of one byte
+    (_dg1_denied, 1011, "FILE_READ_ERROR"),                    # mandatory DG1 refused (6982)
+    (_not_an_emrtd, 1011, "EMRTD_PASSPORT_READER_ERROR"),      # no eMRTD application (6A82)
+])
+async def test_chip_failures_by_their_real_cause(reactor, make_chip, code, reason):
+    stack = Stack(reactor)
+    profile = profiles.get_profile("pace-ecdh-gm-aes128")
+    opts = PhoneOptions(access_key=access_key_json(profile.access_key), client_id=POSTING,
+                        return_result=True)
+    try:
+        record = await run_phone(stack.url, make_chip(), opts, reactor=reactor)
+    finally:
+        await stack.stop()
+    assert (record.close_code, record.close_reason) == (code, reason)
+    assert record.close_message == {"close_code": code, "close_reason": reason}
+    assert "DONE" not in record.statuses and record.result is None
+    assert stack.results.bodies == []
 
 
 # --- privacy and leaks --------------------------------------------------------------------
