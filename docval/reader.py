@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Protocol
 
-from docval.emrtd import files
+from docval.emrtd import burst, files
 from docval.emrtd.apdu import MAX_SHORT_LE
 from docval.emrtd.atrinfo import parse_atr_info
 from docval.emrtd.errors import (
@@ -97,6 +97,10 @@ class _Session:
         self.limits: files.ReadLimits | None = None
         self.ca_proof_pending = False
         self.reestablished = False
+        # Files read ahead in a pipelined burst, by name, consumed by _read when their step
+        # comes; a Pending one is valid only while no other command was sent (see _fetch).
+        self.prefetched: dict[str, burst.Result] = {}
+        self.pending_mark: tuple[Link, int] | None = None
         # The pure layer never reads the clock: certificate validity is judged at this instant.
         self.at = params.at or datetime.now(timezone.utc)
 
@@ -126,10 +130,43 @@ class _Session:
             self.limits.use_sfi = old.use_sfi
             self.limits.extended = self.extended and old.extended
 
+    @property
+    def pipelining(self) -> bool:
+        return not self.params.classic and self.limits is not None and self.limits.pipeline >= 2
+
+    async def _prefetch(self, refs: list[files.FileRef], *, first: Any = None) -> Any:
+        """Read ``refs`` in pipelined bursts, behind the flow ``first`` if given (its result
+        is returned; its errors raised).  The last file may be left Pending: it goes on,
+        with no round trip lost, when its own step reads it."""
+        factories = [] if first is None else [lambda: first]
+        factories += [lambda ref=ref: files.read_file(ref, self.limits) for ref in refs]
+        results = await self._run(burst.together(factories, self.limits.pipeline, suspend_last=True))
+        if first is not None:
+            head = results.pop(0)
+            if isinstance(head, burst.Pending):   # only when ``first`` was the sole flow
+                return await self._run(burst.resume(head.flow, head.step))
+        for ref, result in zip(refs, results):
+            self.prefetched[ref.name] = result
+        if results and isinstance(results[-1], burst.Pending):
+            self.pending_mark = (self.link, self.link.commands_sent)
+        return head.get() if first is not None else None
+
+    async def _fetch(self, ref: files.FileRef) -> bytes:
+        ahead = self.prefetched.pop(ref.name, None)
+        if isinstance(ahead, burst.Outcome):
+            return ahead.get()
+        if isinstance(ahead, burst.Pending):
+            # Its next reads address the current file: only if nothing was sent since.
+            if self.pending_mark == (self.link, self.link.commands_sent):
+                self.pending_mark = None
+                return await self._run(burst.resume(ahead.flow, ahead.step))
+            ahead.flow.close()
+        return await self._run(files.read_file(ref, self.limits))
+
     async def _read(self, ref: files.FileRef, *, mandatory: bool) -> bytes | None:
         """Read a whole file; a missing optional file is None, a broken one an error entry."""
         try:
-            data = await self._run(files.read_file(ref, self.limits))
+            data = await self._fetch(ref)
         except SecureMessagingError:
             raise
         except (FileNotFoundOnChip, FileAccessDenied) as exc:
@@ -172,6 +209,9 @@ class _Session:
             self.progress("READ_ATR_INFO")
             self.max_response = MAX_RESPONSE_BYTES
             self._set_limits()
+            if self.pipelining:
+                # EF.CardAccess is next in the same master file: one round trip for both.
+                await self._prefetch([files.ATR_INFO, files.CARD_ACCESS])
             data = await self._read_in_master_file(files.ATR_INFO)
             if data is not None:
                 try:
@@ -249,7 +289,11 @@ class _Session:
             # EF.CardSecurity holds the static key the CAM data must match; it lives
             # in the master file, so read it before selecting the application.
             self.card_security = await self._read_in_master_file(files.CARD_SECURITY)
-        await self._run(files.select_application())
+        if self.pipelining and self.sod is None and not self.reestablished:
+            # EF.SOD is read right after: its first read rides with the SELECT.
+            await self._prefetch([files.EF_SOD], first=files.select_application())
+        else:
+            await self._run(files.select_application())
 
     async def _reestablish(self) -> None:
         """Run access control again after the chip dropped Secure Messaging (e.g. failed CA)."""
@@ -257,6 +301,7 @@ class _Session:
             raise SecureMessagingError("secure messaging failed again after re-establishing it")
         self.reestablished = True
         self.link = Link()
+        self.prefetched.clear()
         self._set_limits()
         # The application is selected now; EF.CardAccess lives in the master file.
         try:
@@ -360,7 +405,12 @@ class _Session:
             return
         self.progress("ACTIVE_AUTHENTICATION")
         try:
-            result = await self._run(active_authentication(key, aa_info, rng=self.params.rng))
+            flow = active_authentication(key, aa_info, rng=self.params.rng)
+            if self.pipelining and not self.ca_proof_pending:
+                # The content files follow AA whatever its verdict: same round trip.
+                result = await self._prefetch(self._content_refs(), first=flow)
+            else:
+                result = await self._run(flow)
         except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded, ParseError) as exc:
             self.report.active_authentication = FAILED
             self.report.error(f"active authentication failed: {exc}")
@@ -372,7 +422,16 @@ class _Session:
             self.report.active_authentication = FAILED
             self.report.error(f"active authentication failed: {result.error}")
 
+    def _content_refs(self) -> list[files.FileRef]:
+        """The content files to read, small ones first and DG2 last (left Pending: its
+        step comes right after DG1's, with no command in between)."""
+        dgs = [dg for dg in CONTENT_DGS if dg in self.sod.dg_hashes and dg not in self.dgs]
+        dgs.sort(key=lambda dg: dg == 2)
+        return [files.dg(dg) for dg in dgs]
+
     async def _read_content(self) -> None:
+        if self.pipelining and not self.ca_proof_pending and not self.prefetched:
+            await self._prefetch(self._content_refs())
         for dg in CONTENT_DGS:
             data = await self._read_dg(dg, mandatory=dg in MANDATORY_DGS)
             if data is None:
