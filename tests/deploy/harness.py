@@ -9,6 +9,7 @@ package exactly as ``docval@.service`` does: ``/usr/bin/twistd3`` as user ``docv
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -84,8 +85,15 @@ class DocVal:
     def command(self, config: Path) -> list[str]:
         args = ["--nodaemon", "--pidfile=", "--logfile=-", "docval", "--config", str(config)]
         if INSTALLED:
+            # The template unit's own command line for instance docval@PORT, with this
+            # test's configuration file in place of /etc/docval/docval.toml.
+            unit = Path("/lib/systemd/system/docval@.service").read_text()
+            exec_start = re.search(r"^ExecStart=(.*)$", unit, re.MULTILINE).group(1)
+            line = exec_start.replace("%i", str(self.port)).replace(
+                "--config /etc/docval/docval.toml", f"--config {config}")
+            assert str(config) in line, exec_start
             return ["runuser", "-u", "docval", "--", "env", "-i",
-                    *(f"{k}={v}" for k, v in CLEAN_ENV.items()), "/usr/bin/twistd3", *args]
+                    *(f"{k}={v}" for k, v in CLEAN_ENV.items()), *line.split()]
         # twistd itself ("python -m twisted" is the newer "twist", with other options).
         return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", *args]
 
