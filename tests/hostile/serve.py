@@ -16,6 +16,9 @@ import sys
 from dataclasses import replace
 
 
+INFRASTRUCTURE_CALLS = {"HTTPFactory._updateLogDateTime", "HTTPConnectionPool._removeConnection"}
+
+
 def _rss_kb() -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -60,7 +63,14 @@ def main(argv: list[str]) -> None:
         def render_GET(self, request):
             gc.collect()
             calls = [c for c in reactor.getDelayedCalls() if c.active()]
+            names = [getattr(c.func, "__qualname__", repr(c.func)) for c in calls]
+            pool = getattr(service.poster, "_pool", None)
+            cached = sum(len(v) for v in getattr(pool, "_connections", {}).values()) if pool else 0
             body = {
+                # timers that belong to no session: the access-log clock and idle
+                # keep-alive connections of the Result Server pool
+                "session_calls": sum(1 for n in names if n not in INFRASTRUCTURE_CALLS),
+                "pool_connections": cached,
                 "sessions": len(service.factory.sessions),
                 "posts": len(service.factory.posts),
                 "delayed_calls": len(calls),
