@@ -201,6 +201,11 @@ done
 kill -0 "$TWISTD_PID" || fail "the service died on SIGHUP"
 
 stop_server
+# SPEC §6: the journal gets steps, timings and outcomes, never the document (the virtual
+# passport's number, names, birth date and expiry date).
+grep -Eq 'DV7Q31K52|TRAVELLER|HAPPY|850312|340630' "$WORK/server.log" \
+    && fail "the service log contains document data"
+grep -q 'session .* ended: outcome=success' "$WORK/server.log" || fail "no session end line in the log"
 grep -Eiq 'traceback' "$WORK/server.log" && { cat "$WORK/server.log"; fail "tracebacks in the server log"; }
 
 step "nginx in front of two installed instances (tests/deploy/test_nginx.py)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -109,3 +110,16 @@ def test_only_the_websocket_path_is_proxied(deployment):
         except urllib.error.HTTPError as e:
             assert e.code == 404, (path, e.code)
             assert "nginx/" not in (e.headers.get("server") or ""), "version banner"
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion:DeprecationWarning")
+def test_the_proxy_refuses_tls_below_1_2(deployment):
+    _, nginx, tls, _ = deployment
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(str(tls.root))
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises(ssl.SSLError):
+        with socket.create_connection(("127.0.0.1", nginx.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost"):
+                pass
