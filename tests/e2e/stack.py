@@ -35,6 +35,11 @@ class Post:
     path: str
     content_type: list[str]
     body: dict[str, Any]
+    at: float          # reactor time of arrival
+
+
+HANG = "hang"          # a scripted answer: keep the request open, never answer it
+HOLD = "hold"          # keep the request open until the test calls release()
 
 
 class ResultServer(resource.Resource):
@@ -42,17 +47,35 @@ class ResultServer(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, statuses: list[int] | None = None):
+    def __init__(self, statuses: list[Any] | None = None, clock: Any = None):
         super().__init__()
         self.statuses = list(statuses or [])
         self.posts: list[Post] = []
+        self.held: list[Any] = []
+        self.arrived: defer.Deferred = defer.Deferred()   # fires at the first POST
+        self._clock = clock
 
-    def render_POST(self, request: Any) -> bytes:
+    def render_POST(self, request: Any) -> Any:
         body = json.loads(request.content.read())
         types = request.requestHeaders.getRawHeaders(b"content-type") or []
-        self.posts.append(Post(request.path.decode(), [t.decode() for t in types], body))
-        request.setResponseCode(self.statuses.pop(0) if self.statuses else 200)
+        at = self._clock.seconds() if self._clock is not None else 0.0
+        self.posts.append(Post(request.path.decode(), [t.decode() for t in types], body, at))
+        if not self.arrived.called:
+            self.arrived.callback(None)
+        answer = self.statuses.pop(0) if self.statuses else 200
+        if answer in (HANG, HOLD):
+            if answer == HOLD:
+                self.held.append(request)
+            return server.NOT_DONE_YET
+        request.setResponseCode(answer)
         return b'{"ok": true}'
+
+    def release(self, status: int = 200) -> None:
+        for request in self.held:
+            request.setResponseCode(status)
+            request.write(b"{}")
+            request.finish()
+        self.held = []
 
     @property
     def bodies(self) -> list[dict[str, Any]]:
@@ -77,10 +100,10 @@ def write_config(path: Path, result_url: str, timeouts: dict[str, float] | None 
 class Stack:
     """A Result Server and DocVal (made by ``tap.makeService`` from a TOML file)."""
 
-    def __init__(self, reactor: Any, tmp_path: Path, *, statuses: list[int] | None = None,
+    def __init__(self, reactor: Any, tmp_path: Path, *, statuses: list[Any] | None = None,
                  timeouts: dict[str, float] | None = None):
         self.reactor = reactor
-        self.results = ResultServer(statuses)
+        self.results = ResultServer(statuses, clock=reactor)
         self.result_port = reactor.listenTCP(0, server.Site(self.results), interface="127.0.0.1")
         self.result_url = f"http://127.0.0.1:{self.result_port.getHost().port}{RESULT_PATH}"
         self.config_path = write_config(tmp_path / "docval.toml", self.result_url, timeouts)
@@ -99,15 +122,19 @@ class Stack:
             return
         self.stopped = True
         await self.service.stopService()
-        await self.result_port.stopListening()
+        if self.result_port.connected:
+            await self.result_port.stopListening()
 
     def phone(self, profile_name: str = profiles.DEFAULT_PROFILE, *, chip: Any = None,
+              hook: Any = None, edit: Any = None, silent: bool = False,
               **options: Any) -> defer.Deferred:
-        """Runs a traced phone holding ``profile_name``'s chip; fires with the Trace."""
+        """Runs a traced phone holding ``profile_name``'s chip; fires with the Trace.
+        ``edit`` rewrites the StartMessage; ``hook`` see :class:`TracingProtocol`."""
         profile = profiles.get_profile(profile_name)
         options.setdefault("access_key", access_key_json(profile.access_key))
-        opts = PhoneOptions(**options)
-        return run_traced_phone(self.url, chip if chip is not None else profile.chip(), opts, self.reactor)
+        opts = CustomStart(edit, **options) if edit is not None else PhoneOptions(**options)
+        chip = chip if chip is not None else profile.chip()
+        return run_traced_phone(self.url, chip, opts, self.reactor, hook, silent)
 
 
 # -- the traced phone -------------------------------------------------------------------------
@@ -137,6 +164,10 @@ class Trace:
     def close(self) -> tuple[int | None, str | None]:
         return self.record.close_code, self.record.close_reason
 
+    def outline(self) -> list:
+        """The last events, without the result object (for assertion messages)."""
+        return [e if e[0] != "result" else ("result", "...") for e in self.events][-6:]
+
     def kinds(self) -> list[str]:
         return [e[0] for e in self.events]
 
@@ -149,9 +180,9 @@ class Trace:
         and both carry the same code and reason (SPEC §3.5)."""
         expected = {"close_code": code} if reason is None else {"close_code": code, "close_reason": reason}
         kinds = self.kinds()
-        assert "close_frame" in kinds, self.events[-3:]
+        assert "close_frame" in kinds, self.outline()
         at = kinds.index("close_frame")
-        assert at >= 1 and self.events[at - 1] == ("close_message", expected), self.events[max(0, at - 2):at + 1]
+        assert at >= 1 and self.events[at - 1] == ("close_message", expected), self.outline()
         assert kinds.count("close_message") == 1
         assert self.events[at][1:] == (code, reason)
         assert self.close == (code, reason)
@@ -159,6 +190,23 @@ class Trace:
 
 
 class TracingProtocol(PhoneProtocol):
+    """The virtual phone, tracing what it receives.  ``factory.hook(protocol, event)``
+    runs after each message so a test can misbehave at a chosen moment; ``mute``
+    stops the phone from answering the chip's responses."""
+
+    mute = False
+
+    def onOpen(self) -> None:
+        if not self.factory.silent:
+            super().onOpen()
+            return
+        # A phone that connects and never sends its StartMessage.
+        send, self.sendMessage = self.sendMessage, lambda *args, **kwargs: None
+        try:
+            super().onOpen()
+        finally:
+            self.sendMessage = send
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         events = self.factory.trace.events
         if isBinary:
@@ -177,6 +225,12 @@ class TracingProtocol(PhoneProtocol):
             else:
                 events.append(("text", bytes(payload)))
         super().onMessage(payload, isBinary)
+        if self.factory.hook is not None:
+            self.factory.hook(self, events[-1])
+
+    def _send_response(self, response: bytes) -> None:
+        if not self.mute:
+            super()._send_response(response)
 
     def onCloseFrame(self, code: Any, reasonRaw: Any) -> Any:
         # Only the first close frame is the server's (a later one would be our echo).
@@ -188,11 +242,27 @@ class TracingProtocol(PhoneProtocol):
 
 class TracingFactory(PhoneFactory):
     protocol = TracingProtocol
+    hook: Any = None
+    silent = False
 
 
-def run_traced_phone(url: str, chip: Any, options: PhoneOptions, reactor: Any) -> defer.Deferred:
+class CustomStart(PhoneOptions):
+    """PhoneOptions whose StartMessage is edited by ``edit(dict) -> dict | bytes``."""
+
+    def __init__(self, edit: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.edit = edit
+
+    def start_message(self) -> Any:
+        return self.edit(super().start_message())
+
+
+def run_traced_phone(url: str, chip: Any, options: PhoneOptions, reactor: Any,
+                     hook: Any = None, silent: bool = False) -> defer.Deferred:
     factory = TracingFactory(url, chip, options, reactor=reactor)
     factory.trace = Trace(options)
+    factory.hook = hook
+    factory.silent = silent
     reactor.connectTCP("127.0.0.1", int(url.split(":")[2].split("/")[0]), factory, timeout=10)
 
     def done(record: Any) -> Trace:
