@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, task
+from twisted.internet import task
 from twisted.python import usage
 
 from docval import tap
@@ -115,23 +115,16 @@ def test_port_in_use_fails_at_start():
 
 
 def test_trust_with_files_and_demo(tmp_path):
-    from docval.sim.pki import demo_pki
+    from docval.sim.pki import generate_pki
 
-    pki = demo_pki()
-    cert = getattr(pki, "csca", None)
-    pem = cert.cert_pem if cert is not None and hasattr(cert, "cert_pem") else None
     d = tmp_path / "csca"
     d.mkdir()
-    untrusted = profiles._untrusted_signer() if hasattr(profiles, "_untrusted_signer") else None
-    if untrusted is not None:
-        (d / "other.pem").write_bytes(untrusted.cert_pem)
-    store = tap.load_trust(TrustConfig(csca=(d,), demo_csca=True))
-    expected = 2 if untrusted is not None else 1
-    assert store.count == expected
-    assert not list(Path("/tmp").glob("docval-demo-csca-*"))      # the temporary file is gone
-    store = tap.load_trust(TrustConfig(csca=(d,), demo_csca=False))
-    assert store.count == expected - 1
-    del pem
+    (d / "other.pem").write_bytes(generate_pki(country="XXA").csca.cert_pem)
+    before = set(Path("/tmp").glob("docval-demo-csca-*"))
+    assert tap.load_trust(TrustConfig(csca=(d,), demo_csca=True)).count == 2
+    assert set(Path("/tmp").glob("docval-demo-csca-*")) == before   # the temporary file is gone
+    assert tap.load_trust(TrustConfig(csca=(d,), demo_csca=False)).count == 1
+    assert tap.load_trust(TrustConfig(demo_csca=True)).count == 1
 
 
 @pytest_twisted.ensureDeferred

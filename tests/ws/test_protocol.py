@@ -13,7 +13,6 @@ from docval.errors import ResultPostFailed
 from docval.poster import PostOutcome
 
 from .harness import (
-    CAN,
     POST_CLIENT,
     RESULT_URL,
     FakePoster,
