@@ -192,13 +192,26 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     -addext keyUsage=critical,keyCertSign,cRLSign -keyout /dev/null -out "$WORK/extra.pem" 2>/dev/null
 (cd / && timeout 60 docval-trust import "$WORK/extra.pem") >/dev/null || fail "docval-trust import"
 TWISTD_PID=$(pgrep -P "$SERVER_PID" | head -n1)
+# A slow chip (100 ms per APDU) keeps a session open across the reload: it must complete.
+(cd / && timeout 120 docval-sim --url "ws://127.0.0.1:$PORT/ws1/validate" --return-result \
+    --client-id debian-ci --chip-ms 150) >"$WORK/sim-reload.log" 2>&1 &
+SIM_PID=$!
+sleep 1.5
 kill -HUP "$TWISTD_PID"      # what ExecReload= does
+wait "$SIM_PID" || { cat "$WORK/sim-reload.log"; fail "a session running across the reload failed"; }
 for _ in $(seq 40); do
     [ "$(metric docval_trust_store_certificates)" = 2.0 ] && break
     sleep 0.25
 done
 [ "$(metric docval_trust_store_certificates)" = 2.0 ] || fail "SIGHUP did not reload the trust store"
 kill -0 "$TWISTD_PID" || fail "the service died on SIGHUP"
+# The reload really happened while that second session was open.
+started=$(grep -n 'session .* started' "$WORK/server.log" | sed -n 2p | cut -d: -f1)
+reloaded=$(grep -n 'trust store .*: 2 CSCA' "$WORK/server.log" | head -n1 | cut -d: -f1)
+ended=$(grep -n 'session .* ended' "$WORK/server.log" | sed -n 2p | cut -d: -f1)
+[ -n "$started" ] && [ -n "$reloaded" ] && [ -n "$ended" ] \
+    && [ "$started" -lt "$reloaded" ] && [ "$reloaded" -lt "$ended" ] \
+    || fail "the reload did not happen during a session (lines $started/$reloaded/$ended)"
 
 stop_server
 # SPEC §6: the journal gets steps, timings and outcomes, never the document (the virtual
@@ -234,6 +247,7 @@ timeout 300 apt-get purge -y -qq docval </dev/null >/dev/null
 ! getent passwd docval >/dev/null || fail "user docval is still there"
 ! getent group docval >/dev/null || fail "group docval is still there"
 [ ! -e "$PLUGINS/docval_plugin.py" ] || fail "the plugin is still there"
+[ ! -e /usr/lib/python3/dist-packages/docval ] || fail "the docval package is still there"
 ! grep -q docval_plugin "$PLUGINS/dropin.cache" 2>/dev/null || fail "the plugin cache still lists docval"
 ! dpkg-statoverride --list /etc/docval/docval.toml >/dev/null || fail "statoverride left behind"
 echo "debian: all checks passed"
