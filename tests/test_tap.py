@@ -119,7 +119,7 @@ def test_trust_with_files_and_demo(tmp_path):
 
     d = tmp_path / "csca"
     d.mkdir()
-    (d / "other.pem").write_bytes(generate_pki(country="XXA").csca.cert_pem)
+    (d / "other.pem").write_bytes(generate_pki(country="XA").csca.cert_pem)
     before = set(Path("/tmp").glob("docval-demo-csca-*"))
     assert tap.load_trust(TrustConfig(csca=(d,), demo_csca=True)).count == 2
     assert set(Path("/tmp").glob("docval-demo-csca-*")) == before   # the temporary file is gone
