@@ -63,23 +63,48 @@ class ServerStats:
     reader_cpu: list[float] = field(default_factory=list)   # thread CPU seconds in the reader
 
 
-def counting_reader(stats: ServerStats, *, classic: bool = False) -> Callable[..., Awaitable[Any]]:
+class SeededRng:
+    """A repeatable byte stream in place of os.urandom, for the capacity benchmark only:
+    with it every session sends the same commands, so a phone can replay one recorded
+    chip transcript instead of computing the chip's side (the server still does all
+    of its own work).  Never used outside the benchmarks."""
+
+    def __init__(self, seed: bytes = b"docval-bench"):
+        self._seed = seed
+        self._counter = 0
+
+    def __call__(self, n: int) -> bytes:
+        import hashlib
+
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(self._seed + self._counter.to_bytes(8, "big")).digest()
+            self._counter += 1
+        return out[:n]
+
+
+def counting_reader(stats: ServerStats, *, classic: bool = False,
+                    seeded: bool = False) -> Callable[..., Awaitable[Any]]:
     """A ``read_document`` for the service: the real reader, counted, optionally classic."""
     from docval.reader import read_document
 
     async def read(transport: Any, params: Any, progress: Callable[[str], None]) -> Any:
         counts = Counts()
         stats.sessions.append(counts)
+        if len(stats.sessions) > 10000:   # long capacity runs: keep memory flat
+            del stats.sessions[:5000]
         if classic:
             # What a JMRTD-based reader does, whatever the phone offers.
             params = replace(params, classic=True, max_pipelined=1)
+        if seeded:
+            params = replace(params, rng=SeededRng())
         return await read_document(CountingTransport(transport, counts), params, progress)
 
     return read
 
 
 def start_server(reactor: Any, *, classic: bool = False, stats: ServerStats | None = None,
-                 max_connections: int = 1000, timeouts: Timeouts | None = None) -> tuple[Any, str, ServerStats]:
+                 max_connections: int = 1000, timeouts: Timeouts | None = None, seeded: bool = False) -> tuple[Any, str, ServerStats]:
     """The real service on 127.0.0.1:<ephemeral>; returns (service, ws URL, stats)."""
     from docval.tap import DocValService
 
@@ -92,7 +117,7 @@ def start_server(reactor: Any, *, classic: bool = False, stats: ServerStats | No
         trust=replace(base.trust, reload_interval=0),
         timeouts=timeouts or base.timeouts,
     )
-    service = DocValService(config, reactor, read_document=counting_reader(stats, classic=classic))
+    service = DocValService(config, reactor, read_document=counting_reader(stats, classic=classic, seeded=seeded))
     service.startService()
     port = service.listeners[0].port.getHost().port
     return service, f"ws://127.0.0.1:{port}/ws1/validate", stats
