@@ -45,7 +45,7 @@ from docval.sim.hostile_phone import phone_behaviours, run_hostile_phone, start_
 from docval.sim.phone import PhoneOptions, access_key_json, run_phone  # noqa: E402
 from tests.hostile.wsclient import ServerProcess  # noqa: E402
 
-TIMEOUTS = {"start_message": 2.0, "apdu_response": 2.0, "max_session": 8.0,
+TIMEOUTS = {"start_message": 2.0, "apdu_response": 2.0, "max_session": 20.0,
             "open_handshake": 2.0, "close_handshake": 1.0}
 POSTING = "posting-client"
 RETURNING = "YOUR CLIENT ID"
@@ -58,6 +58,9 @@ CHIPS = ["garbage", "empty-response", "sod-absent", "wrong-length-6700", "longer
          "huge-dg15-key-signed", "dg14-unknown-curve", "sod-legacy-oid", "sod-sha1",
          "dg1-mismatch", "dg2-jp2-bomb", "dg11-latin1"]
 SLOW_PHONES = {"silent", "never-answers", "drip-feed"}
+# A chip that drip-feeds 1000+ one-byte reads may hit the session time limit before the
+# per-file command cap when the machine is loaded: both are the defined outcome.
+ALSO_ACCEPTED = {"one-byte-at-a-time": {(1011, "MAX_SESSION_TIME_EXCEEDED")}}
 
 
 # ----------------------------------------------------------------------------- Result Server
@@ -94,6 +97,7 @@ class Scenario:
     expect: tuple[int, str | None] | None      # None: the phone leaves, no close expected
     posts: int                                 # accepted posts the Result Server must see
     run: Callable[[str], defer.Deferred]
+    also: frozenset = frozenset()              # other closes that are equally correct
 
 
 _direct_cache: dict[str, tuple[int, str | None]] = {}
@@ -142,7 +146,8 @@ def make_scenarios(port: int, rnd: random.Random) -> list[tuple[float, Callable[
         return Scenario("chip", name, expect, 1 if expect == (1000, None) else 0,
                         lambda vid: run_phone(url, hostile.hostile_chip(name, seed=rnd.randrange(1 << 30)),
                                               PhoneOptions(access_key=key, client_id=POSTING, validation_id=vid),
-                                              reactor=reactor))
+                                              reactor=reactor),
+                        frozenset(ALSO_ACCEPTED.get(name, ())))
 
     def phone(slow: bool) -> Scenario:
         prof = profiles.get_profile("pace-ecdh-gm-aes128")
@@ -208,7 +213,8 @@ async def soak(args: argparse.Namespace, proc: ServerProcess, results: ResultSer
             got = (None, f"client error {type(exc).__name__}")
         want = scenario.expect
         # Autobahn's own protocol closes (1002/1007/1009) carry a free-text reason: the code counts.
-        ok = want is None or got == want or (want[1] is None and want[0] != 1000 and got[0] == want[0])
+        ok = want is None or got == want or got in scenario.also \
+            or (want[1] is None and want[0] != 1000 and got[0] == want[0])
         if not ok:
             summary["wrong_outcome"].append((vid, scenario.expect, got))
         done["sessions"] += 1

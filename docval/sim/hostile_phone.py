@@ -283,7 +283,7 @@ def phone_behaviours(access_key: dict[str, str], *, apdu_timeout: float = 15.0) 
         PhoneBehaviour("bad-can", "P5", (1008, "INVALID_ACCESS_KEY_VALUES"), dict(good, access_key={"can": "12"})),
         _TextAfterStart("text-after-start", "P8", (1008, "UNEXPECTED_MESSAGE"), good),
         _Silent("never-answers", "P9", (1001, "TIMEOUT_WHILE_WAITING_FOR_RESPONSE"), good),
-        _Drip("drip-feed", "P10", (1011, "MAX_SESSION_TIME_EXCEEDED"), good, apdu_timeout * 0.6),
+        _Drip("drip-feed", "P10", (1011, "MAX_SESSION_TIME_EXCEEDED"), good, apdu_timeout * 0.75),
         _Raw("oversize-frame", "W1", (1009, None), frame(OP_TEXT, b"", declared_length=1 << 20) + b"x" * 1024),
         _Raw("invalid-utf8", "W3", (1007, None), frame(OP_TEXT, b'{"a": "\xff"}')),
         _Raw("big-ping", "W4", (1002, None), frame(OP_PING, b"p" * 200)),
