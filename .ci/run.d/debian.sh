@@ -196,7 +196,10 @@ TWISTD_PID=$(pgrep -P "$SERVER_PID" | head -n1)
 (cd / && timeout 120 docval-sim --url "ws://127.0.0.1:$PORT/ws1/validate" --return-result \
     --client-id debian-ci --chip-ms 150) >"$WORK/sim-reload.log" 2>&1 &
 SIM_PID=$!
-sleep 1.5
+for _ in $(seq 300); do     # until the server has logged that session's start
+    [ "$(grep -c 'session .* started' "$WORK/server.log")" -ge 2 ] && break
+    sleep 0.1
+done
 kill -HUP "$TWISTD_PID"      # what ExecReload= does
 wait "$SIM_PID" || { cat "$WORK/sim-reload.log"; fail "a session running across the reload failed"; }
 for _ in $(seq 40); do
