@@ -131,6 +131,19 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             return
         super().dataReceived(data)
 
+    def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
+        # Autobahn's hook for an oversized frame or message (it would close 1009).
+        # Before the StartMessage that is an invalid start message (HOSTILE_INPUTS
+        # P2), closed the SPEC way with its text message first.
+        if self._phase == AWAIT_START:
+            try:
+                self._fail(InvalidStartMessage("start message larger than the message limit"))
+            finally:
+                # Stops Autobahn from buffering the rest of the oversized payload.
+                self.failedByMe = True
+            return
+        super()._max_message_size_exceeded(msg_size, max_msg_size, reason)
+
     def onConnect(self, request: Any) -> None:
         if request.path != PATH:
             raise ConnectionDeny(404, "Not Found")

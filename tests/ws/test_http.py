@@ -185,7 +185,7 @@ def test_invalid_utf8_text_is_1007():
     assert close_frames(t.value()) == [1007]
 
 
-def test_oversized_frame_is_1009_before_the_payload_arrives():
+def test_oversized_frame_before_the_start_message_is_refused_before_its_payload():
     h = Harness()
     proto, t = open_raw(h)
     proto.dataReceived(handshake())
@@ -193,7 +193,11 @@ def test_oversized_frame_is_1009_before_the_payload_arrives():
     # Only the header of a 1 MB frame: refused on its declared length.
     header = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 1 << 20) + os.urandom(4)
     proto.dataReceived(header)
-    assert close_frames(t.value()) == [1009]
+    assert close_frames(t.value()) == [1008]
+    assert b"INVALID_START_MESSAGE" in t.value()
+    # The payload that follows is not buffered.
+    proto.dataReceived(os.urandom(1 << 16))
+    assert len(proto.data) < 1 << 16
 
 
 def test_close_handshake_timeout_drops_a_silent_peer():
@@ -220,7 +224,7 @@ def test_oversized_start_message_over_fragments_is_capped():
         if t.value():
             break
         proto.dataReceived(frame(0, b" " * 1000, fin=False))
-    assert close_frames(t.value()) == [1009]
+    assert close_frames(t.value()) == [1008]
 
 
 def test_start_message_in_fragments_is_accepted():

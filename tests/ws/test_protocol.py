@@ -171,13 +171,27 @@ def test_invalid_start_message(payload, binary):
     h.assert_clean()
 
 
-def test_ten_megabyte_start_message_is_refused_by_the_size_cap():
+def test_ten_megabyte_start_message_is_an_invalid_start_message():
     h = Harness()
     c = h.raw((b'{"client_id": "' + b"x" * (10 << 20) + b'"}', False))
     h.run(c)
-    # Autobahn refuses the frame itself (1009) before any JSON is parsed.
+    # Refused on the frame's declared length, before the payload is buffered.
+    assert_closed(c, 1008, "INVALID_START_MESSAGE")
+    h.assert_clean()
+
+
+def test_oversized_binary_message_while_reading_is_1009():
+    hold = defer.Deferred()
+
+    async def read(transport, params, progress):
+        await transport.transmit_many([b"\x00\xB0\x00\x00\x00"])
+        await hold
+
+    h = Harness(read_document=read)
+    c = h.raw(start_message(), path=RR, answer=lambda apdu: b"\x00" * (1 << 20))
+    h.run(c)
     assert c.closed[1] == 1009
-    assert h.poster.posts == []
+    assert h.metrics.finished == [("failure", "COMMUNICATION_FAILED")]
     h.assert_clean()
 
 
