@@ -176,6 +176,30 @@ def test_unmasked_client_frames_are_a_protocol_error():
     assert close_frames(t.value()) == [1002]
 
 
+def test_oversized_control_frame_is_a_protocol_error():
+    h = Harness()
+    proto, t = open_raw(h)
+    proto.dataReceived(handshake())
+    t.clear()
+    proto.dataReceived(frame(9, b"p" * 126))     # a ping longer than 125 bytes
+    assert close_frames(t.value()) == [1002]
+
+
+def test_pings_are_answered_and_do_not_touch_the_session():
+    h = Harness()
+    proto, t = open_raw(h)
+    proto.dataReceived(handshake())
+    t.clear()
+    for _ in range(100):
+        proto.dataReceived(frame(9, b"x"))
+    proto.dataReceived(frame(10, b"unsolicited"))
+    out = t.value()
+    assert out.count(b"\x8a\x01x") == 100          # 100 pongs
+    assert close_frames(out) == []
+    h.clock.advance(10.1)                             # the start-message timeout still applies
+    assert close_frames(t.value()) == [1001]
+
+
 def test_invalid_utf8_text_is_1007():
     h = Harness()
     proto, t = open_raw(h)

@@ -145,6 +145,23 @@ def test_reader_asking_for_more_than_allowed_is_a_server_error():
     h.assert_clean()
 
 
+def test_same_validation_id_in_parallel_is_allowed():
+    # HOSTILE_INPUTS P7: policy is to allow; the Result Server de-duplicates.
+    h = Harness()
+    hold = defer.Deferred()
+    h.factory._read_document = scripted_reader(hold=hold)
+    a = h.raw(start_message(), path=RR)
+    b = h.raw(start_message(), path=RR)
+    h.run(a)
+    h.run(b)
+    hold.callback(None)
+    h.run(a)
+    h.run(b)
+    assert_closed(a, 1000, None)
+    assert_closed(b, 1000, None)
+    h.assert_clean()
+
+
 # --- start message -----------------------------------------------------------------------
 
 @pytest.mark.parametrize(
