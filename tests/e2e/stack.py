@@ -145,8 +145,9 @@ class Trace:
     """Everything one phone session saw, in arrival order."""
 
     options: PhoneOptions
-    events: list[tuple] = field(default_factory=list)   # ("status", s) ("result", obj) ("close_message", obj)
-    #                                                       ("binary", n) ("text", raw) ("close_frame", code, reason)
+    # ("status", s) ("result", obj) ("close_message", obj) ("binary", n) ("text", raw)
+    # ("close_frame", code, reason), and ("answer", n) for each response the phone sent
+    events: list[tuple] = field(default_factory=list)
     record: Any = None                                  # docval.sim.phone.PhoneRecord
 
     def __repr__(self) -> str:   # never the result object: it holds personal data
@@ -168,8 +169,21 @@ class Trace:
         """The last events, without the result object (for assertion messages)."""
         return [e if e[0] != "result" else ("result", "...") for e in self.events][-6:]
 
+    @property
+    def messages(self) -> list[tuple]:
+        """What the server sent (and the close frame), without the phone's own answers."""
+        return [e for e in self.events if e[0] != "answer"]
+
     def kinds(self) -> list[str]:
-        return [e[0] for e in self.events]
+        return [e[0] for e in self.messages]
+
+    def max_outstanding(self) -> int:
+        """The most commands the server had sent and the phone not yet answered."""
+        outstanding = most = 0
+        for e in self.events:
+            outstanding += {"binary": 1, "answer": -1}.get(e[0], 0)
+            most = max(most, outstanding)
+        return most
 
     def server_close_frame(self) -> tuple | None:
         frames = [e for e in self.events if e[0] == "close_frame"]
@@ -182,9 +196,10 @@ class Trace:
         kinds = self.kinds()
         assert "close_frame" in kinds, self.outline()
         at = kinds.index("close_frame")
-        assert at >= 1 and self.events[at - 1] == ("close_message", expected), self.outline()
+        messages = self.messages
+        assert at >= 1 and messages[at - 1] == ("close_message", expected), self.outline()
         assert kinds.count("close_message") == 1
-        assert self.events[at][1:] == (code, reason)
+        assert messages[at][1:] == (code, reason)
         assert self.close == (code, reason)
         assert self.record.was_clean is True
 
@@ -224,12 +239,14 @@ class TracingProtocol(PhoneProtocol):
                 events.append(("close_message", msg))
             else:
                 events.append(("text", bytes(payload)))
+        event = events[-1]
         super().onMessage(payload, isBinary)
         if self.factory.hook is not None:
-            self.factory.hook(self, events[-1])
+            self.factory.hook(self, event)
 
     def _send_response(self, response: bytes) -> None:
-        if not self.mute:
+        if not self.mute and self.state == PhoneProtocol.STATE_OPEN:
+            self.factory.trace.events.append(("answer", len(response)))
             super()._send_response(response)
 
     def onCloseFrame(self, code: Any, reasonRaw: Any) -> Any:

@@ -19,10 +19,10 @@ def assert_event_order(trace, expected_statuses):
     the result right after DONE, then the close message, then the close frame."""
     assert trace.statuses == expected_statuses
     kinds = trace.kinds()
-    pa = trace.events.index(("status", "PASSIVE_AUTHENTICATION"))
+    pa = trace.messages.index(("status", "PASSIVE_AUTHENTICATION"))
     assert "binary" not in kinds[pa:]
     done = len(kinds) - 1 - kinds[::-1].index("status")
-    assert trace.events[done] == ("status", "DONE")
+    assert trace.messages[done] == ("status", "DONE")
     assert kinds[done + 1:] == ["result", "close_message", "close_frame"]
     # Each status is announced before the APDUs of its step: the first message is a status.
     assert kinds[0] == "status"
