@@ -259,6 +259,14 @@ class _Disconnect(PhoneBehaviour):
             phone.answer(apdu)
 
 
+class _Oversize(PhoneBehaviour):
+    """Answers the first APDU with a frame that declares 1 MB (after a valid StartMessage)."""
+
+    def on_apdu(self, phone: HostilePhoneProtocol, apdu: bytes) -> None:
+        if phone.transport is not None:
+            phone.transport.write(encode_frame(OP_BINARY, b"", declared_length=1 << 20) + b"x" * 1024)
+
+
 class _Duplicate(PhoneBehaviour):
     def on_apdu(self, phone: HostilePhoneProtocol, apdu: bytes) -> None:
         resp = phone.factory.chip.transmit(apdu)
@@ -284,7 +292,9 @@ def phone_behaviours(access_key: dict[str, str], *, apdu_timeout: float = 15.0) 
         _TextAfterStart("text-after-start", "P8", (1008, "UNEXPECTED_MESSAGE"), good),
         _Silent("never-answers", "P9", (1001, "TIMEOUT_WHILE_WAITING_FOR_RESPONSE"), good),
         _Drip("drip-feed", "P10", (1011, "MAX_SESSION_TIME_EXCEEDED"), good, apdu_timeout * 0.75),
-        _Raw("oversize-frame", "W1", (1009, None), frame(OP_TEXT, b"", declared_length=1 << 20) + b"x" * 1024),
+        _Raw("oversize-start", "W1", (1008, "INVALID_START_MESSAGE"),
+             frame(OP_TEXT, b"", declared_length=1 << 20) + b"x" * 1024),
+        _Oversize("oversize-frame", "W1", (1009, None), good),
         _Raw("invalid-utf8", "W3", (1007, None), frame(OP_TEXT, b'{"a": "\xff"}')),
         _Raw("big-ping", "W4", (1002, None), frame(OP_PING, b"p" * 200)),
         _Raw("unmasked", "W5", (1002, None), frame(OP_TEXT, b"{}", mask=False)),

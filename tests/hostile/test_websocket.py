@@ -13,9 +13,21 @@ pytestmark = pytest.mark.hostile
 SLACK = 2.5
 
 
+def _reading_session(server) -> RawWebSocket:
+    """A session past its StartMessage, waiting for an APDU answer."""
+    ws = RawWebSocket(server.port, "/ws1/validate?return_result=true")
+    ws.send_json({"client_id": "YOUR CLIENT ID", "validation_id": "w1", "access_key": {"can": "123456"},
+                  "nfc_adapter_supports_extended_length": True, "platform": "android"})
+    while True:
+        msg = ws.next_message()
+        assert msg is not None, ws.received
+        if msg[0] == 0x2:
+            return ws
+
+
 def test_W1_message_above_the_limit_closes_1009(server):
-    ws = RawWebSocket(server.port)
-    ws.send_raw(frame(OP_TEXT, b"", declared_length=1 << 20))
+    ws = _reading_session(server)
+    ws.send_raw(frame(0x2, b"", declared_length=1 << 20))
     ws.send_raw(b"x" * 4096)
     received = ws.drain()
     assert received.close_code == 1009
@@ -23,12 +35,26 @@ def test_W1_message_above_the_limit_closes_1009(server):
     assert settle(server)["sessions"] == 0
 
 
+def test_W1_oversized_first_message_is_an_invalid_start_message(server):
+    """Before the StartMessage the same frame is refused on its declared length as P2 says."""
+    ws = RawWebSocket(server.port)
+    ws.send_raw(frame(OP_TEXT, b"", declared_length=1 << 20) + b"x" * 4096)
+    received = ws.drain()
+    assert (received.close_code, received.close_reason) == (1008, "INVALID_START_MESSAGE")
+    ws.close()
+
+
 def test_W1_memory_stays_bounded_when_a_frame_claims_a_gigabyte(server):
     before = server.state()["rss_kb"]
-    ws = RawWebSocket(server.port)
-    ws.send_raw(frame(OP_TEXT, b"", declared_length=1 << 30))
-    assert ws.drain().close_code == 1009
-    ws.close()
+    for reading in (False, True):
+        ws = _reading_session(server) if reading else RawWebSocket(server.port)
+        ws.send_raw(frame(0x2 if reading else OP_TEXT, b"", declared_length=1 << 30))
+        try:
+            ws.send_raw(b"y" * (1 << 20))
+        except OSError:
+            pass
+        assert ws.drain().close_code in (1009, 1008)
+        ws.close()
     assert server.state()["rss_kb"] - before < 20_000
 
 
@@ -42,7 +68,7 @@ def test_W2_endless_continuation_frames_are_capped(server):
     except OSError:
         pass                     # the server hung up mid-flood: that is the point
     received = ws.drain()
-    assert received.close_code in (1009, 1001) or received.eof
+    assert received.close_code in (1009, 1008, 1001) or received.eof
     assert time.monotonic() - started < TIMEOUTS["start_message"] + 10
     ws.close()
 
