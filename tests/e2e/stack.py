@@ -50,6 +50,8 @@ class ResultServer(resource.Resource):
     def __init__(self, statuses: list[Any] | None = None, clock: Any = None):
         super().__init__()
         self.statuses = list(statuses or [])
+        self.decide: Any = None     # optional: body -> answer, instead of the script
+        self.keep_bodies = True     # False: keep only the client_validation_id of each post
         self.posts: list[Post] = []
         self.held: list[Any] = []
         self.arrived: defer.Deferred = defer.Deferred()   # fires at the first POST
@@ -59,10 +61,14 @@ class ResultServer(resource.Resource):
         body = json.loads(request.content.read())
         types = request.requestHeaders.getRawHeaders(b"content-type") or []
         at = self._clock.seconds() if self._clock is not None else 0.0
-        self.posts.append(Post(request.path.decode(), [t.decode() for t in types], body, at))
+        kept = body if self.keep_bodies else {"client_validation_id": body.get("client_validation_id")}
+        self.posts.append(Post(request.path.decode(), [t.decode() for t in types], kept, at))
         if not self.arrived.called:
             self.arrived.callback(None)
-        answer = self.statuses.pop(0) if self.statuses else 200
+        if self.decide is not None:
+            answer = self.decide(body)
+        else:
+            answer = self.statuses.pop(0) if self.statuses else 200
         if answer in (HANG, HOLD):
             if answer == HOLD:
                 self.held.append(request)
