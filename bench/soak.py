@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -41,7 +40,7 @@ from docval.errors import close_for  # noqa: E402
 from docval.reader import ReadParams  # noqa: E402
 from docval.sim import hostile, profiles  # noqa: E402
 from docval.sim.direct import read_sync  # noqa: E402
-from docval.sim.hostile_phone import phone_behaviours, run_hostile_phone, start_message  # noqa: E402
+from docval.sim.hostile_phone import phone_behaviours, run_hostile_phone  # noqa: E402
 from docval.sim.phone import PhoneOptions, access_key_json, run_phone  # noqa: E402
 from tests.hostile.wsclient import ServerProcess  # noqa: E402
 

@@ -21,7 +21,6 @@ the wire: bad MACs, replays, truncation, garbage).
 """
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -176,10 +175,6 @@ def resign_sod(chip: VirtualChip, *, hash_name: str = "SHA-256", **sod_options: 
     from docval.sim import pki
     chip.fs.application.put(files.EF_SOD, pki.sod_for_data_groups(app_files(chip), hash_name=hash_name,
                                                                  **sod_options))
-
-
-def dg_file(tag: int, body: bytes) -> bytes:
-    return tlv.encode(tag, body)
 
 
 # ----------------------------------------------------------------------------- raw faults
@@ -550,10 +545,6 @@ def _both(*setups: Callable[[HostileChip, Any], None]) -> Callable[[HostileChip,
     return setup
 
 
-def _after_sod(chip: HostileChip, cmd: CommandAPDU) -> bool:
-    return chip.state.get("sod_seen", False)
-
-
 def _mark_sod(chip: HostileChip, profile: Any) -> None:
     seen = reading(files.EF_SOD)
 
@@ -820,7 +811,3 @@ def hostile_chip(name: str, profile: str | None = None, *, seed: int = 0) -> Hos
 def access_key_for(name: str, profile: str | None = None) -> Any:
     from docval.sim.profiles import get_profile
     return get_profile(profile or BEHAVIOURS[name].profile).access_key
-
-
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()

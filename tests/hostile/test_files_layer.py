@@ -6,7 +6,7 @@ import time
 import pytest
 
 from docval.emrtd import files, tlv
-from docval.emrtd.errors import FileReadError, LimitExceeded, ParseError, TLVError
+from docval.emrtd.errors import FileReadError, ParseError, TLVError
 from docval.emrtd.lds.sod import parse_sod
 from docval.sim.hostile import hostile_chip, nested
 from tests.hostile.chipharness import assert_closed, run_hostile

@@ -12,7 +12,7 @@ import pytest
 from asn1crypto import cms, core
 
 from docval.emrtd import keys, tlv
-from docval.emrtd.errors import EmrtdError, LimitExceeded, UnsupportedError
+from docval.emrtd.errors import EmrtdError, UnsupportedError
 from docval.emrtd.lds.sod import parse_sod
 from docval.emrtd.pa import passive_authentication
 from docval.sim import pki
