@@ -267,14 +267,6 @@ class _Oversize(PhoneBehaviour):
             phone.transport.write(encode_frame(OP_BINARY, b"", declared_length=1 << 20) + b"x" * 1024)
 
 
-class _Duplicate(PhoneBehaviour):
-    def on_apdu(self, phone: HostilePhoneProtocol, apdu: bytes) -> None:
-        resp = phone.factory.chip.transmit(apdu)
-        phone.record.apdus += 1
-        phone.send(OP_BINARY, resp)
-        phone.send(OP_BINARY, resp)
-
-
 def phone_behaviours(access_key: dict[str, str], *, apdu_timeout: float = 15.0) -> dict[str, PhoneBehaviour]:
     """Every hostile phone, with ``access_key`` (StartMessage form) for those that send one."""
     good = start_message(access_key)
