@@ -12,7 +12,8 @@ and phones that vanish mid-session.  Checks:
 * every session ended with the close its scenario demands (for hostile chips: what
   the reader does against the same chip directly, via ``docval.sim.direct``);
 * every successful posting session was accepted by the Result Server exactly once,
-  and nothing was posted for a failed session;
+  and nothing was posted for a failed session; a good document's posted result
+  carries the PA/CA/AA verdicts its profile promises;
 * after the run the server holds no session, no post, no session timer, and its
   open file descriptors and RSS are back at the warm-up baseline.
 
@@ -195,7 +196,9 @@ async def soak(args: argparse.Namespace, proc: ServerProcess, results: ResultSer
     for name in CHIPS:                       # expectations first: they cost CPU, not sessions
         direct_outcome(name)
     state = await threads_state(proc)
-    summary: dict[str, Any] = {"wrong_outcome": [], "lost": [], "duplicated": [], "wrongly_posted": []}
+    summary: dict[str, Any] = {"wrong_outcome": [], "lost": [], "duplicated": [], "wrongly_posted": [],
+                               "wrong_result": []}
+    expected_verdicts: dict[str, Any] = {}
     done = Counter()
     by_kind: defaultdict[str, Counter] = defaultdict(Counter)
     expected_posts: dict[str, int] = {}
@@ -205,6 +208,8 @@ async def soak(args: argparse.Namespace, proc: ServerProcess, results: ResultSer
         scenario = pick(table, rnd)
         vid = f"{scenario.kind}-{i}-{scenario.name}"
         expected_posts[vid] = scenario.posts
+        if scenario.kind == "good" and scenario.posts:
+            expected_verdicts[vid] = profiles.get_profile(scenario.name).expect
         try:
             record = await scenario.run(vid)
             got = outcome_of(record)
@@ -239,6 +244,12 @@ async def soak(args: argparse.Namespace, proc: ServerProcess, results: ResultSer
             summary["duplicated"].append(vid)
         elif not want and got:
             summary["wrongly_posted"].append(vid)
+    for vid, expect in expected_verdicts.items():
+        body = results.bodies.get(vid)
+        if body is not None and (body["passive_authentication"], body["chip_authentication_result"],
+                                 body["active_authentication_result"]) != (
+                expect.passive_authentication, expect.chip_authentication, expect.active_authentication):
+            summary["wrong_result"].append(vid)
     summary.update(sessions=done["sessions"], by_kind={k: dict(v) for k, v in by_kind.items()},
                    initial=state, baseline=baseline, final=final, elapsed=elapsed,
                    measured_sessions=args.sessions - warmup)
@@ -262,7 +273,7 @@ async def settle(proc: ServerProcess, timeout: float = 30.0) -> dict:
 
 def verdict(summary: dict[str, Any], rss_tolerance_kb: int) -> list[str]:
     problems = []
-    for key in ("wrong_outcome", "lost", "duplicated", "wrongly_posted"):
+    for key in ("wrong_outcome", "lost", "duplicated", "wrongly_posted", "wrong_result"):
         if summary[key]:
             problems.append(f"{key}: {summary[key][:5]}")
     base, final = summary["baseline"], summary["final"]
@@ -319,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         f"elapsed={outcome['elapsed']:.1f}s kinds={json.dumps(outcome['by_kind'], sort_keys=True)} "
         f"wrong_outcome={len(outcome['wrong_outcome'])} lost={len(outcome['lost'])} "
         f"duplicated={len(outcome['duplicated'])} wrongly_posted={len(outcome['wrongly_posted'])} "
+        f"wrong_result={len(outcome['wrong_result'])} "
         f"posts_accepted={sum(results.accepted.values())} posts_refused={sum(results.refused.values())} "
         f"rss_kb={base['rss_kb']}->{final['rss_kb']} fds={base['fds']}->{final['fds']} "
         f"(pool {base['pool_connections']}->{final['pool_connections']}) "
