@@ -440,9 +440,14 @@ def _load_dh(spki: bytes, oid: str, raw_params: bytes, key_bytes: bytes) -> Publ
 
 def _load_standardized(spki: bytes, raw_params: bytes, key_bytes: bytes) -> PublicKey:
     try:
-        param_id = asn1.Integer.load(raw_params, strict=True).native
+        id_obj = asn1.Integer.load(raw_params, strict=True)
+        # Every standardized id is below 32: a longer INTEGER is refused before it
+        # becomes a number, whose decimal form Python refuses beyond 4300 digits.
+        param_id = id_obj.native if len(id_obj.contents or b"") <= 2 else None
     except Exception:
         raise ParseError("malformed standardized domain parameter id") from None
+    if param_id is None:
+        raise UnsupportedError("unsupported standardized domain parameters (id out of range)")
     if not isinstance(param_id, int):
         raise ParseError("malformed standardized domain parameter id")
     curve = ec.curve_by_pace_id(param_id)

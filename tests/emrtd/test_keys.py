@@ -198,6 +198,20 @@ def test_standardized_domain_parameter_ids():
         load_public_key(b"\x30" + _len(len(body)) + body)
 
 
+@pytest.mark.parametrize("param_id", [1 << (8 * 2100), -(1 << (8 * 2100)), 1 << 40, -1],
+                         ids=["2100-byte", "negative-2100-byte", "6-byte", "minus-one"])
+def test_huge_or_negative_standardized_id_is_refused_without_printing_it(param_id):
+    """A 2100-byte id would become a 5000-digit number in the message: Python refuses
+    that conversion with ValueError, which must not escape (nor the number reach a log)."""
+    curve = ec.BY_PACE_ID[13]
+    point = b"\x04" + curve.gx.to_bytes(32, "big") + curve.gy.to_bytes(32, "big")
+    alg = asn1.ObjectIdentifier(keys.OID_STANDARDIZED_DOMAIN_PARAMETERS).dump() + asn1.Integer(param_id).dump()
+    body = b"\x30" + _len(len(alg)) + alg + asn1.OctetBitString(point).dump()
+    with pytest.raises(UnsupportedError) as caught:
+        load_public_key(b"\x30" + _len(len(body)) + body)
+    assert len(str(caught.value)) < 100
+
+
 def test_unknown_algorithm_and_curve():
     with pytest.raises(UnsupportedError):
         load_public_key(asn1keys.PublicKeyInfo({

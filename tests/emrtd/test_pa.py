@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings, strategies as st
 
-from docval.emrtd import keys, tlv
+from docval.emrtd import ec as ecdomain, keys, tlv
 from docval.emrtd.certificate import parse_certificate
 from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
 from docval.emrtd.lds.cms import parse_signed_data
@@ -304,6 +304,34 @@ def test_two_signer_infos(demo_store):
         sd["signer_infos"] = asn1cms.SignerInfos([si, asn1cms.SignerInfo.load(si.dump())])
     r = passive_authentication(parse_sod(_patched(_sod(), twice)), DGS, demo_store, at=SIGNED_2025)
     assert not r.sod_signature_valid and "2 SignerInfos, exactly one is required" in r.error
+
+
+def _replace_element(der: bytes, old: bytes, new: bytes) -> bytes:
+    """``der`` with the DER element ``old`` inside it replaced by ``new``, lengths redone."""
+    if der == old:
+        return new
+    item = tlv.parse_single(der)
+    if not item.constructed or old not in item.value:
+        return der
+    return tlv.encode(item.tag, b"".join(_replace_element(c.encode(), old, new) for c in item.children()))
+
+
+def test_dsc_key_with_a_huge_standardized_id_is_a_verdict_not_a_crash(demo_store):
+    """The chip supplies the DSC: a key naming standardized domain parameter id 2^16800
+    must end in a failed signature check, not in an exception out of PA."""
+    from asn1crypto import core
+
+    curve = ecdomain.BY_PACE_ID[13]
+    point = b"\x04" + curve.gx.to_bytes(32, "big") + curve.gy.to_bytes(32, "big")
+    alg = tlv.encode(0x30, core.ObjectIdentifier(keys.OID_STANDARDIZED_DOMAIN_PARAMETERS).dump()
+                     + core.Integer(1 << (8 * 2100)).dump())
+    hostile_spki = tlv.encode(0x30, alg + core.OctetBitString(point).dump())
+    sod = _sod()
+    dsc_spki = parse_sod(sod).certificates[0].spki
+    r = passive_authentication(parse_sod(_replace_element(sod, dsc_spki, hostile_spki)), DGS, demo_store,
+                               at=SIGNED_2025)
+    assert not r.sod_signature_valid and not r.passive_authentication
+    assert "signer certificate key: unsupported standardized domain parameters" in r.error
 
 
 def test_message_digest_mismatch(demo_store):
