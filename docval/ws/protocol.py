@@ -89,9 +89,14 @@ def _detail(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# Module level, not a class attribute: a Logger on the class would make every
+# event carry the protocol instance as its source, and buffered log events
+# (before logging starts, or in an observer) would keep finished sessions alive.
+_log = Logger(namespace="docval.session")
+
+
 class ValidateServerProtocol(WebSocketServerProtocol):
-    # Autobahn owns ``self.log``; ours is separate so its format stays under our control.
-    _log = Logger()
+    # Autobahn owns ``self.log``; ours (``_log``) keeps its format under our control.
 
     factory: "ValidateServerFactory"
 
@@ -229,7 +234,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             on_timeout=self._on_apdu_timeout,
             on_round_trip=factory.metrics.apdu_round_trip,
         )
-        self._log.info(
+        _log.info(
             "session {session_id} started: validation_id={validation_id} platform={platform} "
             "access={access} extended_length={extended} max_command={max_command} "
             "max_response={max_response} pipelined={pipelined} return_result={return_result}",
@@ -317,7 +322,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._post_d = None
         attempts = getattr(outcome, "attempts", "?")
         if self._phase != POSTING:
-            self._log.info(
+            _log.info(
                 "session {session_id}: result posted after the phone left ({attempts} attempt(s))",
                 session_id=self._sid, attempts=attempts,
             )
@@ -331,7 +336,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         if failure.check(defer.CancelledError):
             return
         if self._phase != POSTING:
-            self._log.info(
+            _log.info(
                 "session {session_id}: result post failed after the phone left: {detail}",
                 session_id=self._sid, detail=_detail(failure.value),
             )
@@ -374,7 +379,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
 
     def _log_bug(self, exc: BaseException | Failure) -> None:
         value = exc.value if isinstance(exc, Failure) else exc
-        self._log.error(
+        _log.error(
             "session {session_id}: internal error {error_type} at {where}",
             session_id=self._sid or "-", error_type=type(value).__name__, where=_where(exc),
         )
@@ -438,7 +443,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             self._begin_step(None)
         relay = self._relay
         steps = " ".join(f"{name}={seconds:.3f}s" for name, seconds in self._steps) or "-"
-        self._log.info(
+        _log.info(
             "session {session_id} ended: outcome={outcome} close_code={close_code} "
             "close_reason={close_reason} detail={detail} duration={duration:.3f}s "
             "validation_id={validation_id} platform={platform} steps=[{steps}] "

@@ -334,18 +334,19 @@ def test_message_while_posting_is_unexpected_and_the_post_finishes():
 # --- reader failures map through close_for ---------------------------------------------------
 
 @pytest.mark.parametrize(
-    "exc, code, reason",
+    "make_exc, code, reason",
     [
-        (emrtd.AccessControlError("PACE rejected"), 4403, "ACCESS_CONTROL_FAILED"),
-        (emrtd.CommunicationError("not an R-APDU"), 1011, "COMMUNICATION_FAILED"),
-        (emrtd.SecureMessagingError("bad MAC"), 1011, "COMMUNICATION_FAILED"),
-        (emrtd.FileReadError("DG1 unreadable"), 1011, "FILE_READ_ERROR"),
-        (emrtd.ParseError("bad SOD"), 1011, "EMRTD_PASSPORT_READER_ERROR"),
-        (RuntimeError("bug"), 1011, "SERVER_ERROR"),
+        (lambda: emrtd.AccessControlError("PACE rejected"), 4403, "ACCESS_CONTROL_FAILED"),
+        (lambda: emrtd.CommunicationError("not an R-APDU"), 1011, "COMMUNICATION_FAILED"),
+        (lambda: emrtd.SecureMessagingError("bad MAC"), 1011, "COMMUNICATION_FAILED"),
+        (lambda: emrtd.FileReadError("DG1 unreadable"), 1011, "FILE_READ_ERROR"),
+        (lambda: emrtd.ParseError("bad SOD"), 1011, "EMRTD_PASSPORT_READER_ERROR"),
+        (lambda: RuntimeError("bug"), 1011, "SERVER_ERROR"),
     ],
 )
-def test_reader_failures(exc, code, reason):
-    h = Harness(read_document=scripted_reader(fail=exc))
+def test_reader_failures(make_exc, code, reason):
+    # A fresh exception per run: a shared one would keep its traceback (and the session) alive.
+    h = Harness(read_document=scripted_reader(fail=make_exc()))
     c = h.raw(start_message(client_id=POST_CLIENT), path=RR)
     h.run(c)
     assert "DONE" not in c.statuses
