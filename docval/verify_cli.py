@@ -52,9 +52,10 @@ def _parse_dg(spec: str) -> tuple[int, Path]:
     return n, Path(path)
 
 
-def _parse_at(text: str | None) -> datetime | None:
+def _parse_at(text: str | None) -> datetime:
     if text is None:
-        return None
+        # The pure layer never reads the clock: "now" is decided here.
+        return datetime.now(timezone.utc)
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -70,7 +71,7 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def verify(csca: Sequence[str], crl: Sequence[str], sod_data: bytes, dgs: dict[int, bytes],
-           at: datetime | None) -> tuple[dict[str, Any], list[str]]:
+           at: datetime) -> tuple[dict[str, Any], list[str]]:
     """The JSON result and the trust store's problems (for stderr)."""
     from docval.emrtd.lds.sod import parse_sod
     from docval.emrtd.pa import passive_authentication

@@ -140,3 +140,23 @@ def test_crl_revokes_the_document_signer(capsys, demo_files, tmp_path):
     assert details["sod_signature_valid"] and details["all_hashes_valid"]
     assert not details["document_certificate_valid"] and not out["passive_authentication"]
     assert details["error"] == "document signer certificate is revoked by its CSCA's CRL"
+
+
+def test_without_at_the_command_supplies_now_not_the_pure_layer(capsys, demo_files, monkeypatch):
+    """The clock is read by the command line, never by docval.emrtd (it is pure)."""
+    from datetime import datetime, timezone
+
+    import docval.emrtd.pa as pa
+
+    class NoClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            raise AssertionError("docval.emrtd.pa read the clock")
+    monkeypatch.setattr(pa, "datetime", NoClock)
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    d, _ = demo_files
+    code, out, err = run_main(capsys, "--csca", str(d / "csca.pem"), "--sod", str(d / "sod.bin"),
+                              "--dg", f"1={d / 'dg1.bin'}")
+    assert code == 0 and err == ""
+    evaluated = datetime.strptime(out["passive_authentication_details"]["evaluated_at"], "%Y-%m-%dT%H:%M:%SZ")
+    assert before <= evaluated.replace(tzinfo=timezone.utc) <= datetime.now(timezone.utc)
