@@ -56,8 +56,9 @@ def _rsa_spki(n: int, e: int) -> bytes:
 
 # ---------------------------------------------------------------- DG15
 
-def test_parse_real_dg15():
-    key = aa.parse_dg15((TESTDATA / "dg15/AA_RSA1792_DG15.bin").read_bytes())
+@pytest.mark.parametrize("rel", ["dg15/AA_RSA1792_DG15.bin", "icao_specimen/DG15.bin"])
+def test_parse_real_dg15(rel):
+    key = aa.parse_dg15((TESTDATA / rel).read_bytes())
     assert (key.kind, key.bits, key.rsa_e) == ("rsa", 1792, 65537)
     assert key.rsa_n.bit_length() == 1792
 
