@@ -46,6 +46,16 @@ from bench.machine import describe  # noqa: E402
 from docval.sim.phone import PhoneFactory, PhoneProtocol  # noqa: E402
 
 GATE_STATUS = "READ_DG2"
+LAG_TICK = 0.01
+
+
+def _lag_summary(lags: list[float]) -> dict[str, Any]:
+    ordered = sorted(lags)
+    if not ordered:
+        return {"ticks": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {"ticks": len(ordered), "p50_ms": 1000 * ordered[len(ordered) // 2],
+            "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+            "max_ms": 1000 * ordered[-1]}
 
 
 def _raise_fd_limit() -> None:
@@ -74,8 +84,20 @@ def serve() -> int:
     from docval.config import Timeouts
 
     # Held sessions wait as long as the benchmark needs; nothing else changes.
-    timeouts = Timeouts(start_message=600, apdu_response=600, max_session=1800)
+    timeouts = Timeouts(start_message=600, apdu_response=600, max_session=1800, open_handshake=120)
     service, url, stats = start_server(reactor, seeded=True, max_connections=100000, timeouts=timeouts)
+
+    # Event-loop lag: how late a 10 ms timer fires is how long something blocked the loop.
+    lags: list[float] = []
+    expected = [time.monotonic() + LAG_TICK]
+
+    def tick() -> None:
+        now = time.monotonic()
+        lags.append(max(0.0, now - expected[0]))
+        expected[0] = now + LAG_TICK
+        reactor.callLater(LAG_TICK, tick)
+
+    reactor.callLater(LAG_TICK, tick)
 
     class Control(LineReceiver):
         delimiter = b"\n"
@@ -91,7 +113,9 @@ def serve() -> int:
                 "rss_kb": _rss_kb(),
                 "open_sessions": len(service.factory.sessions),
                 "sessions_started": len(stats.sessions),
+                "loop_lag": _lag_summary(lags),
             }).encode())
+            lags.clear()
 
         def connectionLost(self, reason: Any = None) -> None:
             if reactor.running:
@@ -330,9 +354,10 @@ async def measure(reactor: Any, args: argparse.Namespace) -> dict[str, Any]:
                 for _ in range(args.probes)])
             return samples, sum(1 for r in records if _succeeded(r))
 
+        server.stats()
         idle_samples, idle_ok = await probes()
         report["latency_idle"] = {**_latency(idle_samples), "sessions": idle_ok, "rtt_ms": args.rtt,
-                                  "chip_ms": args.chip_ms}
+                                  "chip_ms": args.chip_ms, "server_loop_lag": server.stats()["loop_lag"]}
 
         # (3) N sessions held mid-read: memory.
         base = server.stats(collect=True)
@@ -357,8 +382,10 @@ async def measure(reactor: Any, args: argparse.Namespace) -> dict[str, Any]:
         }
 
         # (4b) Probe latency while N sessions are held.
+        server.stats()
         held_samples, held_ok = await probes()
-        report["latency_while_held"] = {**_latency(held_samples), "sessions": held_ok, "held": held}
+        report["latency_while_held"] = {**_latency(held_samples), "sessions": held_ok, "held": held,
+                                        "server_loop_lag": server.stats()["loop_lag"]}
 
         # (5) Release: all N finish at once, at full speed.
         release_samples: list[float] = []
@@ -375,6 +402,7 @@ async def measure(reactor: Any, args: argparse.Namespace) -> dict[str, Any]:
             "server_cpu_seconds": s1["cpu"] - s0["cpu"],
             "server_cpu_ms_per_session_rest": 1000 * (s1["cpu"] - s0["cpu"]) / max(1, ok),
             "latency_all_active": _latency(release_samples),
+            "server_loop_lag": s1["loop_lag"],
         }
     finally:
         server.close()
@@ -403,6 +431,9 @@ def format_report(r: dict[str, Any]) -> str:
         ("all %d released at once: p50 / p99 / max" % rel["sessions"],
          f"{f(rel['latency_all_active']['p50_ms'], '.1f')} / {f(rel['latency_all_active']['p99_ms'], '.1f')}"
          f" / {f(rel['latency_all_active']['max_ms'], '.1f')} ms"),
+        ("server event-loop lag during the probes, nothing held / held: p99 / max",
+         f"{f(li['server_loop_lag']['p99_ms'], '.1f')} / {f(li['server_loop_lag']['max_ms'], '.1f')} ms, "
+         f"{f(lh['server_loop_lag']['p99_ms'], '.1f')} / {f(lh['server_loop_lag']['max_ms'], '.1f')} ms"),
         ("released sessions verified / wall time",
          f"{rel['succeeded']}/{rel['sessions']} in {f(rel['wall_seconds'])} s"),
     ]
