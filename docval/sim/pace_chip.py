@@ -63,6 +63,10 @@ class _Session:
     ks_enc: bytes = b""
     ks_mac: bytes = b""
 
+    def __repr__(self) -> str:
+        # Password, nonce, keys: nothing here may reach a log or a traceback.
+        return f"_Session(step={self.step})"
+
 
 class PaceChip:
     """A PACE mechanism for ``chip.mechanisms``.

@@ -242,3 +242,18 @@ def test_chip_reproduces_appendix_g2():
     last_cmd, _ = G2_SCRIPT[-1]
     _replay(chip, G2_SCRIPT[:-1] + [(last_cmd, "7C0A8608917F37B5C0E6D8D19000")])
     assert chip.access_granted
+
+
+def test_session_state_repr_shows_no_password_nonce_or_keys():
+    """The chip's per-session PACE state holds the password, nonce and session keys."""
+    chip, mech = make_chip([MRZ], pace_oid("ECDH", "GM", "AES128"), 13)
+    terminal = pace.pace(MRZ, mech.pace_info)
+    cmd = next(terminal)
+    for _ in range(4):      # MSE:Set AT and three GENERAL AUTHENTICATEs: keys are derived
+        cmd = terminal.send(flow.Link().unprotect([chip.transmit(cmd.encode())], 1)[0])
+    state = mech._sessions[chip]
+    assert state.ks_enc and state.s
+    text = repr(state)
+    for secret in (state.password, state.s, state.ks_enc, state.ks_mac, state.public_raw):
+        assert secret.hex() not in text and repr(secret) not in text
+    assert str(state.map_private) not in text and "password" not in text
