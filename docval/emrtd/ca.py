@@ -201,12 +201,15 @@ def _key_id_bytes(key_id: int) -> bytes:
 
 def chip_authentication(ca_info: ChipAuthenticationInfo | None, ca_key: ChipAuthenticationPublicKeyInfo, *,
                         rng: Callable[[int], bytes] = os.urandom,
-                        tdes_with_general_authenticate: bool = False) -> Flow[CaResult]:
+                        tdes_with_general_authenticate: bool = False,
+                        extended_length: bool = True) -> Flow[CaResult]:
     """Run Chip Authentication v1; returns the new Secure Messaging session to install.
 
     ``tdes_with_general_authenticate`` sends MSE:Set AT + GENERAL AUTHENTICATE
     for 3DES too (which some chips, e.g. Malaysian passports, accept); the
-    default is MSE:Set KAT as ICAO 9303-11 specifies.
+    default is MSE:Set KAT as ICAO 9303-11 specifies.  ``extended_length``
+    False (the phone cannot relay extended APDUs) asks GENERAL AUTHENTICATE
+    for a short Le at once instead of after a 6700.
     """
     inferred = ca_info is None
     if ca_info is None:
@@ -235,7 +238,7 @@ def chip_authentication(ca_info: ChipAuthenticationInfo | None, ca_key: ChipAuth
         # form of that be refused as too long (6700: a chip without extended
         # length), set the environment again and ask for at most what a short
         # protected answer holds - the '7C 00' expected fits any Le.
-        for le in (256, SHORT_SM_MAX_LE):
+        for le in (256, SHORT_SM_MAX_LE) if extended_length else (SHORT_SM_MAX_LE,):
             resp = yield CommandAPDU(0x00, 0x22, 0x41, 0xA4, tlv.encode(0x80, oid_body) + key_ref)
             _check(resp, "MSE:Set AT")
             resp = yield CommandAPDU(0x00, 0x86, 0x00, 0x00, ga_data, le=le)

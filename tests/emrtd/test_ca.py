@@ -249,3 +249,19 @@ def test_general_authenticate_retried_with_short_le_after_6700():
         flow.send(ResponseAPDU(b"\x7c\x00", 0x9000))
     assert [(c.ins, c.le) for c in sent] == [(0x22, None), (0x86, 256), (0x22, None), (0x86, 223)]
     assert sent[1].data == sent[3].data and done.value.value.protocol == "CA-ECDH-AES-CBC-CMAC-128"
+
+
+@pytest.mark.parametrize("spec", [crypto.TDES, crypto.AES128, crypto.AES256], ids=["3DES", "AES128", "AES256"])
+def test_without_extended_length_general_authenticate_is_short_from_the_start(spec):
+    """A phone without extended length cannot relay the protected GA with Le 256 (an
+    extended APDU) at all: the reader says so and CA asks for a short Le at once."""
+    infos = si.parse_dg14((TESTDATA / "dg14/AT_DG14.bin").read_bytes())
+    flow = ca.chip_authentication(*ca.choose_ca(infos), extended_length=False)
+    sm = SecureMessaging(spec, bytes(spec.key_length), bytes(spec.key_length))
+    sent = [next(flow)]
+    sent.append(flow.send(ResponseAPDU(b"", 0x9000)))
+    with pytest.raises(StopIteration) as done:
+        flow.send(ResponseAPDU(b"\x7c\x00", 0x9000))
+    assert [(c.ins, c.le) for c in sent] == [(0x22, None), (0x86, 223)]
+    assert not any(sm.wrap(c).is_extended for c in sent)
+    assert done.value.value.protocol == "CA-ECDH-AES-CBC-CMAC-128"
