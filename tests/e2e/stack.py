@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.web import resource, server
 
 from docval import tap
@@ -308,3 +308,11 @@ class TapChip:
         response = self.chip.transmit(apdu)
         self.responses.append(bytes(response))
         return response
+
+
+async def wait_until(reactor: Any, condition: Any, timeout: float = 10.0) -> None:
+    """Polls ``condition()`` on the reactor (a loaded machine may need a while)."""
+    deadline = reactor.seconds() + timeout
+    while not condition():
+        assert reactor.seconds() < deadline, "condition not met in time"
+        await task.deferLater(reactor, 0.02, lambda: None)

@@ -5,9 +5,8 @@ Each failed session: the ``{"close_code", "close_reason"}`` text message comes r
 before the close frame with the same code and reason, and nothing is posted."""
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
-from twisted.internet import defer, task
+from twisted.internet import defer
 
 from docval.emrtd import files
 from docval.errors import ALL_REASONS
@@ -15,7 +14,7 @@ from docval.sim import profiles
 from docval.sim.phone import access_key_json
 from tests.schema import check_emrtd_passport
 
-from .stack import FILES, HANG, HOLD, POSTING, RETURNING, TapChip
+from .stack import FILES, HANG, HOLD, POSTING, RETURNING, TapChip, wait_until
 
 PASSPORT = profiles.DEFAULT_PROFILE          # PACE
 BAC = "bac-3des"
@@ -60,10 +59,6 @@ def first(predicate):
         return False
 
     return when
-
-
-async def sleep(reactor, seconds):
-    await task.deferLater(reactor, seconds, lambda: None)
 
 
 # -- access, client, start message ------------------------------------------------------------
@@ -137,8 +132,8 @@ async def test_binary_message_without_a_command_outstanding_is_unexpected(make_s
     trace.assert_closed_by_server(1008, "UNEXPECTED_MESSAGE")
     assert "DONE" not in trace.statuses and trace.result is None
     stack.results.release(200)
-    await sleep(reactor, 0.1)
-    assert stack.factory.sessions == set() and stack.factory.posts == set()
+    await wait_until(reactor, lambda: not stack.factory.posts)
+    assert stack.factory.sessions == set()
 
 
 # -- the chip session ---------------------------------------------------------------------------
@@ -251,10 +246,9 @@ async def test_phone_disconnecting_mid_session_posts_nothing(make_stack, reactor
     for hook in (vanish, leave):
         trace = await stack.phone(client_id=POSTING, return_result=True, hook=hook)
         assert trace.record.close_message is None and "DONE" not in trace.statuses
-    await sleep(reactor, 0.2)     # let the server see the lost connection / the close echo
+    # Let the server see the lost connection / the close echo.
+    await wait_until(reactor, lambda: not stack.factory.sessions and not stack.factory.countConnections)
     assert stack.results.posts == []
-    assert stack.factory.sessions == set()
-    assert stack.factory.countConnections == 0
     log = captured_log()
     assert log.count("outcome=failure close_code=1011 close_reason=COMMUNICATION_FAILED "
                      "detail=phone disconnected") == 2
@@ -271,12 +265,10 @@ async def test_phone_leaving_while_the_result_is_posted_lets_the_post_finish(mak
     session.transport.abortConnection()   # as if the phone's network went away
     trace = await phone
     assert trace.result is None and "DONE" not in trace.statuses
-    await sleep(reactor, 0.1)
-    assert stack.factory.sessions == set()
+    await wait_until(reactor, lambda: not stack.factory.sessions)
     assert stack.factory.posts != set()       # still posting, although the session is gone
     stack.results.release(200)
-    await sleep(reactor, 0.2)
-    assert stack.factory.posts == set()
+    await wait_until(reactor, lambda: not stack.factory.posts)
     assert len(stack.results.posts) == 1
     assert "result posted after the phone left (1 attempt(s))" in captured_log()
 

@@ -9,13 +9,13 @@ import base64
 import json
 
 import pytest_twisted
-from twisted.internet import defer, task
+from twisted.internet import defer
 
 from docval.sim import profiles
 from docval.sim.phone import access_key_json
 
 from . import document as doc
-from .stack import FILES, HOLD, POSTING, RETURNING
+from .stack import FILES, HOLD, POSTING, RETURNING, wait_until
 
 HOLDER = profiles.HOLDER
 MRZ_TD3 = doc.mrz_text(doc.data_groups(profiles.get_profile("bac-3des").chip())[1])
@@ -104,7 +104,7 @@ async def test_no_personal_data_in_the_log_of_full_sessions(make_stack, reactor,
     stack.factory._read_document = leaky
     await stack.phone(client_id=POSTING)
     stack.factory._read_document = read
-    await task.deferLater(reactor, 0.2, lambda: None)
+    await wait_until(reactor, lambda: not stack.factory.sessions and not stack.factory.posts)
 
     log = captured_log()
     # The log is there, and it says what happened ...
@@ -152,10 +152,7 @@ async def test_no_personal_data_when_the_phone_leaves_during_the_post(make_stack
     session.transport.abortConnection()
     await phone
     stack.results.release(400)       # the post under way fails after the phone left
-    for _ in range(50):
-        if not stack.factory.posts:
-            break
-        await task.deferLater(reactor, 0.2, lambda: None)
+    await wait_until(reactor, lambda: not stack.factory.posts)
     log = captured_log()
     assert "result post failed after the phone left" in log
     for what, secret in SECRETS.items():

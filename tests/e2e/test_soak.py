@@ -12,11 +12,10 @@ from twisted.internet import defer, task
 from twisted.logger import globalLogBeginner
 
 from docval.result import Report
-from docval.sim import profiles
 from docval.ws.protocol import ValidateServerProtocol
 from docval.ws.relay import ApduRelay
 
-from .stack import POSTING, RETURNING
+from .stack import POSTING, RETURNING, wait_until
 
 SESSIONS = 200
 WARM_UP = 40
@@ -124,10 +123,10 @@ async def test_200_mixed_sessions_leave_nothing_behind(make_stack, reactor):
         gc.collect()
         rss.append(rss_bytes())
 
-    await task.deferLater(reactor, 0.3, lambda: None)   # the last close handshakes
     factory = stack.factory
-    assert factory.sessions == set() and factory.posts == set()
-    assert factory.countConnections == 0
+    # The last close handshakes; then nothing may be left.
+    await wait_until(reactor, lambda: not factory.sessions and not factory.posts
+                     and not factory.countConnections)
     # No WebSocket connection left: only the listening ports and the Result Server's
     # pooled HTTP connections (closed when the service stops) are still registered.
     ws_port = stack.port
@@ -138,8 +137,9 @@ async def test_200_mixed_sessions_leave_nothing_behind(make_stack, reactor):
     assert docval_calls(reactor) == []
     gc.collect()
     assert live(ValidateServerProtocol) == [] and live(ApduRelay) == [] and live(Report) == []
-    # Memory: what 160 more sessions added after the warm-up, well under a MiB per 10 sessions.
-    assert rss[-1] - rss[0] < 24 * 1024 * 1024, (rss[0], rss[-1])
+    # Memory: what 160 more sessions added after the warm-up (about 3 MiB as the allocator
+    # settles; flat from a few hundred sessions on), far from the size of what they read.
+    assert rss[-1] - rss[0] < 12 * 1024 * 1024, (rss[0], rss[-1])
 
     assert closes == Counter({
         "OK": 60, "ACCESS_CONTROL_FAILED": 20, "INVALID_CLIENT_ID": 20,
@@ -151,8 +151,8 @@ async def test_200_mixed_sessions_leave_nothing_behind(make_stack, reactor):
     assert posted == Counter({"soak": 20, "refuse": 20})
 
     await stack.stop()
-    await task.deferLater(reactor, 0.2, lambda: None)
-    assert set(reactor.getReaders()) == readers_before
-    assert set(reactor.getWriters()) == writers_before
-    await task.deferLater(reactor, 1.0, lambda: None)   # Autobahn's 1 s close timers, if any
-    assert set(reactor.getDelayedCalls()) - calls_before == set()
+    # Stopped: the listening ports and pooled HTTP connections close, and every timer
+    # goes (Autobahn's 1 s close-handshake timers at the latest).
+    await wait_until(reactor, lambda: set(reactor.getReaders()) == readers_before
+                     and set(reactor.getWriters()) == writers_before)
+    await wait_until(reactor, lambda: not set(reactor.getDelayedCalls()) - calls_before, timeout=3)
