@@ -34,6 +34,7 @@ from docval.emrtd.apdu import (
     sw_name,
 )
 from docval.emrtd.errors import (
+    CommunicationError,
     FileAccessDenied,
     FileNotFoundOnChip,
     FileReadError,
@@ -173,8 +174,19 @@ class ReadLimits:
 # --- SELECT ---------------------------------------------------------------
 
 
+_NO_DATA_ASKED = "data in the answer to a SELECT that asked for none (P2=0C)"
+
+
+def _no_data_asked(resp: ResponseAPDU, what: str) -> None:
+    """HOSTILE_INPUTS A3: a chip answering data to P2=0C is not behaving as one."""
+    if resp.data:
+        raise CommunicationError(f"SELECT {what}: {_NO_DATA_ASKED}")
+
+
 def _select_status(resp: ResponseAPDU, what: str) -> None:
     if resp.sw == SW_OK:
+        if resp.data:
+            raise FileReadError(f"SELECT {what}: {_NO_DATA_ASKED}")
         return
     if resp.sw == SW_FILE_NOT_FOUND:
         raise FileNotFoundOnChip(f"{what} not found")
@@ -191,6 +203,8 @@ def select_application(aid: bytes = EMRTD_AID) -> Flow[None]:
     resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_BY_AID, P2_NO_RESPONSE_DATA, bytes(aid))
     if resp.sw in _SELECT_FORM_REFUSED - {SW_FILE_NOT_FOUND}:
         resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_BY_AID, P2_RETURN_FCI, bytes(aid), le=MAX_SHORT_LE)
+    elif resp.sw == SW_OK:
+        _no_data_asked(resp, "application")
     if resp.sw != SW_OK:
         raise StatusError(resp.sw, "SELECT application")
 
@@ -203,6 +217,7 @@ def select_master_file() -> Flow[None]:
         resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_MF, P2_NO_RESPONSE_DATA)
     if resp.sw != SW_OK:
         raise StatusError(resp.sw, "SELECT master file")
+    _no_data_asked(resp, "master file")
 
 
 def _select_file_cmd(fid: int) -> CommandAPDU:
@@ -375,6 +390,8 @@ class _FileReader:
     def _check_select(self, resp: ResponseAPDU) -> None:
         if resp.sw != SW_OK:
             raise self._status(resp.sw)
+        if resp.data:
+            raise self._fail(_NO_DATA_ASKED)
 
     def _read_unknown(self, offset: int, want: int, sfi: int | None = None,
                       sent: tuple[_Read, ResponseAPDU] | None = None) -> Flow[None]:

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from docval.emrtd import files, tlv
 from docval.emrtd.apdu import CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import (
+    CommunicationError,
     EmrtdError,
     FileAccessDenied,
     FileNotFoundOnChip,
@@ -561,3 +562,32 @@ def test_select_file():
 def test_errors_are_emrtd_errors():
     for exc in (FileReadError, LimitExceeded, StatusError):
         assert issubclass(exc, EmrtdError)
+
+
+# --- HOSTILE_INPUTS A3: data in the answer to a SELECT that asked for none (P2=0C) ---------
+
+def _data_on_select(cmd: CommandAPDU) -> ResponseAPDU:
+    return ResponseAPDU(b"\x6F\x03\x84\x01\x00" if cmd.ins == 0xA4 and cmd.p2 == 0x0C else b"", 0x9000)
+
+
+@pytest.mark.parametrize("flow", [select_application, select_master_file], ids=["application", "master-file"])
+def test_data_on_a_select_without_response_data_is_refused(flow):
+    with pytest.raises(CommunicationError):
+        Recorder(_data_on_select).run(flow())
+
+
+def test_fci_is_still_accepted_where_it_was_asked_for():
+    answers = iter([ResponseAPDU(b"", 0x6A86), ResponseAPDU(b"\x6F\x00", 0x9000)])
+    Recorder(lambda cmd: next(answers)).run(select_application())
+
+
+@pytest.mark.parametrize("pipeline", [1, 2])
+def test_data_on_select_by_fid_is_a_read_error(pipeline):
+    card = card_with(dg(1), tlv_file(0x61, 20))
+
+    def answer(cmd):
+        return _data_on_select(cmd) if cmd.ins == 0xA4 else card.answer(cmd)
+    with pytest.raises(FileReadError):
+        Recorder(answer).run(select_file(dg(1).fid))
+    with pytest.raises(FileReadError):
+        Recorder(answer).run(read_file(dg(1), ReadLimits(max_le=256, use_sfi=False, pipeline=pipeline)))
