@@ -89,8 +89,12 @@ class ResultServer(resource.Resource):
 
 
 def write_config(path: Path, result_url: str, timeouts: dict[str, float] | None = None,
-                 listen: str = "tcp:0:interface=127.0.0.1") -> Path:
-    lines = ["[server]", f'listen = "{listen}"', "", "[timeouts]"]
+                 listen: str | list[str] = "tcp:0:interface=127.0.0.1", max_connections: int | None = None) -> Path:
+    listen_toml = json.dumps(listen)    # a JSON string or array of strings is valid TOML
+    lines = ["[server]", f"listen = {listen_toml}"]
+    if max_connections is not None:
+        lines.append(f"max_connections = {max_connections}")
+    lines += ["", "[timeouts]"]
     for key, value in (timeouts or {}).items():
         lines.append(f"{key} = {value}")
     lines += [
@@ -107,12 +111,12 @@ class Stack:
     """A Result Server and DocVal (made by ``tap.makeService`` from a TOML file)."""
 
     def __init__(self, reactor: Any, tmp_path: Path, *, statuses: list[Any] | None = None,
-                 timeouts: dict[str, float] | None = None):
+                 timeouts: dict[str, float] | None = None, **server_options: Any):
         self.reactor = reactor
         self.results = ResultServer(statuses, clock=reactor)
         self.result_port = reactor.listenTCP(0, server.Site(self.results), interface="127.0.0.1")
         self.result_url = f"http://127.0.0.1:{self.result_port.getHost().port}{RESULT_PATH}"
-        self.config_path = write_config(tmp_path / "docval.toml", self.result_url, timeouts)
+        self.config_path = write_config(tmp_path / "docval.toml", self.result_url, timeouts, **server_options)
         options = tap.Options()
         options.parseOptions(["--config", str(self.config_path)])
         self.service = tap.makeService(options)

@@ -6,6 +6,7 @@ import base64
 
 import pytest
 import pytest_twisted
+from twisted.internet import defer
 
 from docval.sim import profiles
 from tests.schema import check_emrtd_passport
@@ -128,3 +129,23 @@ async def test_without_return_result_the_phone_gets_done_and_no_result(make_stac
     (post,) = stack.results.posts
     check_emrtd_passport(post.body["emrtd_passport"])
     assert post.body["emrtd_passport"]["mrz_info"]["document_number"] == profiles.PASSPORT_NUMBER
+
+
+@pytest_twisted.ensureDeferred
+async def test_all_documents_at_once_each_result_reaches_its_own_phone_and_post(make_stack):
+    """Sessions running side by side share nothing: every phone and every post gets the
+    result of its own chip, under its own validation_id."""
+    stack = make_stack()
+    names = sorted(profiles.PROFILES) * 2
+    chips = [profiles.get_profile(name).chip() for name in names]
+    traces = await defer.gatherResults([
+        stack.phone(name, chip=chip, client_id=FILES, return_result=True, validation_id=f"{i}-{name}",
+                    max_pipelined_apdus=1 + i % 8, delay=0.001 * (i % 3))
+        for i, (name, chip) in enumerate(zip(names, chips))])
+    posts = {p.body["client_validation_id"]: p.body["emrtd_passport"] for p in stack.results.posts}
+    assert len(posts) == len(names)
+    for i, (name, chip, trace) in enumerate(zip(names, chips, traces)):
+        trace.assert_closed_by_server(1000, None)
+        assert posts[f"{i}-{name}"] == trace.result
+        assert trace.result["files_binary"] == {k: doc.b64(v) for k, v in doc.chip_files(chip).items()}
+        assert trace.result["access_control"] == profiles.get_profile(name).expect.access_control
