@@ -91,12 +91,5 @@ class FileSystem:
             self.current_ef = ef
         return ef
 
-    def select_sfi(self, sfi: int) -> ElementaryFile | None:
-        """READ BINARY with an SFI makes the file current (ISO 7816-4 §7.2.2)."""
-        ef = self.current_df.by_sfi.get(sfi)
-        if ef is not None:
-            self.current_ef = ef
-        return ef
-
     def __repr__(self) -> str:
         return f"FileSystem({self.master!r}, {self.application!r})"
