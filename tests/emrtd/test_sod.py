@@ -78,6 +78,37 @@ def test_to_definite_keeps_definite_input_byte_for_byte():
         cms.to_definite(b"\x30\x80\x02\x01\x01")  # no end-of-contents
 
 
+@pytest.mark.parametrize("tag,length", [(b"\x30", b"\x07"), (b"\x30", b"\x81\x07"),
+                                        (b"\x30", b"\x84\x00\x00\x00\x07"), (b"\x7f\x61", b"\x07"),
+                                        (b"\xbf\x81\x01", b"\x07")],
+                         ids=["short", "long-1", "long-4", "two-byte-tag", "three-byte-tag"])
+def test_definite_element_around_an_indefinite_one_gets_its_length_redone(tag, length):
+    """Only the inner element is BER: the outer keeps its tag, its length is recomputed."""
+    inner = b"\x30\x80\x02\x01\x05\x00\x00"
+    assert cms.to_definite(tag + length + inner) == tag + b"\x05\x30\x03\x02\x01\x05"
+
+
+def _with_ber_inside(der: bytes, old: bytes) -> bytes:
+    """``der`` with its element ``old`` in indefinite-length BER and every ancestor definite."""
+    if der == old:
+        return to_indefinite(old)
+    item = tlv.parse_single(der)
+    if not item.constructed or old not in item.value:
+        return der
+    return tlv.encode(item.tag, b"".join(_with_ber_inside(c.encode(), old) for c in item.children()))
+
+
+def test_real_sod_with_only_its_encapsulated_content_in_ber_parses_the_same():
+    der = real_sod("AT")
+    signed_data = tlv.parse_single(tlv.parse_single(der, 0x77).value, 0x30).children()[1].children()[0]
+    encap = signed_data.children()[2].encode()
+    mixed = _with_ber_inside(der, encap)
+    assert mixed != der and mixed[:2] == der[:2]          # the outer 77 stays definite
+    a, b = parse_sod(der), parse_sod(mixed)
+    assert (b.dg_hashes, b.hash_algorithm, b.signed.econtent) == (a.dg_hashes, a.hash_algorithm, a.signed.econtent)
+    assert b.signer.signed_attrs_der == a.signer.signed_attrs_der
+
+
 def test_deep_nesting_is_refused_before_asn1crypto():
     deep = b"\x30\x80" * 3000 + b"\x00\x00" * 3000
     with pytest.raises(ParseError):
