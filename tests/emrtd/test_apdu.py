@@ -50,7 +50,9 @@ def test_command_decode_hostile(raw):
 
 def test_response():
     r = ResponseAPDU.decode(bytes.fromhex("01029000"))
-    assert r.data == b"\x01\x02" and r.ok and r.sw1 == 0x90
+    assert r.data == b"\x01\x02" and r.ok and (r.sw1, r.sw2) == (0x90, 0x00)
+    assert ResponseAPDU(b"", 0x6C1F).sw2 == 0x1F
+    assert repr(ResponseAPDU(b"SECRET", 0x9000)) == "ResponseAPDU(len=6 sw=9000)"
     assert ResponseAPDU.decode(r.encode()) == r
     with pytest.raises(CommunicationError):
         ResponseAPDU.decode(b"\x90")

@@ -38,3 +38,10 @@ def test_pace_ids_are_the_standardized_ones():
 def test_fake_curve_sharing_p_is_rejected():
     bp = ec.BY_NAME["brainpoolP256r1"]
     assert ec.match_explicit(bp.p, bp.a, bp.b + 1, bp.gx, bp.gy, bp.n, bp.h) is None
+
+
+def test_curve_for_a_cryptography_curve():
+    from cryptography.hazmat.primitives.asymmetric import ec as cec
+    assert ec.curve_for(cec.BrainpoolP384R1()) is ec.BY_NAME["brainpoolP384r1"]
+    assert ec.curve_for(cec.SECP256R1()) is ec.BY_NAME["secp256r1"]
+    assert ec.curve_for(cec.SECP256K1()) is None          # not an eMRTD curve

@@ -307,6 +307,15 @@ def test_scheme_key_mismatch_and_unknown(rsa_key):
         verify_signature(k, keys.RSA_PKCS1, "MD5", b"", DATA)
 
 
+def test_curve_by_oid_and_key_descriptions(rsa_key):
+    assert keys.curve_by_oid("1.3.36.3.3.2.8.1.1.7") is ec.BY_NAME["brainpoolP256r1"]
+    assert keys.curve_by_oid("1.3.132.0.10") is None
+    assert all(keys.curve_by_oid(oid).name == name for name, oid in keys.CURVE_OIDS.items())
+    assert load_public_key(spki_of(rsa_key.public_key())).description == "RSA-2048"
+    ec_key = cec.generate_private_key(cec.SECP384R1()).public_key()
+    assert load_public_key(spki_of(ec_key)).description == "ECDSA secp384r1"
+
+
 def test_oid_tables():
     assert keys.hash_name_for_oid("2.16.840.1.101.3.4.2.1") == "SHA-256"
     with pytest.raises(UnsupportedError):

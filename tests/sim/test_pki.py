@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from docval.emrtd import keys
@@ -81,3 +82,22 @@ def test_generated_pkis_are_independent_and_verifiable():
     assert parse_certificate(b.dsc.cert_der).signed_by(cb.public_key())
     ml = verify_master_list(pki.make_master_list([a.csca.cert_der, b.csca.cert_der], a.csca))
     assert len(ml.certificates) == 2 and ml.signature_algorithm == "ECDSA-SHA256"
+
+
+def test_demo_material_generator_makes_a_usable_demo_pki():
+    """pki._generate_demo_material is how the embedded demo constants were made: its
+    output must be Python that defines the same six constants, forming a working PKI."""
+    namespace: dict = {}
+    exec(pki._generate_demo_material(), namespace)
+    names = ("_DEMO_CSCA_KEY", "_DEMO_CSCA_CERT", "_DEMO_DSC_KEY", "_DEMO_DSC_CERT",
+             "_DEMO_DSC_RSA_KEY", "_DEMO_DSC_RSA_CERT")
+    assert all(isinstance(namespace[n], str) and n in vars(pki) for n in names)
+    csca = parse_certificate(x509.load_pem_x509_certificate(namespace["_DEMO_CSCA_CERT"].encode()).public_bytes(
+        serialization.Encoding.DER))
+    assert csca.self_issued and "Demo CSCA (TEST ONLY)" in csca.subject_text
+    for cert_name, key_name in (("_DEMO_DSC_CERT", "_DEMO_DSC_KEY"), ("_DEMO_DSC_RSA_CERT", "_DEMO_DSC_RSA_KEY")):
+        cert = x509.load_pem_x509_certificate(namespace[cert_name].encode())
+        dsc = parse_certificate(cert.public_bytes(serialization.Encoding.DER))
+        assert dsc.signed_by(csca.public_key()) and "TEST ONLY" in dsc.subject_text
+        key = serialization.load_pem_private_key(namespace[key_name].encode(), None)
+        assert key.public_key().public_numbers() == cert.public_key().public_numbers()
