@@ -26,6 +26,7 @@ ReadDocument = Callable[[Any, Any, Callable[[str], None]], Awaitable[Any]]
 
 class ValidateServerFactory(WebSocketServerFactory):
     protocol = ValidateServerProtocol
+    noisy = False   # our own listener and session lines say what matters
 
     def __init__(
         self,
