@@ -33,6 +33,10 @@ PHONES = {
     "android": (dict(platform="android", extended_length=False), False),
     "android-limits": (dict(platform="android", extended_length=False, max_command_bytes=261,
                             max_response_bytes=258), False),
+    # IsoDep.getMaxTransceiveLength() of many phones without extended length.
+    "android-253": (dict(platform="android", extended_length=False, max_command_bytes=253,
+                         max_response_bytes=253), False),
+    "extended-300": (dict(max_command_bytes=300, max_response_bytes=300), False),
     "ios": (dict(platform="ios"), True),
     "ios-1024": (dict(platform="ios", max_response_bytes=1024), False),
     "ios-1024-both": (dict(platform="ios", max_command_bytes=1024, max_response_bytes=1024), False),
@@ -135,3 +139,22 @@ async def test_android_without_extended_length_reads_every_document(make_stack, 
     allowed = ({expect.active_authentication, "UNAVAILABLE"} if name in ("bac-3des", "pace-dh-gm-3des")
                else {expect.active_authentication})
     assert result["active_authentication_result"] in allowed
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: max_command_bytes of the StartMessage is validated but never used: docval/ws/factory.py "
+    "read_params passes it to ReadParams, and docval/reader.py only consults it to decide on "
+    "EF.ATR/INFO; commands (PACE/CA GENERAL AUTHENTICATE, MSE:Set KAT) are sent whatever their "
+    "size. The reader should keep every command within the limit (command chaining where the "
+    "chip allows it) or end the step it cannot run, instead of sending it"))
+@pytest.mark.parametrize("name, limit", [("bac-3des", 261), ("pace-dh-gm-3des", 128),
+                                         ("pace-ecdh-im-aes256", 128)])
+async def test_commands_stay_within_max_command_bytes(make_stack, name, limit):
+    stack = make_stack()
+    chip = TapChip(profiles.get_profile(name).chip())
+    trace = await stack.phone(name, chip=chip, client_id=RETURNING, return_result=True,
+                              max_command_bytes=limit, max_response_bytes=1024)
+    assert trace.record.close_message is not None      # however it ends, the server ends it
+    too_long = [len(c) for c in chip.commands if len(c) > limit]
+    assert too_long == [], f"commands longer than {limit} bytes: {too_long}"
