@@ -22,7 +22,7 @@ _log = Logger(namespace="docval.service")
 
 
 class Options(usage.Options):
-    synopsis = "[--config FILE] [--listen ENDPOINT]"
+    synopsis = "[--config FILE] [--listen ENDPOINT] [--admin ENDPOINT|none]"
     longdesc = (
         "Runs the DocVal WebSocket server (ws://HOST:PORT/ws1/validate). Without --config it "
         "runs on built-in demo defaults: 127.0.0.1:8080, one client 'YOUR CLIENT ID' without "
@@ -36,11 +36,16 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["admin"] = []
         self.config: Any = None
 
     def opt_listen(self, endpoint: str) -> None:
         """Twisted endpoint string to listen on (repeatable); overrides [server] listen"""
         self["listen"].append(endpoint)
+
+    def opt_admin(self, endpoint: str) -> None:
+        """Endpoint for /healthz and /metrics (repeatable; 'none' for no admin endpoint); overrides [admin] listen"""
+        self["admin"].append(endpoint)
 
     def postOptions(self) -> None:
         # Loaded here, not in makeService, so that a bad file is a usage error
@@ -53,6 +58,10 @@ class Options(usage.Options):
             raise usage.UsageError(str(e)) from None
         if self["listen"]:
             config = replace(config, server=replace(config.server, listen=tuple(self["listen"])))
+        if self["admin"]:
+            # Instances of docval@.service share one config file but need an admin port each.
+            admin = tuple(e for e in self["admin"] if e.lower() != "none")
+            config = replace(config, admin=replace(config.admin, listen=admin))
         self.config = config
 
 
@@ -188,8 +197,11 @@ class DocValService(MultiService):
             return
         from docval.admin import make_admin_service
 
-        for description in self.config.admin.listen:
-            make_admin_service(description, self.metrics, self.health, reactor=self.reactor).setServiceParent(self)
+        for i, description in enumerate(self.config.admin.listen):
+            service = make_admin_service(description, self.metrics, self.health, reactor=self.reactor)
+            if i:
+                service.setName(f"docval-admin-{i}")   # service names must be unique in a parent
+            service.setServiceParent(self)
 
     def _offload(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Runs CPU-heavy verification in the reactor's thread pool."""

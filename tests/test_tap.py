@@ -288,3 +288,19 @@ def test_twistd_process_validates_a_virtual_passport(tmp_path):
     # twistd re-raises the terminating signal on exit (systemd counts SIGTERM as clean).
     assert server.returncode in (0, -signal.SIGTERM), text[-2000:]
     assert "Server Shut Down" in text
+
+
+def test_admin_option_overrides_the_config_and_none_disables_it(tmp_path):
+    from docval.tap import Options
+
+    path = tmp_path / "docval.toml"
+    path.write_text('[trust]\ndemo_csca = true\n[admin]\nlisten = "tcp:9100:interface=127.0.0.1"\n[[client]]\nclient_id = "c"\nresult_url = "http://127.0.0.1:1/r"\n')
+    options = Options()
+    options.parseOptions(["--config", str(path), "--admin", "tcp:18081:interface=127.0.0.1"])
+    assert options.config.admin.listen == ("tcp:18081:interface=127.0.0.1",)
+    options = Options()
+    options.parseOptions(["--config", str(path), "--admin", "none"])
+    assert options.config.admin.listen == ()
+    options = Options()
+    options.parseOptions(["--config", str(path)])
+    assert options.config.admin.listen == ("tcp:9100:interface=127.0.0.1",)
