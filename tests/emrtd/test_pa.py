@@ -6,16 +6,18 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from asn1crypto import algos, cms as asn1cms
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
 from hypothesis import given, settings, strategies as st
 
 from docval.emrtd import ec as ecdomain, keys, tlv
 from docval.emrtd.certificate import parse_certificate
 from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
 from docval.emrtd.lds.cms import parse_signed_data
-from docval.emrtd.lds.sod import parse_sod
+from docval.emrtd.lds.sod import SOD as SOD_T, parse_sod
 from docval.emrtd.pa import passive_authentication, verify_signed_data
 from docval.sim import pki
 from docval.trust.store import TrustStore
@@ -247,6 +249,78 @@ def test_dsc_without_digital_signature_key_usage():
     r = passive_authentication(parse_sod(_sod(wrong)), DGS, store, at=SIGNED_2025)
     assert r.sod_signature_valid and not r.document_certificate_valid
     assert "key usage does not allow digital signatures" in r.error
+
+
+def _sod_signed(signer, *, include_certificate: bool = True, extra_certificates: tuple[bytes, ...] = ()) -> SOD_T:
+    content = pki.lds_security_object({n: keys.digest("SHA-256", d) for n, d in DGS.items()}, "SHA-256")
+    return parse_sod(tlv.encode(0x77, pki.sign_signed_data(
+        pki.OID_LDS_SECURITY_OBJECT, content, signer, signing_time=SIGNED_2025,
+        include_certificate=include_certificate, extra_certificates=extra_certificates)))
+
+
+def test_signer_certificate_neither_embedded_nor_known(demo_store):
+    r = passive_authentication(_sod_signed(pki.demo_pki().dsc, include_certificate=False), DGS, demo_store,
+                               at=SIGNED_2025)
+    assert not r.sod_signature_valid and not r.document_certificate_valid and not r.passive_authentication
+    assert r.error.startswith("the signer certificate is neither in the signed data nor in the trust store")
+    assert r.all_hashes_valid          # the hashes are still judged, and reported apart
+
+
+def test_only_embedded_certificate_not_named_by_the_sid_is_tried_with_a_warning(demo_store):
+    """Some issuers get the sid wrong; the one embedded certificate is tried, and only its
+    signature decides. Two embedded certificates and no match: nothing is guessed."""
+    demo = pki.demo_pki()
+
+    def other_serial(sd):
+        sd["signer_infos"][0]["sid"].chosen["serial_number"] = 424242
+    r = passive_authentication(parse_sod(_patched(_sod(), other_serial)), DGS, demo_store, at=SIGNED_2025)
+    assert r.passive_authentication, r.error
+    assert r.warnings == ["SignerInfo does not identify the embedded certificate"]
+    two = _sod_signed(demo.dsc, extra_certificates=(demo.dsc_rsa_pss.cert_der,))
+    assert passive_authentication(two, DGS, demo_store, at=SIGNED_2025).passive_authentication
+    r = passive_authentication(parse_sod(_patched(two.raw, other_serial)), DGS, demo_store, at=SIGNED_2025)
+    assert not r.sod_signature_valid and "neither in the signed data nor in the trust store" in r.error
+
+
+def test_csca_without_certificate_signing_key_usage_is_not_an_issuer():
+    key = ec.generate_private_key(ec.BrainpoolP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "UT"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "Signing-only CSCA")])
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(7).not_valid_before(pki.DEMO_NOT_BEFORE).not_valid_after(pki.DEMO_NOT_AFTER)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(ski, critical=False)
+            .sign(key, hashes.SHA256()))
+    csca = pki.Signer(key, cert, keys.ECDSA)
+    dsc_key = ec.generate_private_key(ec.BrainpoolP256R1())
+    dsc = pki.Signer(dsc_key, pki.issue_certificate(csca, dsc_key.public_key()), keys.ECDSA)
+    store = TrustStore.from_certificates([csca.cert_der])
+    r = passive_authentication(parse_sod(_sod(dsc)), DGS, store, at=SIGNED_2025)
+    assert r.sod_signature_valid and not r.document_certificate_valid
+    assert "CSCA key usage does not allow certificate signing" in r.error
+
+
+def test_dsc_issuer_country_must_be_the_csca_country(demo_store):
+    """A DSC whose issuer name claims another country, found through its key identifier."""
+    demo = pki.demo_pki()
+    key = ec.generate_private_key(ec.BrainpoolP256R1())
+    csca_ski = demo.csca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    foreign = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "ZZ"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "DocVal Demo CSCA (TEST ONLY)")])
+    cert = (x509.CertificateBuilder().subject_name(foreign).issuer_name(foreign).public_key(key.public_key())
+            .serial_number(77).not_valid_before(pki.DEMO_NOT_BEFORE).not_valid_after(pki.DEMO_NOT_AFTER)
+            .add_extension(x509.AuthorityKeyIdentifier(csca_ski.digest, None, None), critical=False)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .sign(demo.csca.key, hashes.SHA256()))
+    r = passive_authentication(parse_sod(_sod(pki.Signer(key, cert, keys.ECDSA))), DGS, demo_store, at=SIGNED_2025)
+    assert r.sod_signature_valid and not r.document_certificate_valid
+    assert "document signer certificate country ZZ differs from the CSCA country UT" in r.error
 
 
 def test_link_certificate_chain():
