@@ -273,6 +273,18 @@ async def test_phone_leaving_while_the_result_is_posted_lets_the_post_finish(mak
     assert "result posted after the phone left (1 attempt(s))" in captured_log()
 
 
+@pytest_twisted.ensureDeferred
+async def test_max_session_time_while_posting_ends_the_session_and_the_post_finishes(make_stack, reactor):
+    stack = make_stack(statuses=[HOLD], timeouts={"max_session": 2})   # reading takes well under 2 s
+    trace = await stack.phone(client_id=FILES, return_result=True)
+    trace.assert_closed_by_server(1011, "MAX_SESSION_TIME_EXCEEDED")
+    assert "DONE" not in trace.statuses and trace.result is None
+    assert stack.factory.posts != set()      # the post under way is left to finish
+    stack.results.release(200)
+    await wait_until(reactor, lambda: not stack.factory.posts and not stack.factory.sessions)
+    assert len(stack.results.posts) == 1
+
+
 # -- real-time timeouts from the configuration file ----------------------------------------------
 
 

@@ -158,3 +158,27 @@ async def test_commands_stay_within_max_command_bytes(make_stack, name, limit):
     assert trace.record.close_message is not None      # however it ends, the server ends it
     too_long = [len(c) for c in chip.commands if len(c) > limit]
     assert too_long == [], f"commands longer than {limit} bytes: {too_long}"
+
+
+@pytest_twisted.ensureDeferred
+async def test_start_message_forms_the_sdks_send_are_accepted(make_stack):
+    stack = make_stack()
+    key = {"document_number": profiles.PASSPORT_NUMBER.lower(), "date_of_birth": profiles.HOLDER["date_of_birth"],
+           "date_of_expiry": profiles.DATE_OF_EXPIRY}
+    forms = {
+        "null limits (read EF.ATR/INFO)": (lambda m: dict(m, max_command_bytes=None, max_response_bytes=None), True),
+        "diagnostics asked": (lambda m: dict(m, enable_diagnostics=True), True),
+        "diagnostics false": (lambda m: dict(m, enable_diagnostics=False), True),
+        "another platform": (lambda m: dict(m, platform="harmonyos"), True),
+        "lower-case document number": (lambda m: dict(m, access_key=key), True),
+        "most pipelining": (lambda m: dict(m, max_pipelined_apdus=64), True),
+        "no extended length, null limits": (
+            lambda m: dict(m, nfc_adapter_supports_extended_length=False, max_command_bytes=None), False),
+    }
+    traces = await defer.gatherResults([
+        stack.phone(client_id=RETURNING, return_result=True, edit=edit) for edit, _ in forms.values()])
+    for (what, (_, atr_info)), trace in zip(forms.items(), traces):
+        trace.assert_closed_by_server(1000, None)
+        assert (trace.statuses[0] == "READ_ATR_INFO") is atr_info, what
+        assert trace.result["mrz_info"]["document_number"] == profiles.PASSPORT_NUMBER, what
+        assert trace.result["passive_authentication"] is True, what
