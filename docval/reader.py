@@ -134,12 +134,18 @@ class _Session:
     def pipelining(self) -> bool:
         return not self.params.classic and self.limits is not None and self.limits.pipeline >= 2
 
-    async def _prefetch(self, refs: list[files.FileRef], *, first: Any = None) -> Any:
+    async def _prefetch(self, refs: list[files.FileRef], *, first: Any = None,
+                        head: Callable[[], Flow[bytes]] | None = None) -> Any:
         """Read ``refs`` in pipelined bursts, behind the flow ``first`` if given (its result
         is returned; its errors raised).  The last file may be left Pending: it goes on,
-        with no round trip lost, when its own step reads it."""
+        with no round trip lost, when its own step reads it.  ``head`` makes the flow of
+        EF.SOD's rest, which goes first and is kept like the files."""
+        if head is not None:
+            refs = [files.EF_SOD] + refs
         factories = [] if first is None else [lambda: first]
         factories += [lambda ref=ref: files.read_file(ref, self.limits) for ref in refs]
+        if head is not None:
+            factories[0] = head
         results = await self._run(burst.together(factories, self.limits.pipeline, suspend_last=True))
         if first is not None:
             head = results.pop(0)
@@ -313,6 +319,7 @@ class _Session:
     async def _read_sod(self) -> None:
         from docval.emrtd.lds.sod import parse_sod
         self.progress("READ_SOD")
+        await self._read_sod_with_dg14()
         data = await self._read(files.EF_SOD, mandatory=True)
         try:
             self.sod = parse_sod(data)
@@ -322,6 +329,28 @@ class _Session:
         self.report.sod_hash_algorithm = self.sod.hash_algorithm
         self.report.sod_hashes = dict(self.sod.dg_hashes)
 
+    async def _read_sod_with_dg14(self) -> None:
+        """Pipelining: DG14's first read rides with EF.SOD's last burst.  Documents with
+        Chip Authentication have a DG14; without one the chip says 6A82, the answer is
+        dropped at READ_DG14, and one APDU was spent."""
+        ahead = self.prefetched.get(files.EF_SOD.name)
+        if not (self.pipelining and isinstance(ahead, burst.Pending)
+                and self.pending_mark == (self.link, self.link.commands_sent)
+                and (self.pace_result is None or self.pace_result.mapping != "CAM")):
+            return
+        step = ahead.step
+        if (len(step) if isinstance(step, tuple) else 1) >= self.limits.pipeline:
+            return      # a full burst: EF.SOD has more to read after it
+        del self.prefetched[files.EF_SOD.name]
+        self.pending_mark = None
+        resumed = [burst.resume(ahead.flow, step)]
+
+        def sod() -> Flow[bytes]:
+            # The first time, the read already under way; if it has to run again, afresh.
+            return resumed.pop() if resumed else files.read_file(files.EF_SOD, self.limits)
+
+        await self._prefetch([files.dg(14)], first=None, head=sod)
+
     def _hash_matches(self, dg: int, data: bytes) -> bool:
         expected = self.sod.dg_hashes.get(dg)
         name = HASHES.get(self.sod.hash_algorithm)
@@ -329,6 +358,9 @@ class _Session:
 
     async def _read_dg(self, dg: int, *, mandatory: bool = False) -> bytes | None:
         if dg not in self.sod.dg_hashes:
+            ahead = self.prefetched.pop(files.dg(dg).name, None)
+            if isinstance(ahead, burst.Pending):
+                ahead.flow.close()
             return None
         self.progress(f"READ_DG{dg}")
         try:
@@ -430,8 +462,9 @@ class _Session:
         return [files.dg(dg) for dg in dgs]
 
     async def _read_content(self) -> None:
-        if self.pipelining and not self.ca_proof_pending and not self.prefetched:
-            await self._prefetch(self._content_refs())
+        refs = self._content_refs()
+        if self.pipelining and not self.ca_proof_pending and not any(r.name in self.prefetched for r in refs):
+            await self._prefetch(refs)
         for dg in CONTENT_DGS:
             data = await self._read_dg(dg, mandatory=dg in MANDATORY_DGS)
             if data is None:

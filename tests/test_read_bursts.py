@@ -70,3 +70,17 @@ def test_classic_ignores_pipelining(demo_trust):
     _, _, classic = read(profile, demo_trust, extended_length=False, classic=True)
     _, _, classic_piped = read(profile, demo_trust, extended_length=False, classic=True, max_pipelined=16)
     assert classic_piped.round_trips == classic.round_trips == classic.apdus
+
+
+def test_a_document_without_dg14_costs_the_speculative_read_one_apdu(demo_trust):
+    # PACE-GM without Chip Authentication: DG14 is read ahead with EF.SOD's last burst,
+    # the chip answers 6A82, and the reader drops it at READ_DG14.
+    profile = profiles._pace_profile("no-ca", "PACE-GM without CA", profiles.Expect(
+        "PACE-ECDH-GM-AES-CBC-CMAC-128", "UNAVAILABLE", "UNAVAILABLE"),
+        mapping="GM", cipher="AES128", parameter_id=13, ca_curve=None, aa=None)
+    base, base_statuses, base_t = read(profile, demo_trust, extended_length=False)
+    piped, statuses, t = read(profile, demo_trust, extended_length=False, max_pipelined=16)
+    assert 14 not in base.sod_hashes
+    assert statuses == base_statuses and piped.errors == base.errors == []
+    assert comparable(piped) == comparable(base)
+    assert t.round_trips < base_t.round_trips and t.apdus == base_t.apdus + 1
