@@ -160,3 +160,13 @@ def test_without_at_the_command_supplies_now_not_the_pure_layer(capsys, demo_fil
     assert code == 0 and err == ""
     evaluated = datetime.strptime(out["passive_authentication_details"]["evaluated_at"], "%Y-%m-%dT%H:%M:%SZ")
     assert before <= evaluated.replace(tzinfo=timezone.utc) <= datetime.now(timezone.utc)
+
+
+def test_unparsable_dg1_is_an_error_entry_and_still_hashed(capsys, demo_files, tmp_path):
+    d, _ = demo_files
+    (tmp_path / "dg1-junk.bin").write_bytes(b"\x61\x03\x5f\x1f\x00")
+    code, out, err = run_main(capsys, "--csca", str(d / "csca.pem"), "--sod", str(d / "sod.bin"),
+                              "--dg", f"1={tmp_path / 'dg1-junk.bin'}", "--at", "2030-01-01T00:00:00Z")
+    assert code == 0 and out["mrz_info"] is None
+    assert out["errors"][0].startswith("DG1: ") and "DG1 hash does not match EF.SOD" in out["errors"]
+    assert out["passive_authentication_details"]["data_groups_checked"] == [1]

@@ -77,6 +77,28 @@ def test_directory_of_pem_and_der_and_link_certificates(tmp_path):
     assert "neither a certificate" in store.problems[0].reason
 
 
+def test_master_lists_without_ml_suffix_and_in_pem_and_other_pem_blocks(tmp_path):
+    """A master list is recognised by content too (DER of another name, PEM 'CMS'); a DER
+    file that is a master list with a broken signature says so; odd PEM blocks are named."""
+    p = pki.generate_pki()
+    ml = pki.make_master_list([p.csca.cert_der], p.dsc)
+    (tmp_path / "list.der").write_bytes(ml)
+    body = base64.encodebytes(pki.make_master_list([pki.demo_csca_der()], pki.demo_pki().dsc))
+    (tmp_path / "list.pem").write_bytes(b"-----BEGIN CMS-----\n" + body + b"-----END CMS-----\n")
+    broken = bytearray(ml)
+    broken[-5] ^= 0xFF
+    (tmp_path / "broken.bin").write_bytes(bytes(broken))
+    (tmp_path / "key.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    (tmp_path / "bad64.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")
+    store = TrustStore.load([tmp_path])
+    assert store.count == 2 and len(store.master_lists) == 2
+    assert sorted(m.path for m in store.master_lists) == [str(tmp_path / "list.der"), str(tmp_path / "list.pem")]
+    problems = {pr.path.rsplit("/", 1)[-1]: pr.reason for pr in store.problems}
+    assert problems == {"bad64.pem": "bad base64 in PEM block", "key.pem": "ignored PEM block PRIVATE KEY",
+                        "broken.bin": problems["broken.bin"]}
+    assert problems["broken.bin"].startswith("master list signature invalid")
+
+
 def test_missing_and_empty_paths_are_problems(tmp_path):
     store = TrustStore.load([tmp_path / "nope", tmp_path])
     reasons = sorted(p.reason for p in store.problems)
