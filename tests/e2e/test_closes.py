@@ -312,7 +312,7 @@ async def test_configured_timeouts_in_real_time(make_stack, reactor):
     assert 0.25 <= t_start.record.duration < 2
     assert t_apdu.kinds().count("binary") == 6     # five answered, the sixth never
     assert 0.55 <= t_session.record.duration < 2
-    assert elapsed < 3
+    assert elapsed < 5
 
 
 def test_the_tests_above_cover_every_close_reason():
