@@ -143,6 +143,47 @@ def test_chip_refuses_off_curve_ephemeral_key():
     assert run(flow(), link, chip.transmit).sw == 0x6A80 and mech.completed == 0
 
 
+def _ca_oid_do(key_agreement: str = "ECDH") -> bytes:
+    oid = si.encode_oid(si.ca_oid(key_agreement, "AES128"))[2:]
+    return b"\x80" + bytes([len(oid)]) + oid
+
+
+@pytest.mark.parametrize("commands,sw", [
+    # MSE:Set KAT without the ephemeral key DO'91'
+    ([CommandAPDU(0x00, 0x22, 0x41, 0xA6, b"\x83\x01\x01")], 0x6A80),
+    # MSE:Set KAT whose data is not TLV
+    ([CommandAPDU(0x00, 0x22, 0x41, 0xA6, b"\x91\x05\x04")], 0x6A80),
+    # MSE:Set AT naming CA-DH for an EC key
+    ([CommandAPDU(0x00, 0x22, 0x41, 0xA4, _ca_oid_do("DH"))], 0x6A80),
+    # GENERAL AUTHENTICATE without MSE:Set AT first
+    ([CommandAPDU(0x00, 0x86, 0x00, 0x00, b"\x7c\x02\x80\x00", le=256)], 0x6985),
+    # GENERAL AUTHENTICATE without the '80' key inside '7C'
+    ([CommandAPDU(0x00, 0x22, 0x41, 0xA4, _ca_oid_do()),
+      CommandAPDU(0x00, 0x86, 0x00, 0x00, b"\x7c\x03\x81\x01\x00", le=256)], 0x6A80),
+], ids=["kat-no-91", "kat-not-tlv", "at-wrong-agreement", "ga-first", "ga-no-80"])
+def test_chip_refuses_malformed_ca_commands_and_keeps_its_keys(commands, sw):
+    chip, link = _session()
+    mech = CaChip(CaKey.generate_ec("secp256r1"))
+    chip.mechanisms.append(mech)
+
+    def flow():
+        resp = None
+        for cmd in commands:
+            resp = yield cmd
+        return resp
+
+    assert run(flow(), link, chip.transmit).sw == sw
+    assert mech.completed == 0 and _protected_read(link, chip) == b"\x61\x03\x5f\x1f\x00"
+
+
+def test_mse_that_names_no_ca_protocol_is_not_for_the_ca_mechanism():
+    mech = CaChip(CaKey.generate_ec("secp256r1"))
+    for data in (b"\x80\x01", b"\x83\x01\x01", b"\x80\x02\x80\x00", b"\x80\x01\x2a"):
+        assert not mech.accepts_mse(None, CommandAPDU(0x00, 0x22, 0x41, 0xA4, data))
+    assert not mech.accepts_mse(None, CommandAPDU(0x00, 0x22, 0xC1, 0xA4, _ca_oid_do()))
+    assert mech.accepts_mse(None, CommandAPDU(0x00, 0x22, 0x41, 0xA4, _ca_oid_do()))
+
+
 # ---------------------------------------------------------------- Active Authentication
 
 def _run_aa(dg15: bytes, chip_mechanism: AaChip, dg14: bytes = b""):
