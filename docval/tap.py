@@ -21,6 +21,10 @@ from twisted.python import usage
 _log = Logger(namespace="docval.service")
 
 
+class ConfigFileError(SystemExit):
+    """A bad configuration: the message goes to stderr and the process exits 1."""
+
+
 class Options(usage.Options):
     synopsis = "[--config FILE] [--listen ENDPOINT] [--admin ENDPOINT|none]"
     longdesc = (
@@ -48,14 +52,15 @@ class Options(usage.Options):
         self["admin"].append(endpoint)
 
     def postOptions(self) -> None:
-        # Loaded here, not in makeService, so that a bad file is a usage error
-        # ("twistd: error: ...") instead of a traceback.
+        # Loaded here, not in makeService, so that a bad file is a one-line message
+        # instead of a traceback.  Not a UsageError: Twisted 22.4's twistd prints those
+        # and exits 0, and systemd would take a broken configuration for a clean stop.
         from docval.config import ConfigError, default_config, load_config
 
         try:
             config = load_config(self["config"]) if self["config"] else default_config()
         except ConfigError as e:
-            raise usage.UsageError(str(e)) from None
+            raise ConfigFileError(f"docval: {e}") from None
         if self["listen"]:
             config = replace(config, server=replace(config.server, listen=tuple(self["listen"])))
         if self["admin"]:

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 from twisted.internet import task
-from twisted.python import usage
 
 from docval import tap
 from docval.config import ClientConfig, Config, ServerConfig, TrustConfig, AdminConfig
@@ -48,10 +47,10 @@ def test_options_config_file(tmp_path):
     assert o.config.server.listen == ("tcp:7000",) and o.config.clients[0].client_id == "abc"
 
 
-def test_bad_config_is_a_usage_error_naming_the_key(tmp_path):
+def test_bad_config_exits_nonzero_naming_the_key(tmp_path):
     p = tmp_path / "docval.toml"
     p.write_text('[timeouts]\nmax_session = "long"\n')
-    with pytest.raises(usage.UsageError, match=r"\[timeouts\] max_session"):
+    with pytest.raises(tap.ConfigFileError, match=r"\[timeouts\] max_session"):
         tap.Options().parseOptions(["--config", str(p)])
 
 

@@ -3,7 +3,6 @@ script (``twistd3`` on Debian), a configuration file with a Result Server, and t
 ``docval-sim`` virtual phone as separate processes."""
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
@@ -16,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from twisted.application import app as twisted_app
 
 from docval.sim import profiles
 from tests.schema import check_emrtd_passport
@@ -187,13 +185,6 @@ def test_twistd_names_the_mistake_in_a_config_file(tmp_path):
     assert "Traceback" not in run.stdout + run.stderr
 
 
-# Twisted 22.4 (Debian 12) prints a usage error and exits 0; later versions exit 1.
-TWISTD_EXITS_0_ON_USAGE_ERROR = "sys.exit" not in inspect.getsource(twisted_app.run)
-
-
-@pytest.mark.xfail(TWISTD_EXITS_0_ON_USAGE_ERROR, strict=True, reason=(
-    "bug on Debian's Twisted 22.4: twistd exits 0 when docval's Options raise UsageError "
-    "for a bad --config, so systemd sees a clean stop; docval/tap.py Options.postOptions "
-    "could print the message to stderr and raise SystemExit(1) instead"))
+# Twisted 22.4 (Debian 12) exits 0 after a UsageError, so docval raises SystemExit itself.
 def test_twistd_exits_nonzero_for_a_mistake_in_a_config_file(tmp_path):
     assert run_with_mistake(tmp_path).returncode != 0
