@@ -25,6 +25,7 @@ from docval.emrtd.apdu import MAX_SHORT_LE
 from docval.emrtd.atrinfo import parse_atr_info
 from docval.emrtd.errors import (
     AccessControlError,
+    CommandTooLong,
     AuthenticationError,
     EmrtdError,
     FileAccessDenied,
@@ -44,6 +45,8 @@ from docval.result import FAILED, SUCCESS, UNAVAILABLE, PADetails, Report
 CONTENT_DGS = (1, 2, 7, 11, 12)
 MANDATORY_DGS = frozenset({1, 2})
 MIN_RESPONSE_BYTES = 64
+MIN_COMMAND_BYTES = 64
+MAX_COMMAND_BYTES = 65544   # header, 3-byte Lc, 65535 data bytes, 2-byte Le
 MAX_RESPONSE_BYTES = 65536
 HASHES = {"SHA-1": "sha1", "SHA-224": "sha224", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
@@ -86,13 +89,13 @@ class _Session:
         self.transport = transport
         self.params = params
         self._progress = progress
-        self.link = Link()
+        self.extended = params.extended_length
+        self.link = self._new_link()
         self.report = Report()
         self.dgs: dict[int, bytes] = {}
         self.sod: Any = None
         self.pace_result: Any = None
         self.card_security: bytes | None = None
-        self.extended = params.extended_length
         self.max_response = MAX_SHORT_LE
         self.limits: files.ReadLimits | None = None
         self.ca_proof_pending = False
@@ -110,6 +113,12 @@ class _Session:
         self.report.steps.append(status)
         self._progress(status)
 
+    def _new_link(self) -> Link:
+        cap = self.params.max_command_bytes
+        if cap is not None:
+            cap = min(max(cap, MIN_COMMAND_BYTES), MAX_COMMAND_BYTES)
+        return Link(extended=self.extended, max_command_bytes=cap)
+
     async def _run(self, flow: Flow[Any]) -> Any:
         return await run_async(flow, self.link, self.transport.transmit_many)
 
@@ -122,6 +131,7 @@ class _Session:
         if self.link.sm is not None:
             plain = max(1, self.link.sm.max_plain_le(self.max_response))
         pipeline = max(1, min(self.params.max_pipelined, 64))
+        self.link.extended = self.extended
         old = self.limits
         self.limits = files.ReadLimits(max_le=plain, extended=self.extended, pipeline=pipeline)
         if old is not None:
@@ -271,7 +281,7 @@ class _Session:
                 if not isinstance(key, MrzKey):
                     raise
                 self.report.error(f"PACE not possible, falling back to BAC: {exc}")
-                self.link = Link()
+                self.link = self._new_link()
         if not isinstance(key, MrzKey):
             raise AccessControlError("the document does not offer PACE, and a CAN works only with PACE")
         await self._run(files.select_application())
@@ -306,7 +316,7 @@ class _Session:
         if self.reestablished:
             raise SecureMessagingError("secure messaging failed again after re-establishing it")
         self.reestablished = True
-        self.link = Link()
+        self.link = self._new_link()
         self.prefetched.clear()
         self._set_limits()
         # The application is selected now; EF.CardAccess lives in the master file.
@@ -402,7 +412,13 @@ class _Session:
         ca_info, ca_key = choice
         self.progress("CHIP_AUTHENTICATION")
         try:
-            result = await self._run(chip_authentication(ca_info, ca_key, rng=self.params.rng))
+            result = await self._run(chip_authentication(ca_info, ca_key, rng=self.params.rng,
+                                                         extended_length=self.extended))
+        except CommandTooLong as exc:
+            # Not a verdict on the chip: the phone cannot carry the protocol's APDUs.
+            self.report.chip_authentication = UNAVAILABLE
+            self.report.error(f"chip authentication not possible with this phone: {exc}")
+            return
         except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded, ParseError) as exc:
             self.report.chip_authentication = FAILED
             self.report.error(f"chip authentication failed: {exc}")
@@ -443,6 +459,10 @@ class _Session:
                 result = await self._prefetch(self._content_refs(), first=flow)
             else:
                 result = await self._run(flow)
+        except CommandTooLong as exc:
+            self.report.active_authentication = UNAVAILABLE
+            self.report.error(f"active authentication not possible with this phone: {exc}")
+            return
         except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded, ParseError) as exc:
             self.report.active_authentication = FAILED
             self.report.error(f"active authentication failed: {exc}")

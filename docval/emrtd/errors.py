@@ -64,5 +64,9 @@ class UnsupportedError(EmrtdError):
     """The document uses something DocVal refuses (non-standard parameters, ...)."""
 
 
+class CommandTooLong(UnsupportedError):
+    """A command the phone cannot relay: extended length it lacks, or above max_command_bytes."""
+
+
 class LimitExceeded(EmrtdError):
     """A hostile size: a key, group, file or structure larger than we accept."""

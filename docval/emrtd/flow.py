@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Awaitable, Callable, Generator, Protocol, TypeVar, Union
 
 from docval.emrtd.apdu import CommandAPDU, ResponseAPDU, is_iso_status
-from docval.emrtd.errors import CommunicationError, SecureMessagingError
+from docval.emrtd.errors import CommandTooLong, CommunicationError, SecureMessagingError
 
 T = TypeVar("T")
 
@@ -43,12 +43,19 @@ class Link:
     ``sm`` is None before access control.  Once a protected response fails to
     verify, the session keys are dropped for good (HOSTILE_INPUTS S1): every
     later command raises instead of being sent under keys an attacker probed.
+
+    ``extended`` and ``max_command_bytes`` say what the phone can relay: a
+    command beyond them raises :class:`CommandTooLong` before anything is sent
+    (and before the SSC moves), so the step can be skipped cleanly instead of
+    the phone's NFC stack failing the whole session.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, extended: bool = True, max_command_bytes: int | None = None) -> None:
         self.sm: SecureMessaging | None = None
         self.broken = False
         self.commands_sent = 0
+        self.extended = extended
+        self.max_command_bytes = max_command_bytes
 
     def start(self, sm: SecureMessaging) -> None:
         self.sm = sm
@@ -58,17 +65,27 @@ class Link:
         """Wrap commands for sending; pipelined commands get their predicted SSC."""
         if self.broken:
             raise SecureMessagingError("secure messaging was aborted; no further commands")
-        self.commands_sent += len(cmds)
         if self.sm is None:
-            return [c.encode() for c in cmds]
-        sm = self.sm
-        base = sm.ssc
-        wrapped = []
-        for i, cmd in enumerate(cmds):
-            sm.ssc = base + 2 * i
-            wrapped.append(sm.wrap(cmd).encode())
-        sm.ssc = base
-        return wrapped
+            wrapped = list(cmds)
+        else:
+            sm = self.sm
+            base = sm.ssc
+            wrapped = []
+            try:
+                for i, cmd in enumerate(cmds):
+                    sm.ssc = base + 2 * i
+                    wrapped.append(sm.wrap(cmd))
+            finally:
+                sm.ssc = base
+        raws = [c.encode() for c in wrapped]
+        for cmd, raw in zip(wrapped, raws):
+            if cmd.is_extended and not self.extended:
+                raise CommandTooLong(f"INS {cmd.ins:02X} needs extended length, which the phone cannot relay")
+            if self.max_command_bytes is not None and len(raw) > self.max_command_bytes:
+                raise CommandTooLong(f"INS {cmd.ins:02X} needs a {len(raw)}-byte command; "
+                                     f"the phone relays at most {self.max_command_bytes}")
+        self.commands_sent += len(cmds)
+        return raws
 
     def unprotect(self, raws: list[bytes], count: int) -> list[ResponseAPDU]:
         if len(raws) != count:

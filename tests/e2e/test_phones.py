@@ -100,30 +100,15 @@ class ShortOnlyAdapter:
         return self.chip.transmit(apdu)
 
 
-# Chip Authentication by MSE:Set AT + GENERAL AUTHENTICATE (AES) asks for Le 256, whose
-# protected form the SM layer makes extended; the reader does not tell CA the phone has
-# no extended length, so it only falls back to a short Le after a 6700 *from the chip*.
-CA_GA_EXTENDED = pytest.mark.xfail(strict=True, reason=(
-    "bug: docval/emrtd/ca.py chip_authentication sends GENERAL AUTHENTICATE with le=256 "
-    "first (protected: an extended APDU) even when the phone declared "
-    "nfc_adapter_supports_extended_length=false; docval/reader.py should pass the "
-    "phone's extended-length support so CA starts with SHORT_SM_MAX_LE"))
-# RSA-2048 Active Authentication (a 285-byte protected answer) and 3DES Chip Authentication
-# with a 2048-bit DH key (a 279-byte MSE:Set KAT) cannot be done in short APDUs at all:
-# the reader sends them extended anyway, and a real phone loses the whole session.
-NEEDS_EXTENDED = pytest.mark.xfail(strict=True, reason=(
-    "bug: docval/reader.py runs AA (INTERNAL AUTHENTICATE, Le 65536 for RSA-2048) and "
-    "CA (MSE:Set KAT with a 2048-bit DH key, 279 bytes) as extended APDUs for a phone "
-    "without extended length; it should skip them (verdict UNAVAILABLE, with an error "
-    "saying why) or use command chaining, instead of breaking the session"))
-MARKS = {name: CA_GA_EXTENDED for name in ("pace-ecdh-gm-aes128", "pace-ecdh-im-aes256", "td1-idcard",
-                                          "clone", "tampered", "untrusted", "pace-short-nosfi")}
-MARKS.update({"bac-3des": NEEDS_EXTENDED, "pace-dh-gm-3des": NEEDS_EXTENDED})
+# A phone without extended length cannot carry RSA-2048 Active Authentication (a 285-byte
+# protected answer) or 3DES Chip Authentication with a 2048-bit DH key (a 279-byte MSE:Set
+# KAT): the reader skips those steps (UNAVAILABLE, with the reason in errors) instead of
+# sending what the phone would fail on; everything else runs in short APDUs.
 
 
 @pytest_twisted.ensureDeferred
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=MARKS[n]) if n in MARKS else n for n in sorted(profiles.PROFILES)])
+    n for n in sorted(profiles.PROFILES)])
 async def test_android_without_extended_length_reads_every_document(make_stack, name):
     stack = make_stack()
     adapter = ShortOnlyAdapter(profiles.get_profile(name).chip())
@@ -142,12 +127,6 @@ async def test_android_without_extended_length_reads_every_document(make_stack, 
 
 
 @pytest_twisted.ensureDeferred
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: max_command_bytes of the StartMessage is validated but never used: docval/ws/factory.py "
-    "read_params passes it to ReadParams, and docval/reader.py only consults it to decide on "
-    "EF.ATR/INFO; commands (PACE/CA GENERAL AUTHENTICATE, MSE:Set KAT) are sent whatever their "
-    "size. The reader should keep every command within the limit (command chaining where the "
-    "chip allows it) or end the step it cannot run, instead of sending it"))
 @pytest.mark.parametrize("name, limit", [("bac-3des", 261), ("pace-dh-gm-3des", 128),
                                          ("pace-ecdh-im-aes256", 128)])
 async def test_commands_stay_within_max_command_bytes(make_stack, name, limit):
