@@ -1,0 +1,82 @@
+"""The Link: SM wrapping for flows, pipelined SSC prediction, and what it refuses to send."""
+import pytest
+
+from docval.emrtd import crypto
+from docval.emrtd.apdu import CommandAPDU, ResponseAPDU
+from docval.emrtd.errors import CommandTooLong, CommunicationError, SecureMessagingError
+from docval.emrtd.flow import Link, run
+from docval.emrtd.sm import SecureMessaging
+
+K_ENC, K_MAC = bytes(range(16)), bytes(range(16, 32))
+
+
+class EchoChip:
+    """Chip side of SM: answers every command with its own P1 as data."""
+
+    def __init__(self):
+        self.sm = SecureMessaging(crypto.AES128, K_ENC, K_MAC, ssc=0)
+        self.seen = []
+
+    def transmit(self, raw):
+        cmd = self.sm.unwrap_command(CommandAPDU.decode(raw))
+        self.seen.append(cmd)
+        return self.sm.wrap_response(ResponseAPDU(bytes([cmd.p1]), 0x9000)).encode()
+
+
+def pipelined_flow(n):
+    answers = yield tuple(CommandAPDU(0, 0xB0, i, 0, le=1) for i in range(n))
+    single = yield CommandAPDU(0, 0xB0, 0x7F, 0, le=1)
+    return [a.data[0] for a in answers] + [single.data[0]]
+
+
+def test_pipelined_commands_get_predicted_sscs():
+    chip = EchoChip()
+    link = Link()
+    link.start(SecureMessaging(crypto.AES128, K_ENC, K_MAC, ssc=0))
+    assert run(pipelined_flow(5), link, chip.transmit) == [0, 1, 2, 3, 4, 0x7F]
+    assert link.sm.ssc == chip.sm.ssc == 12
+    assert link.commands_sent == 6
+
+
+def test_a_failed_response_ends_secure_messaging_for_good():
+    chip = EchoChip()
+    link = Link()
+    link.start(SecureMessaging(crypto.AES128, K_ENC, K_MAC, ssc=0))
+
+    def tamper(raw):
+        answer = bytearray(chip.transmit(raw))
+        answer[-4] ^= 1     # inside DO'8E'
+        return bytes(answer)
+
+    with pytest.raises(SecureMessagingError):
+        run(pipelined_flow(1), link, tamper)
+    assert link.broken and link.sm is None
+    with pytest.raises(SecureMessagingError):
+        link.protect((CommandAPDU(0, 0xB0, 0, 0, le=1),))
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xff", b"\x01\xc2\x00"])
+def test_non_iso_status_words_are_communication_failures(raw):
+    with pytest.raises(CommunicationError):
+        Link().unprotect([raw], 1)
+
+
+def test_response_count_must_match():
+    with pytest.raises(SecureMessagingError):
+        Link().unprotect([b"\x90\x00", b"\x90\x00"], 1)
+
+
+def test_extended_command_refused_for_a_short_only_phone_before_the_ssc_moves():
+    link = Link(extended=False)
+    link.start(SecureMessaging(crypto.AES128, K_ENC, K_MAC, ssc=7))
+    with pytest.raises(CommandTooLong, match="extended length"):
+        link.protect((CommandAPDU(0, 0x88, 0, 0, b"\x01" * 8, le=65536),))
+    assert link.sm.ssc == 7 and link.commands_sent == 0
+    assert len(link.protect((CommandAPDU(0, 0x88, 0, 0, b"\x01" * 8, le=100),))) == 1
+
+
+def test_max_command_bytes_is_enforced():
+    link = Link(max_command_bytes=64)
+    with pytest.raises(CommandTooLong, match="64"):
+        link.protect((CommandAPDU(0, 0x86, 0, 0, b"\x00" * 100, le=256),))
+    assert len(link.protect((CommandAPDU(0, 0x86, 0, 0, b"\x00" * 50, le=256),))[0]) == 56
