@@ -231,6 +231,31 @@ def test_read_binary_edges():
     assert chip.transmit(CommandAPDU(0x00, 0xB1, 0, 0, h("5402A000"), le=8).encode()) == h("5300") + h("6282")
 
 
+def test_odd_read_binary_by_fid_and_other_plain_refusals():
+    content = bytes(range(200))
+    chip = VirtualChip(app_files={dg(2): content, dg(3): b"\x63\x00"},
+                       quirks=ChipQuirks(access_control_required=False))
+    chip.transmit(h("00A4040C07A0000002471001"))
+    # odd INS naming the EF by its FID in P1-P2 (ISO 7816-4), also switching the current EF
+    assert chip.transmit(CommandAPDU(0x00, 0xB1, 0x01, 0x02, h("540100"), le=6).encode()) == \
+        tlv.encode(0x53, content[:4]) + h("9000")
+    assert chip.transmit(CommandAPDU(0x00, 0xB1, 0x01, 0x09, h("540100"), le=6).encode()) == h("6A82")
+    assert chip.transmit(h("00B0000004")) == content[:4] + h("9000")
+    assert chip.transmit(h("00B00000")) == h("6700")                 # READ BINARY without Le
+    assert chip.transmit(h("00840100" "08")) == h("6A86")            # GET CHALLENGE with P1
+    assert chip.transmit(h("0084000004")) == h("6700")               # ... asking for 4 bytes
+    assert chip.transmit(h("0086000000")) == h("6985")               # GA before any MSE
+    assert chip.transmit(h("002241A4028000")) == h("6A86")           # MSE nobody accepts
+    assert chip.transmit(h("00CA000000")) == h("6D00")               # an instruction it lacks
+
+
+def test_plain_answer_longer_than_le_is_6700():
+    chip = VirtualChip(app_files={dg(1): DG1}, quirks=ChipQuirks(access_control_required=False))
+    chip.internal_authenticate = lambda c, cmd: ResponseAPDU(bytes(64), 0x9000)
+    assert chip.transmit(CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=16).encode()) == h("6700")
+    assert chip.transmit(CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=64).encode()) == bytes(64) + h("9000")
+
+
 def test_quirks():
     content = tlv.encode(0x75, bytes(2000))
     files = {dg(2): content}
