@@ -261,7 +261,7 @@ class _Session:
 
     async def _access_control(self) -> None:
         key = self.params.access_key
-        card_access = await self._read_in_master_file(files.CARD_ACCESS)
+        card_access = await self._read_card_access()
         pace_info = None
         offered = 0
         if card_access is not None:
@@ -290,6 +290,19 @@ class _Session:
         self.link.start(sm)
         self.report.access_control = "BAC"
         self._set_limits()
+
+    async def _read_card_access(self) -> bytes | None:
+        data = await self._read_in_master_file(files.CARD_ACCESS)
+        if data is None and not self.reestablished:
+            # Some phones select the eMRTD application before handing over, where the
+            # SFI means another file: select the master file and look once more before
+            # concluding that the document offers no PACE.
+            try:
+                await self._run(files.select_master_file())
+            except (StatusError, FileReadError):
+                return None
+            data = await self._read_in_master_file(files.CARD_ACCESS)
+        return data
 
     async def _pace(self, pace_info: Any, *, send_parameter_id: bool) -> None:
         from docval.emrtd.pace import pace

@@ -149,3 +149,18 @@ def test_fewer_round_trips_than_the_classic_reader(demo_trust):
     assert android.round_trips < classic.round_trips
     assert ios.round_trips * 3 < classic.round_trips
     assert piped.round_trips * 3 < classic.round_trips
+
+
+@pytest.mark.parametrize("name", ["td1-idcard", "bac-3des"])
+def test_phone_that_left_the_application_selected(name, demo_trust):
+    """Some phones select the eMRTD application themselves: PACE must still be found."""
+    from docval.emrtd.files import EMRTD_AID
+
+    profile = profiles.get_profile(name)
+    chip = profile.chip()
+    assert chip.transmit(bytes.fromhex("00A4040C07") + EMRTD_AID) == b"\x90\x00"
+    transport = ChipTransport(chip)
+    report = read_sync(chip, ReadParams(access_key=profile.access_key, extended_length=False,
+                                        trust=demo_trust), transport=transport)
+    assert report.access_control == profile.expect.access_control
+    assert report.pa.passive_authentication
