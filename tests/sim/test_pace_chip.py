@@ -257,3 +257,52 @@ def test_session_state_repr_shows_no_password_nonce_or_keys():
     for secret in (state.password, state.s, state.ks_enc, state.ks_mac, state.public_raw):
         assert secret.hex() not in text and repr(secret) not in text
     assert str(state.map_private) not in text and "password" not in text
+
+
+def test_chip_refuses_malformed_pace_commands_at_every_step():
+    """Each malformed GENERAL AUTHENTICATE is 6A80/6A86 and costs the session."""
+    oid = pace_oid("ECDH", "GM", "AES128")
+    chip, mech = make_chip(MRZ, oid, 13)
+    mse = pace.mse_set_at(oid, pace.PASSWORD_MRZ, 13).encode()
+
+    def ga(cla, data, p1=0):
+        return chip.transmit(CommandAPDU(cla, 0x86, p1, 0, data, le=256).encode())[-2:].hex()
+
+    def fresh(steps=0):
+        assert chip.transmit(mse)[-2:] == b"\x90\x00"
+        if steps:
+            assert ga(0x10, tlv.encode(0x7C, b"")) == "9000"
+
+    # MSE data that is not TLV is not a PACE MSE at all; a PACE OID prefix with a broken tail is wrong data
+    assert not mech.accepts_mse(chip, CommandAPDU(0x00, 0x22, 0xC1, 0xA4, b"\x80\x05\x04"))
+    broken_oid = bytes.fromhex("04007F000702020402") + b"\x82"
+    assert chip.transmit(CommandAPDU(0x00, 0x22, 0xC1, 0xA4, tlv.encode(0x80, broken_oid)).encode())[-2:] == \
+        b"\x6a\x80"
+    cases = [
+        (0, lambda: ga(0x10, tlv.encode(0x7C, b""), p1=1), "6a86"),                    # P1-P2 not 00 00
+        (0, lambda: ga(0x10, tlv.encode(0x7C, tlv.encode(0x81, b"\x01"))), "6a80"),     # data in step 1
+        (0, lambda: ga(0x10, b"\x7c\x03\x81\x05\x00"), "6a80"),                          # inner TLV truncated
+        (0, lambda: ga(0x10, b"\x01\x00"), "6a80"),                                      # no '7C'
+        (1, lambda: ga(0x10, tlv.encode(0x7C, tlv.encode(0x83, b"\x04"))), "6a80"),     # step 2 without '81'
+        (1, lambda: ga(0x10, tlv.encode(0x7C, tlv.encode(0x81, b"\x04") * 2)), "6a80"), # duplicate '81'
+    ]
+    for steps, send, sw in cases:
+        fresh(steps)
+        assert send() == sw
+        assert ga(0x10, tlv.encode(0x7C, b"")) == "6985"       # the session is gone
+    assert not chip.access_granted and mech.completed == 0
+
+
+def test_chip_refuses_a_key_agreement_step_without_the_terminal_key():
+    oid = pace_oid("ECDH", "IM", "AES128")
+    chip, mech = make_chip(MRZ, oid, 13)
+    assert chip.transmit(pace.mse_set_at(oid, pace.PASSWORD_MRZ, 13).encode())[-2:] == b"\x90\x00"
+
+    def ga(data):
+        return chip.transmit(CommandAPDU(0x10, 0x86, 0, 0, tlv.encode(0x7C, data), le=256).encode())[-2:].hex()
+    assert ga(b"") == "9000"
+    assert ga(tlv.encode(0x81, bytes(15))) == "6a80"              # IM nonce t of the wrong length
+    assert chip.transmit(pace.mse_set_at(oid, pace.PASSWORD_MRZ, 13).encode())[-2:] == b"\x90\x00"
+    assert ga(b"") == "9000" and ga(tlv.encode(0x81, bytes(16))) == "9000"
+    assert ga(tlv.encode(0x85, bytes(8))) == "6a80"               # step 3 without '83'
+    assert mech.completed == 0
