@@ -97,6 +97,36 @@ def test_td1_overflow_followed_by_optional_data():
     assert m.check_digit_errors == ()
 
 
+def _td3_with_optional(optional: str, digit: str) -> str:
+    l2 = "L898902C36UTO7408122F1204159" + optional.ljust(14, "<") + digit
+    return TD3[:44] + l2 + check_digit(l2[0:10] + l2[13:20] + l2[21:43])
+
+
+@pytest.mark.parametrize("digit", ["<", "0"])
+def test_td3_empty_optional_data_may_have_filler_or_zero_as_check_digit(digit):
+    """9303-4: an all-filler optional data field's check digit is '<' or '0'."""
+    m = parse_mrz(_td3_with_optional("", digit))
+    assert m.optional_data1 == "" and m.check_digit_errors == ()
+
+
+def test_td3_wrong_optional_data_check_digit_is_reported():
+    assert parse_mrz(_td3_with_optional("", "5")).check_digit_errors == ("optional_data1",)
+    assert parse_mrz(_td3_with_optional("ZE184226B", "<")).check_digit_errors == ("optional_data1",)
+
+
+def test_td1_filler_check_digit_without_an_overflow_is_a_missing_check_digit():
+    l1 = "I<UTOD23145890<<<<<<<<<<<<<<<<"
+    l2 = "7408122F1204159UTO<<<<<<<<<<<"
+    l2 += check_digit(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29])
+    m = parse_mrz(l1 + l2 + "ERIKSSON<<ANNA<MARIA<<<<<<<<<<")
+    assert m.document_number == "D23145890" and m.check_digit_errors == ("document_number",)
+
+
+def test_mrz_must_be_text():
+    with pytest.raises(ParseError):
+        parse_mrz(TD3.encode())
+
+
 def test_td2_document_number_overflow():
     m = parse_mrz(TD2_LONG)
     assert m.document_number == "D23145890734"

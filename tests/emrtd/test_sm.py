@@ -286,6 +286,34 @@ def test_hostile_commands_on_chip_side(spec):
             chip.unwrap_command(bad)
 
 
+@pytest.mark.parametrize("spec", [TDES, AES128])
+def test_chip_refuses_a_macced_do97_of_three_bytes(spec):
+    """Authentic but malformed: the generic post-MAC error, not an arbitrary Le."""
+    term, chip = _pair(spec, ssc=5)
+    header = bytes((0x0C, 0xB0, 0x00, 0x00))
+    ssc = (6).to_bytes(spec.block_size, "big")
+    dos = b"\x97\x03\x01\x00\x00"
+    dos += b"\x8e\x08" + term._mac(ssc, pad(header, spec.block_size) + dos)
+    with pytest.raises(SecureMessagingError, match="protected data failed verification"):
+        chip.unwrap_command(CommandAPDU(0x0C, 0xB0, 0x00, 0x00, dos, 256))
+
+
+def test_parity_memory_of_abandoned_pipelines_is_bounded():
+    """Commands whose answers never come (an aborted pipeline) are forgotten after 256,
+    while the INS parity of the newest ones is still known."""
+    term, chip = _pair(AES128)
+    for _ in range(300):
+        term.wrap(CommandAPDU(0x00, 0xB0, 0, 0, le=4))
+    assert len(term._odd_ins) == 256
+    odd = term.wrap(CommandAPDU(0x00, 0xB1, 0, 0, h("540100"), le=8))
+    chip.ssc = term.ssc - 1
+    chip.unwrap_command(odd)
+    chip._chip_odd_ins = False          # answer the odd-INS command with DO'87'
+    answer = chip.wrap_response(ResponseAPDU(h("5302AABB"), 0x9000))
+    with pytest.raises(SecureMessagingError, match="unexpected secure messaging data objects"):
+        term.unwrap(answer)
+
+
 def test_ssc_wraps_around():
     term, chip = _pair(TDES, ssc=(1 << 64) - 1)
     prot = term.wrap(CommandAPDU(0x00, 0xB0, 0, 0, le=1))
