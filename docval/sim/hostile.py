@@ -655,6 +655,57 @@ def _legacy_oid(c: VirtualChip) -> None:
     resign_sod(c, legacy_oid=True)
 
 
+def forge_sod(change: Callable[[Any], None]) -> Callable[[VirtualChip], None]:
+    """EF.SOD edited as CMS (asn1crypto ContentInfo) by ``change``, then put back on the chip."""
+    def edit(c: VirtualChip) -> None:
+        from asn1crypto import cms
+        sod = c.fs.application.by_fid[files.EF_SOD.fid].content
+        info = cms.ContentInfo.load(tlv.parse_single(sod, 0x77).value)
+        change(info)
+        c.fs.application.put(files.EF_SOD, tlv.encode(0x77, info.dump(force=True)))
+    return edit
+
+
+def _resign_signer_info(info: Any) -> None:
+    """Sign the (changed) signed attributes -- or the content when there are none -- again."""
+    from asn1crypto import core
+
+    from docval.sim import pki
+    dsc = pki.demo_pki().dsc
+    si = info["content"]["signer_infos"][0]
+    attrs = si["signed_attrs"]
+    data = attrs.dump(force=True) if not isinstance(attrs, core.Void) else \
+        info["content"]["encap_content_info"]["content"].contents
+    si["signature"] = pki._sign(dsc.key, dsc.scheme, "SHA-256", data)
+
+
+def _set_signed_attr(name: str, value: Any) -> Callable[[Any], None]:
+    def change(info: Any) -> None:
+        from asn1crypto import cms
+        si = info["content"]["signer_infos"][0]
+        attrs = [a for a in si["signed_attrs"] if a["type"].native != name]
+        attrs.append({"type": name, "values": [value]})
+        si["signed_attrs"] = cms.CMSAttributes(attrs)
+        _resign_signer_info(info)
+    return change
+
+
+def _drop_signed_attrs(info: Any) -> None:
+    info["content"]["signer_infos"][0]["signed_attrs"] = None
+    _resign_signer_info(info)
+
+
+def _two_signers(info: Any) -> None:
+    from asn1crypto import cms
+    signer_infos = info["content"]["signer_infos"]
+    info["content"]["signer_infos"] = cms.SignerInfos([signer_infos[0], signer_infos[0].copy()])
+
+
+def _unknown_digest(info: Any) -> None:
+    info["content"]["signer_infos"][0]["digest_algorithm"] = {"algorithm": "1.2.3.4.5"}
+    info["content"]["digest_algorithms"] = [{"algorithm": "1.2.3.4.5"}]
+
+
 BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
     # b3 plain APDU layer
     Behaviour("garbage", "A1", "every answer is random bytes", _raw(lambda c, r: True, _garbage)),
@@ -670,7 +721,7 @@ BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
     Behaviour("dg11-needs-eac", "A2", "DG11 answers 6982 (needs Extended Access Control)",
               _plain(reading(files.dg(11)), status(0x6982))),
     Behaviour("dg12-offset-outside", "A2", "DG12 answers 6B00", _plain(reading(files.dg(12)), status(0x6B00))),
-    Behaviour("sm-data-incorrect", "A2", "DG1 answers a plain 6988 (SM error)",
+    Behaviour("sm-data-incorrect", "A2", "once EF.SOD is being read, every protected command gets a plain 6988",
               _raw(lambda c, r: is_protected(r) and c.state.get("sod_seen", False), lambda c, r, s: b"\x69\x88")),
     Behaviour("sm-data-missing", "A2", "the first protected answer is a plain 6987",
               _raw(nth_protected(1), lambda c, r, s: b"\x69\x87")),
@@ -724,7 +775,7 @@ BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
     Behaviour("dg11-deep-nesting", "T3", "DG11 (hash valid) holds 3000 nested templates", _files(_dg11_deep)),
     Behaviour("zero-bytes-forever", "T4", "READ BINARY of DG11 answers 0 bytes with 9000, forever",
               _plain(lambda c, cmd: _is_read(c, cmd) and reading(files.dg(11))(c, cmd), _zero_bytes)),
-    Behaviour("one-byte-at-a-time", "T4", "READ BINARY answers one byte at a time (DG2 needs > 1000 reads)",
+    Behaviour("one-byte-at-a-time", "T4", "READ BINARY answers one byte at a time (EF.SOD needs more than 1000 reads)",
               _plain(_is_read, _one_byte)),
     Behaviour("early-eof", "T5", "DG1 ends early with 6282", _plain(
         lambda c, cmd: _is_read(c, cmd) and reading(files.dg(1))(c, cmd), _early_eof)),
@@ -777,6 +828,14 @@ BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
     Behaviour("huge-dg14-key-signed", "K6", "DG14 with a 16384-bit DH prime covered by a re-signed EF.SOD",
               _files(_dg14_variant("huge-dh"))),
     # b7 PA
+    Behaviour("sod-no-signed-attrs", "X1", "EF.SOD SignerInfo without signedAttrs (signature over the content)",
+              _files(forge_sod(_drop_signed_attrs))),
+    Behaviour("sod-wrong-content-type", "X1", "EF.SOD signed contentType attribute is id-data",
+              _files(forge_sod(_set_signed_attr("content_type", "data")))),
+    Behaviour("sod-digest-mismatch", "X1", "EF.SOD messageDigest does not match the content (validly signed)",
+              _files(forge_sod(_set_signed_attr("message_digest", b"\x00" * 32)))),
+    Behaviour("sod-two-signers", "X1", "EF.SOD with two SignerInfos", _files(forge_sod(_two_signers))),
+    Behaviour("sod-unknown-digest", "X1", "EF.SOD digest algorithm 1.2.3.4.5", _files(forge_sod(_unknown_digest))),
     Behaviour("sod-legacy-oid", "X2", "EF.SOD with eContentType 1.3.27.1.1.1", _files(_legacy_oid)),
     Behaviour("sod-sha1", "X6", "EF.SOD hashed and signed with SHA-1, signed in 2021", _files(_sha1_sod)),
     # b8 DG content
