@@ -16,8 +16,11 @@ MAX_CONNECTIONS = 24
 def server():
     proc = ServerProcess(timeouts=TIMEOUTS, max_connections=MAX_CONNECTIONS)
     yield proc
+    # Whatever the hostile clients did, nothing is left behind: no session, post or timer.
+    state = settle(proc, timeout=TIMEOUTS["close_handshake"] + 5)
     log = proc.log()
     proc.stop()
+    assert (state["sessions"], state["posts"], state["session_calls"]) == (0, 0, 0), state
     # HOSTILE_INPUTS: a defined outcome, "never a traceback".
     assert "Traceback" not in log, log[-4000:]
 
@@ -27,6 +30,7 @@ def settle(server, timeout: float = 5.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         state = server.state()
-        if state["sessions"] == 0 and state["posts"] == 0 or time.monotonic() > deadline:
+        if (state["sessions"], state["posts"], state["session_calls"]) == (0, 0, 0) \
+                or time.monotonic() > deadline:
             return state
         time.sleep(0.05)

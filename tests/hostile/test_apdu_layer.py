@@ -74,8 +74,6 @@ def test_A3_response_longer_than_le_is_rejected():
     assert "longer than" in str(out.exc)
 
 
-@pytest.mark.xfail(strict=True, reason="files.select_application accepts data in the answer to a "
-                                       "SELECT with P2=0C (no response data asked); HOSTILE_INPUTS A3 says reject")
 def test_A3_data_in_response_to_a_no_data_command_is_rejected():
     chip = hostile_chip("data-on-select")
     chip.inner.access_granted = False

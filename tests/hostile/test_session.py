@@ -258,3 +258,22 @@ def test_P10_drip_feeding_hits_the_maximum_session_time(server):
     assert TIMEOUTS["max_session"] - 0.5 < time.monotonic() - started < TIMEOUTS["max_session"] + SLACK
     ws.close()
     assert settle(server)["sessions"] == 0
+
+
+def test_P_every_hostile_session_ends_with_exactly_one_clean_log_line(server):
+    """One "ended" line per session, naming the close reason, whatever the phone did."""
+    cases = {"p-log-1": b"not json", "p-log-3": json.dumps(start(validation_id="p-log-3", client_id="nobody")).encode()}
+    for payload in cases.values():
+        ws = session(server, payload)
+        ws.drain()
+        ws.close()
+    ws = session(server, start(validation_id="p-log-2"))
+    ws.drain()                                  # never answers: 1001
+    ws.close()
+    settle(server)
+    log = server.log()
+    for vid, reason in (("p-log-2", "TIMEOUT_WHILE_WAITING_FOR_RESPONSE"), ("p-log-3", "INVALID_CLIENT_ID")):
+        ended = [line for line in log.splitlines() if " ended: " in line and f"validation_id={vid}" in line]
+        assert len(ended) == 1, ended
+        assert f"close_reason={reason}" in ended[0]
+    assert "Traceback" not in log
