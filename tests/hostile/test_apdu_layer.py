@@ -79,6 +79,8 @@ def test_A3_data_in_response_to_a_no_data_command_is_rejected():
     chip.inner.access_granted = False
     with pytest.raises(CommunicationError):
         run(files.select_application(), Link(), chip.transmit)
+    out = run_hostile("data-on-select")
+    assert_closed(out, "COMMUNICATION_FAILED", CommunicationError)
 
 
 def test_A4_malformed_card_access_falls_back_to_bac(demo_trust):
