@@ -142,6 +142,34 @@ def test_secure_messaging_errors_are_not_swallowed():
         Script().drive(together([broken, lambda: one_step(2)], 16))
 
 
+def test_flows_that_end_or_fail_before_their_first_command_take_no_room():
+    def no_command():
+        return b"cached"
+        yield  # unreachable: makes this a generator
+
+    def refused():
+        raise FileNotFoundOnChip("known absent")
+        yield  # unreachable: makes this a generator
+
+    s = Script()
+    results = s.drive(together([no_command, refused, lambda: one_step(3), no_command], 1))
+    assert s.bursts == [[3]]
+    assert results[0].get() == b"cached" and results[3].get() == b"cached" and results[2].get() == b"\x03"
+    with pytest.raises(FileNotFoundOnChip):
+        results[1].get()
+    assert values(s.drive(together([no_command, no_command], 4))) == [b"cached", b"cached"]
+    assert s.bursts == [[3]]                                # no command at all for those
+
+
+def test_secure_messaging_error_before_the_first_command_ends_the_burst():
+    def broken():
+        raise SecureMessagingError("x")
+        yield  # unreachable: makes this a generator
+
+    with pytest.raises(SecureMessagingError):
+        Script().drive(together([lambda: one_step(1), broken], 16))
+
+
 def test_outcome_repr_shows_no_data():
     assert "\\x" not in repr(Outcome(b"\x01secret"))
     assert repr(Outcome(error=FileNotFoundOnChip("x"))) == "Outcome(error FileNotFoundOnChip)"
