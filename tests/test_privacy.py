@@ -61,11 +61,16 @@ def secrets() -> dict[str, str]:
     return out
 
 
+SESSION_KEYS: list[str] = []      # filled by the session_keys fixture while sessions run
+
+
 def find_leaks(texts: list[str]) -> list[str]:
     leaks = []
     blob = "\n".join(texts)
     lower = blob.lower()
-    for what, value in secrets().items():
+    candidates = dict(secrets())
+    candidates.update({f"session key {i}": k for i, k in enumerate(SESSION_KEYS)})
+    for what, value in candidates.items():
         if value in blob or value.lower() in lower:
             at = lower.find(value.lower())
             leaks.append(f"{what}: ...{blob[max(0, at - 80): at + 80]!r}...")
@@ -101,6 +106,21 @@ def captured():
     globalLogPublisher.removeObserver(events.append)
     root.removeHandler(handler)
     root.setLevel(old_level)
+
+
+@pytest.fixture(autouse=True)
+def session_keys(monkeypatch):
+    """Every Secure Messaging key pair made during the test (BAC, PACE, CA), as hex."""
+    from docval.emrtd import sm
+    original = sm.SecureMessaging.__init__
+
+    def init(self, spec, k_enc, k_mac, ssc=0):
+        SESSION_KEYS.extend([bytes(k_enc).hex(), bytes(k_mac).hex()])
+        original(self, spec, k_enc, k_mac, ssc)
+    monkeypatch.setattr(sm.SecureMessaging, "__init__", init)
+    SESSION_KEYS.clear()
+    yield SESSION_KEYS
+    SESSION_KEYS.clear()
 
 
 @pytest.fixture
@@ -192,7 +212,7 @@ def assert_released(tracker: Tracker) -> None:
 
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))
 @pytest.mark.parametrize("client", ["post", "return"])
-def test_every_document_leaves_no_trace(name, client, captured, no_disk, demo_trust):
+def test_every_document_leaves_no_trace(name, client, captured, no_disk, demo_trust, session_keys):
     prof = profiles.get_profile(name)
     tracker = Tracker(demo_trust)
     h = harness(tracker)
@@ -203,6 +223,7 @@ def test_every_document_leaves_no_trace(name, client, captured, no_disk, demo_tr
     assert h.metrics.finished == [("success", None)]
     texts = captured()
     assert any("ended: outcome=success" in t for t in texts)      # the capture works
+    assert session_keys                                             # and so does the key capture
     assert find_leaks(texts) == []
     del conn
     assert_released(tracker)
@@ -267,6 +288,8 @@ def test_the_leak_detector_finds_leaks():
     assert find_leaks([f"mrz {profiles._passport_mrz()}"])
     assert find_leaks([f"data {face[90:200].hex()}"])
     assert find_leaks([f"can={profiles.CAN}"])
+    SESSION_KEYS.append("00112233445566778899aabbccddeeff")
+    assert find_leaks(["k=00112233445566778899AABBCCDDEEFF"])
     assert find_leaks([datagroups.make_td3_mrz(issuing_state="UTO", primary_identifier="TRAVELLER",
                                                secondary_identifier="X", document_number="A1", nationality="UTO",
                                                date_of_birth="010101", gender="F", date_of_expiry="300101")])
