@@ -19,8 +19,6 @@ from docval.errors import InvalidAccessKey, InvalidStartMessage
 MAX_BYTES = 4096
 MAX_DEPTH = 4          # the real message is 2 deep (object -> access_key)
 MAX_NUMBER_DIGITS = 12
-MAX_ID_CHARS = 256
-MAX_PLATFORM_CHARS = 64
 MAX_DOCUMENT_NUMBER = 24   # TD1 numbers may run into the optional data field
 MIN_APDU_BYTES = 64        # HOSTILE_INPUTS P6: lies about sizes are clamped
 MAX_APDU_BYTES = 65536
@@ -146,11 +144,10 @@ def _apdu_size(obj: dict[str, Any], name: str) -> int | None:
     return min(max(value, MIN_APDU_BYTES), MAX_APDU_BYTES)
 
 
-def _text(obj: dict[str, Any], name: str, limit: int) -> str:
-    value = _typed(obj, name, str)
-    if len(value) > limit:
-        raise _invalid(f"{name} is longer than {limit} characters")
-    return value
+def _text(obj: dict[str, Any], name: str) -> str:
+    # No length rule of its own: SPEC only types these strings (a long client_id is
+    # an unknown client, 4401; a long platform is an "other"), and MAX_BYTES bounds them.
+    return _typed(obj, name, str)
 
 
 def parse_start_message(payload: bytes) -> StartMessage:
@@ -164,9 +161,9 @@ def parse_start_message(payload: bytes) -> StartMessage:
     for name in _REQUIRED:
         if name not in obj:
             raise _invalid(f"{name} is missing")
-    client_id = _text(obj, "client_id", MAX_ID_CHARS)
-    validation_id = _text(obj, "validation_id", MAX_ID_CHARS)
-    platform = _text(obj, "platform", MAX_PLATFORM_CHARS)
+    client_id = _text(obj, "client_id")
+    validation_id = _text(obj, "validation_id")
+    platform = _text(obj, "platform")
     extended = _typed(obj, "nfc_adapter_supports_extended_length", bool)
     max_command = _apdu_size(obj, "max_command_bytes")
     max_response = _apdu_size(obj, "max_response_bytes")

@@ -241,6 +241,16 @@ def test_unknown_client_id():
     h.assert_clean()
 
 
+def test_unknown_client_id_of_any_length_is_invalid_client_id():
+    # HOSTILE_INPUTS P4 / SPEC §3.1: longer than any configured id is still just unknown.
+    h = Harness()
+    c = h.raw(start_message(client_id="X" * 1000), path=RR)
+    h.run(c)
+    assert_closed(c, 4401, "INVALID_CLIENT_ID")
+    assert c.binaries == []
+    h.assert_clean()
+
+
 def test_client_without_result_server_needs_return_result():
     h = Harness()
     c = h.raw(start_message())      # no ?return_result=true
