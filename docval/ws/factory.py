@@ -91,6 +91,14 @@ class ValidateServerFactory(WebSocketServerFactory):
     def session_closed(self, session: ValidateServerProtocol) -> None:
         self.sessions.discard(session)
 
+    def sessions_with_validation_id(self, session: ValidateServerProtocol, validation_id: str) -> int:
+        """How many other open sessions carry this validation_id (HOSTILE_INPUTS P7).
+
+        Derived from the open sessions, so nothing about a finished session is kept
+        to answer it (SPEC §6); a replay after the first session closed is not seen.
+        """
+        return sum(1 for s in self.sessions if s is not session and s.validation_id == validation_id)
+
     def read_params(self, start: StartMessage, client: ClientConfig) -> Any:
         from docval.reader import ReadParams
 

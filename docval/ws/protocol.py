@@ -196,6 +196,11 @@ class ValidateServerProtocol(WebSocketServerProtocol):
     def phase(self) -> str:
         return self._phase
 
+    @property
+    def validation_id(self) -> str | None:
+        """The phone's validation_id once its StartMessage was accepted."""
+        return self._validation_id if self._client is not None else None
+
     def _on_message(self, payload: bytes, is_binary: bool) -> None:
         if self._phase == AWAIT_START:
             if is_binary:
@@ -248,6 +253,15 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             pipelined=start.max_pipelined_apdus,
             return_result=self._return_result,
         )
+        others = factory.sessions_with_validation_id(self, start.validation_id)
+        if others:
+            # HOSTILE_INPUTS P7: allowed (the Result Server de-duplicates), but marked
+            # so that operators can see replays and double submissions.
+            _log.warn(
+                "session {session_id}: validation_id={validation_id} is also used by "
+                "{others} other open session(s)",
+                session_id=self._sid, validation_id=loggable(start.validation_id), others=others,
+            )
         params = factory.read_params(start, client)
         d = factory.run_reader(self._relay, params, self._progress)
         self._reader_d = d

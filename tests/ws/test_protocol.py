@@ -145,8 +145,8 @@ def test_reader_asking_for_more_than_allowed_is_a_server_error():
     h.assert_clean()
 
 
-def test_same_validation_id_in_parallel_is_allowed():
-    # HOSTILE_INPUTS P7: policy is to allow; the Result Server de-duplicates.
+def test_same_validation_id_in_parallel_is_allowed(caplog_events):
+    # HOSTILE_INPUTS P7: policy is to allow, but mark; the Result Server de-duplicates.
     h = Harness()
     hold = defer.Deferred()
     h.factory._read_document = scripted_reader(hold=hold)
@@ -160,6 +160,24 @@ def test_same_validation_id_in_parallel_is_allowed():
     assert_closed(a, 1000, None)
     assert_closed(b, 1000, None)
     h.assert_clean()
+    marks = [line for line in caplog_events() if "also used by" in line]
+    # Only the second session is marked, and only its id is named.
+    assert len(marks) == 1 and b.server.session_id in marks[0] and a.server.session_id not in marks[0]
+    assert "validation_id=cf847daa-a548-4509-bdeb-4edd51aee448" in marks[0]
+
+
+def test_distinct_validation_ids_are_not_marked(caplog_events):
+    h = Harness()
+    hold = defer.Deferred()
+    h.factory._read_document = scripted_reader(hold=hold)
+    a = h.raw(start_message(), path=RR)
+    b = h.raw(start_message(validation_id="another"), path=RR)
+    h.run(a)
+    h.run(b)
+    hold.callback(None)
+    h.run(a)
+    h.run(b)
+    assert not [line for line in caplog_events() if "also used by" in line]
 
 
 # --- start message -----------------------------------------------------------------------
