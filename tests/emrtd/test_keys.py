@@ -169,6 +169,90 @@ MODP2048 = int(
     "15728E5A8AACAA68FFFFFFFFFFFFFFFF", 16)
 
 
+def _spki(alg_oid: str, params: bytes, key_bits: bytes) -> bytes:
+    alg = asn1.ObjectIdentifier(alg_oid).dump() + params
+    body = b"\x30" + _len(len(alg)) + alg + b"\x03" + _len(len(key_bits)) + key_bits
+    return b"\x30" + _len(len(body)) + body
+
+
+def _ec_spki_with(curve: ec.Curve, **changes) -> bytes:
+    """Explicit parameters of ``curve`` with fields replaced (asn1crypto values)."""
+    size = curve.byte_length
+    spec = {
+        "version": "ecdpVer1",
+        "field_id": {"field_type": "prime_field", "parameters": curve.p},
+        "curve": {"a": curve.a.to_bytes(size, "big"), "b": curve.b.to_bytes(size, "big")},
+        "base": b"\x04" + curve.gx.to_bytes(size, "big") + curve.gy.to_bytes(size, "big"),
+        "order": curve.n,
+        "cofactor": 1,
+    }
+    spec.update(changes)
+    params = asn1keys.ECDomainParameters(name="specified", value=asn1keys.SpecifiedECDomain(spec)).dump()
+    point = b"\x04" + curve.gx.to_bytes(size, "big") + curve.gy.to_bytes(size, "big")
+    return _spki("1.2.840.10045.2.1", params, b"\x00" + point)
+
+
+P256 = ec.BY_NAME["secp256r1"]
+
+
+def _x_without_point(curve: ec.Curve) -> int:
+    """The smallest x for which x^3 + ax + b has no square root mod p."""
+    p = curve.p
+    return next(x for x in range(1, 100) if pow((x ** 3 + curve.a * x + curve.b) % p, (p - 1) // 2, p) == p - 1)
+
+
+_G256 = b"\x04" + P256.gx.to_bytes(32, "big") + P256.gy.to_bytes(32, "big")
+_NAMED_P256 = asn1.ObjectIdentifier("1.2.840.10045.3.1.7").dump()
+
+
+@pytest.mark.parametrize("spki,error", [
+    # RSA: a 4097-bit modulus fits the encoded-length check but not the bit limit; e above 2^32
+    (lambda: _rsa_spki((1 << 4096) + 1, 65537), LimitExceeded),
+    (lambda: _rsa_spki((1 << 2047) + 1, (1 << 32) + 1), LimitExceeded),
+    (lambda: _spki(keys.OID_RSA, b"\x05\x00", b"\x00\x30\x03\x02\x01\x05"), ParseError),
+    # a public key BIT STRING with unused bits
+    (lambda: _spki("1.2.840.10045.2.1", _NAMED_P256, b"\x01" + _G256), ParseError),
+    # EC without parameters, implicitlyCA, malformed parameters, a characteristic-2 field
+    (lambda: _spki("1.2.840.10045.2.1", b"", b"\x00" + _G256), UnsupportedError),
+    (lambda: _spki("1.2.840.10045.2.1", b"\x05\x00", b"\x00" + _G256), UnsupportedError),
+    (lambda: _spki("1.2.840.10045.2.1", b"\x30\x01\x02", b"\x00" + _G256), ParseError),
+    (lambda: _ec_spki_with(P256, field_id={"field_type": "characteristic_two_field", "parameters": {
+        "m": 163, "basis": "tp_basis", "parameters": asn1.Integer(7)}}), UnsupportedError),
+    # explicit parameters too large to be any table curve, or with an odd cofactor
+    (lambda: _ec_spki_with(P256, field_id={"field_type": "prime_field", "parameters": (1 << 600) + 1}),
+     LimitExceeded),
+    (lambda: _ec_spki_with(P256, order=(1 << 600) + 1), LimitExceeded),
+    (lambda: _ec_spki_with(P256, cofactor=1 << 20), UnsupportedError),
+    # a compressed generator that is no table curve's, a generator of the wrong size
+    (lambda: _ec_spki_with(P256, base=b"\x02" + (P256.gx ^ 1).to_bytes(32, "big")), UnsupportedError),
+    (lambda: _ec_spki_with(P256, base=b"\x04" + bytes(10)), UnsupportedError),
+    # points: compressed x >= p, compressed x with no square root, wrong size, infinity
+    (lambda: _spki("1.2.840.10045.2.1", _NAMED_P256, b"\x00\x02" + (P256.p + 1).to_bytes(33, "big")[1:]),
+     ParseError),
+    (lambda: _spki("1.2.840.10045.2.1", _NAMED_P256, b"\x00\x02" + _x_without_point(P256).to_bytes(32, "big")),
+     ParseError),
+    (lambda: _spki("1.2.840.10045.2.1", _NAMED_P256, b"\x00" + _G256[:-1]), ParseError),
+    (lambda: _spki("1.2.840.10045.2.1", _NAMED_P256, b"\x00\x00"), ParseError),
+    # DH: no parameters, a subgroup order outside 1..p, a value or group above 4096 bits
+    (lambda: _spki(keys.OID_DH_PUBLIC_NUMBER, b"", b"\x00\x02\x01\x05"), ParseError),
+    (lambda: _dh_spki(MODP2048, 2, MODP2048 + 2, 5), ParseError),
+    (lambda: _dh_spki(MODP2048, 2, None, 1 << 4200), LimitExceeded),
+    (lambda: _dh_spki((1 << 4100) + 1, 2, None, 5), LimitExceeded),
+    # standardized DH group 0: a value longer than p, or outside 2..p-2
+    (lambda: _spki(keys.OID_STANDARDIZED_DOMAIN_PARAMETERS, b"\x02\x01\x00",
+                   b"\x00" + asn1.Integer(1 << 1100).dump()), ParseError),
+    (lambda: _spki(keys.OID_STANDARDIZED_DOMAIN_PARAMETERS, b"\x02\x01\x00", b"\x00" + asn1.Integer(1).dump()),
+     ParseError),
+    (lambda: _spki(keys.OID_STANDARDIZED_DOMAIN_PARAMETERS, b"\x02\x01\x00", b"\x00\x04\x01\x00"), ParseError),
+], ids=["rsa-4097", "rsa-e-2^32+1", "rsa-not-a-key", "unused-bits", "ec-no-params", "ec-implicit-ca",
+        "ec-params-garbage", "ec-char-2", "ec-p-600-bits", "ec-n-600-bits", "ec-cofactor", "ec-unknown-compressed-g",
+        "ec-short-g", "point-x-ge-p", "point-no-root", "point-short", "point-infinity", "dh-no-params",
+        "dh-bad-q", "dh-y-4200-bits", "dh-p-4100-bits", "std-dh-long-y", "std-dh-y-1", "std-dh-not-integer"])
+def test_hostile_keys_are_refused_with_their_documented_error(spki, error):
+    with pytest.raises(error):
+        load_public_key(spki())
+
+
 def test_dh_keys():
     y = pow(2, 12345, MODP2048)
     k = load_public_key(_dh_spki(MODP2048, 2, (MODP2048 - 1) // 2, y))
