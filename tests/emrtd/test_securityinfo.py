@@ -7,7 +7,7 @@ from asn1crypto import cms, core
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docval.emrtd import securityinfo as si
+from docval.emrtd import securityinfo as si, tlv
 from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
@@ -194,6 +194,52 @@ def test_malformed_security_infos(hexdata):
         return
     assert hexdata in ("3100", "31083006060104020101")
     assert result.pace_infos == []
+
+
+def _info(*fields: bytes) -> bytes:
+    return tlv.encode(0x31, tlv.encode(0x30, b"".join(fields)))
+
+
+_PACE_GM = si.encode_oid(si.pace_oid("ECDH", "GM", "AES128"))
+_CA_ECDH = si.encode_oid(si.ca_oid("ECDH", "AES128"))
+_INT2 = si.encode_int(2)
+
+
+@pytest.mark.parametrize("data,message", [
+    (_info(_PACE_GM, tlv.encode(0x02, bytes(33))), "PACEInfo version: INTEGER of bad length"),
+    (_info(_PACE_GM, tlv.encode(0x02, b"")), "PACEInfo version: INTEGER of bad length"),
+    (_info(_PACE_GM, _INT2, si.encode_int(13), si.encode_int(1)), "PACEInfo: 4 fields, expected 2..3"),
+    (_info(_PACE_GM), "PACEInfo: 1 fields, expected 2..3"),
+    (_info(si.encode_oid(si.ID_PACE + ".2"), tlv.encode(0x30, b"")),
+     "PACEDomainParameterInfo: empty AlgorithmIdentifier"),
+    (_info(si.encode_oid(si.ID_PACE + ".2"), tlv.encode(0x02, b"\x01")),
+     "PACEDomainParameterInfo: AlgorithmIdentifier is not a SEQUENCE"),
+    (_info(si.encode_oid(si.ID_PACE + ".2"), tlv.encode(0x30, si.encode_oid(si.ID_STANDARDIZED_DOMAIN_PARAMETERS))),
+     "PACEDomainParameterInfo: standardized domain parameters without an id"),
+    (_info(si.encode_oid(si.ID_PK_ECDH), tlv.encode(0x04, b"\x00")),
+     "ChipAuthenticationPublicKeyInfo: key is not a SubjectPublicKeyInfo"),
+    (_info(si.encode_oid(si.ID_PK_ECDH), tlv.encode(0x30, tlv.encode(0x30, si.encode_oid("1.2.3")))),
+     "ChipAuthenticationPublicKeyInfo: malformed SubjectPublicKeyInfo"),
+    (_info(_CA_ECDH, _INT2, tlv.encode(0x04, b"\x01")),
+     "ChipAuthenticationInfo keyId: expected an INTEGER, found tag 4"),
+    (_info(si.encode_oid(si.ID_AA), si.encode_int(1)), "ActiveAuthenticationInfo: 2 fields, expected 3..3"),
+    (_info(si.encode_oid(si.ID_AA), si.encode_int(1), si.encode_int(1)),
+     "ActiveAuthenticationInfo signatureAlgorithm: expected an OBJECT IDENTIFIER, found tag 2"),
+], ids=["version-33-bytes", "version-empty", "trailing-field", "too-few-fields", "empty-algorithm",
+        "algorithm-not-sequence", "standardized-without-id", "ca-key-not-spki", "ca-key-without-bit-string",
+        "ca-key-id-not-integer", "aa-missing-algorithm", "aa-algorithm-not-oid"])
+def test_known_security_infos_that_are_malformed_say_what_is_wrong(data, message):
+    """A known OID with broken fields is a broken file (not 'newer than us'): ParseError naming the field."""
+    with pytest.raises(ParseError) as err:
+        si.parse_security_infos(data)
+    assert str(err.value) == message
+
+
+def test_encode_oid_refuses_what_is_no_oid():
+    for dotted in ("1", "3.1", "1.40", "0.40.1"):
+        with pytest.raises(ValueError):
+            si.encode_oid(dotted)
+    assert si.decode_oid(si.encode_oid("2.999.3")[2:]) == "2.999.3"
 
 
 def test_too_many_infos():
