@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 STR = (str,)
 OPT_STR = (str, type(None))
@@ -28,6 +29,12 @@ PA_DETAILS = {
     "all_hashes_valid": (bool,), "error": OPT_STR,
 }
 VERDICTS = {"SUCCESS", "FAILED", "UNAVAILABLE"}
+HASH_NAMES = {"SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"}
+YYMMDD = re.compile(r"[0-9]{6}")
+# SPEC §4 says "yyyyMMdd"; documents that give only part of a date yield yyyyMM or yyyy.
+YYYYMMDD = re.compile(r"[0-9]{4}(?:[0-9]{2}){0,2}")
+DATE_FIELDS = {"additional_personal_details": "full_date_of_birth",
+               "additional_document_details": "date_of_issue"}
 
 
 def _b64(value: str) -> bytes:
@@ -45,7 +52,7 @@ def check_emrtd_passport(obj: dict) -> None:
     assert not missing, f"missing fields {missing}"
     sod = obj["sod_info"]
     if sod is not None:
-        assert isinstance(sod["hash_algorithm"], str)
+        assert sod["hash_algorithm"] in HASH_NAMES, sod["hash_algorithm"]
         for n, h in sod["hash_for_data_group"].items():
             assert n.isdigit() and _b64(h)
     mrz = obj["mrz_info"]
@@ -56,7 +63,7 @@ def check_emrtd_passport(obj: dict) -> None:
         assert mrz["document_type"] in ("TD1", "TD2", "TD3")
         assert mrz["gender"] in ("MALE", "FEMALE", "UNSPECIFIED")
         assert all(isinstance(s, str) for s in mrz["secondary_identifier"])
-        assert len(mrz["date_of_birth"]) == 6 and len(mrz["date_of_expiry"]) == 6
+        assert YYMMDD.fullmatch(mrz["date_of_birth"]) and YYMMDD.fullmatch(mrz["date_of_expiry"])
         if mrz["document_type"] != "TD1":
             assert mrz["optional_data2"] is None
     if obj["face_photo"] is not None:
@@ -71,11 +78,17 @@ def check_emrtd_passport(obj: dict) -> None:
             for name in names:
                 v = value[name]
                 assert v is None or isinstance(v, (str, list)), f"{key}.{name}"
+                if isinstance(v, list):
+                    assert all(isinstance(item, str) for item in v), f"{key}.{name}"
+            date = value[DATE_FIELDS[key]]
+            assert date is None or YYYYMMDD.fullmatch(date), f"{key}.{DATE_FIELDS[key]}"
     assert isinstance(obj["passive_authentication"], bool)
     details = obj["passive_authentication_details"]
     for name, types in PA_DETAILS.items():
         assert name in details and isinstance(details[name], types), name
-    assert all(isinstance(n, int) for n in details["data_groups_checked"])
+    assert all(type(n) is int for n in details["data_groups_checked"])
+    assert all(type(n) is int for n in details["data_groups_with_valid_hash"])
+    assert set(details["data_groups_with_valid_hash"]) <= set(details["data_groups_checked"])
     assert obj["chip_authentication_result"] in VERDICTS
     assert obj["active_authentication_result"] in VERDICTS
     assert isinstance(obj["errors"], list) and all(isinstance(e, str) for e in obj["errors"])
@@ -83,4 +96,7 @@ def check_emrtd_passport(obj: dict) -> None:
         assert details["sod_signature_valid"] and details["document_certificate_valid"]
         assert details["all_hashes_valid"]
     if "files_binary" in obj:
+        # SPEC §4: {"sod": "<b64>", "dg1": "<b64>", ...}
+        assert all(re.fullmatch(r"sod|dg[0-9]{1,2}|[a-z_]+", k) for k in obj["files_binary"])
+        assert "sod" in obj["files_binary"] or obj["sod_info"] is None
         assert all(_b64(v) is not None for v in obj["files_binary"].values())
