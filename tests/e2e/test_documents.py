@@ -149,3 +149,49 @@ async def test_all_documents_at_once_each_result_reaches_its_own_phone_and_post(
         assert posts[f"{i}-{name}"] == trace.result
         assert trace.result["files_binary"] == {k: doc.b64(v) for k, v in doc.chip_files(chip).items()}
         assert trace.result["access_control"] == profiles.get_profile(name).expect.access_control
+
+
+def _as_jpeg2000(jpeg: bytes, kind: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(jpeg)) as picture:
+        picture.convert("RGB").save(out, "JPEG2000", no_jp2=(kind == "j2k"))
+    return out.getvalue()
+
+
+@pytest_twisted.ensureDeferred
+async def test_jpeg2000_images_reach_phone_and_result_server_as_jpeg(make_stack):
+    """SPEC §4 note: phones cannot show JPEG 2000, so a JP2 face (DG2) and a raw J2K
+    signature (DG7) are delivered as JPEG, while PA still covers the files as signed."""
+    import io
+
+    from PIL import Image
+
+    from docval.sim import datagroups
+    from docval.sim.hostile import put_dg
+
+    stack = make_stack()
+    chip = profiles.get_profile("bac-3des").chip()
+    face = _as_jpeg2000(datagroups.make_face_jpeg(120, 160, seed=5), "jp2")
+    signature = _as_jpeg2000(datagroups.make_face_jpeg(100, 40, seed=6), "j2k")
+    put_dg(chip, 2, datagroups.encode_dg2([(face, 120, 160, "jp2")]), resign=False)
+    put_dg(chip, 7, datagroups.encode_dg7([signature]))
+    trace = await stack.phone("bac-3des", chip=chip, client_id=POSTING, return_result=True)
+
+    trace.assert_closed_by_server(1000, None)
+    check_emrtd_passport(trace.result)
+    (post,) = stack.results.posts
+    assert post.body["emrtd_passport"] == trace.result
+    images = [trace.result["face_photo"]] + trace.result["signature_photos"]
+    sizes = []
+    for b64 in images:
+        data = base64.b64decode(b64)
+        with Image.open(io.BytesIO(data)) as picture:
+            assert picture.format == "JPEG"
+            sizes.append(picture.size)
+    assert sizes == [(120, 160), (100, 40)]
+    assert trace.result["passive_authentication"] is True
+    assert trace.result["passive_authentication_details"]["data_groups_with_valid_hash"] == [1, 2, 7, 14, 15]
