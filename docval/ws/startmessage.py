@@ -208,6 +208,11 @@ def parse_access_key(obj: dict[str, Any]) -> MrzKey | CanKey:
         raise InvalidAccessKey(
             f"document_number must be 8 to {MAX_DOCUMENT_NUMBER} characters of A-Z, 0-9 or '<'"
         )
+    if len(number) > 9:
+        # A number longer than 9 characters is used whole for the key (ICAO 9303-11
+        # §9.7.2), so the fillers of a TD1 MRZ field typed along with it must go; up to
+        # 9 characters they are the padding the key uses anyway.
+        number = number.rstrip("<").ljust(9, "<") if number.rstrip("<") else number
     for name in ("date_of_birth", "date_of_expiry"):
         if not _is_date(obj[name]):
             raise InvalidAccessKey(f"{name} must be a real date as yyMMdd")

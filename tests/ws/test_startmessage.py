@@ -62,6 +62,22 @@ def test_long_strings_are_not_refused_as_invalid():
     assert (len(m.client_id), len(m.validation_id), len(m.platform)) == (1000, 1000, 1000)
 
 
+@pytest.mark.parametrize("given, used", [
+    ("idv9k4471203<<<", "IDV9K4471203"),   # TD1 overflow typed with the field's fillers
+    ("IDV9K4471203", "IDV9K4471203"),
+    ("L898902C<", "L898902C<"),             # up to 9 characters: kept, padded to 9 anyway
+    ("L898902C", "L898902C"),
+    ("AB1234567<<<", "AB1234567"),          # a 9-character number with fillers
+])
+def test_fillers_after_a_long_document_number_are_not_part_of_it(given, used):
+    # ICAO 9303-11 §9.7.2 derives the key from the document number; a number longer than
+    # 9 characters is used whole, so trailing fillers would change the key.
+    key = parse(start_message(access_key=dict(MRZ, document_number=given))).access_key
+    assert key.document_number == used
+    clean = MrzKey(used, MRZ["date_of_birth"], MRZ["date_of_expiry"])
+    assert key.key_seed == clean.key_seed and key.pace_password == clean.pace_password
+
+
 @pytest.mark.parametrize("value, clamped", [(0, 64), (1, 64), (-5, 64), (10**9, 65536), (1024, 1024)])
 def test_sizes_are_clamped(value, clamped):
     # HOSTILE_INPUTS P6: lies about sizes are clamped to [64, 65536], not refused.
