@@ -400,6 +400,9 @@ class _Session:
         if data is not None:
             self.dgs[dg] = data
             self.report.files[f"dg{dg}"] = data
+        elif not any(f"EF.DG{dg} " in e for e in self.report.errors):
+            # Listed in EF.SOD but absent from the chip (HOSTILE_INPUTS T6): say so.
+            self.report.error(f"EF.DG{dg} is listed in EF.SOD but the chip does not have it")
         return data
 
     async def _chip_authentication(self) -> None:

@@ -53,7 +53,7 @@ class PADetails:
         )
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """Everything a session learned about one document (kept only until it closes)."""
 
@@ -128,6 +128,10 @@ class Report:
             "hash_algorithm": self.sod_hash_algorithm,
             "hash_for_data_group": {str(n): b64(h) for n, h in sorted(self.sod_hashes.items())},
         }
+
+    def __repr__(self) -> str:
+        # A traceback or debug log may show the report: algorithms and verdicts only.
+        return f"Report({self.summary()})"
 
     def summary(self) -> dict[str, Any]:
         """Algorithms and verdicts for the session's log line: no personal data."""

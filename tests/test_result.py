@@ -38,3 +38,19 @@ def test_full_report():
     assert set(obj["files_binary"]) == {"sod", "dg1"}
     summary = json.dumps(report.summary())
     assert "ERIKSSON" not in summary and "D23145890734" not in summary
+
+
+def test_repr_shows_no_document_data():
+    mrz = SimpleNamespace(document_number="D23145890734", primary_identifier="ERIKSSON")
+    report = Report(mrz=mrz, face_photo=b"\xff\xd8FACE", files={"dg1": b"MRZDATA"},
+                    sod_hashes={1: b"\x01" * 32}, access_control="BAC")
+    text = repr(report)
+    assert "BAC" in text
+    for secret in ("D23145890734", "ERIKSSON", "FACE", "MRZDATA", "\\x01"):
+        assert secret not in text
+
+
+def test_phone_options_repr_hides_the_access_key():
+    from docval.sim.phone import PhoneOptions
+
+    assert "491736" not in repr(PhoneOptions(access_key={"can": "491736"}))

@@ -29,7 +29,8 @@ class Chip(Protocol):
 
 @dataclass
 class PhoneOptions:
-    access_key: dict[str, str]            # {"can": ...} or the three MRZ fields, as sent
+    # {"can": ...} or the three MRZ fields, as sent; kept out of repr like every access key
+    access_key: dict[str, str] = field(repr=False)
     client_id: str = "YOUR CLIENT ID"
     validation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     extended_length: bool = True

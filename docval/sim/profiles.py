@@ -129,7 +129,7 @@ def _dg12() -> bytes:
     return datagroups.encode_dg12(details)
 
 
-@dataclass
+@dataclass(repr=False)
 class _Doc:
     """The files and keys of one document, before it becomes a chip."""
 

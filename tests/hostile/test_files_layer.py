@@ -119,8 +119,6 @@ def test_T5_header_length_not_matching_the_data_returned():
         run(files.read_file(files.dg(11), files.ReadLimits(max_le=256)), Link(), inner.transmit)
 
 
-@pytest.mark.xfail(strict=True, reason="reader._read: a DG listed in EF.SOD that answers 6A82 is silently "
-                                       "skipped; HOSTILE_INPUTS T6 says record it in errors")
 def test_T6_dg_listed_in_sod_but_unreadable_is_recorded(demo_trust):
     out = run_hostile("dg-not-in-sod", demo_trust)
     assert out.exc is None
