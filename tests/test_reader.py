@@ -48,7 +48,7 @@ def test_every_profile_reads_and_verifies_as_expected(name, demo_trust):
     assert mrz["secondary_identifier"] == ["HAPPY", "JOY"]
     assert mrz["date_of_birth"] == "850312" and mrz["date_of_expiry"] == profiles.DATE_OF_EXPIRY
     assert mrz["gender"] == "FEMALE" and mrz["issuing_state"] == "UTO"
-    if name == "td1-idcard":
+    if name.startswith("td1-idcard"):
         assert mrz["document_type"] == "TD1" and mrz["document_number"] == profiles.ID_CARD_NUMBER
     else:
         assert mrz["document_type"] == "TD3" and mrz["document_number"] == profiles.PASSPORT_NUMBER
@@ -164,3 +164,15 @@ def test_phone_that_left_the_application_selected(name, demo_trust):
                                         trust=demo_trust), transport=transport)
     assert report.access_control == profile.expect.access_control
     assert report.pa.passive_authentication
+
+
+def test_long_document_number_with_fillers_opens_the_td1_card(demo_trust):
+    """The 12-character number is the whole password; fillers typed after it are ignored."""
+    profile = profiles.get_profile("td1-idcard-mrz")
+    key = MrzKey(profiles.ID_CARD_NUMBER + "<<<", "850312", profiles.DATE_OF_EXPIRY)
+    report, _, _ = read(profile, demo_trust, access_key=key)
+    assert report.pa.passive_authentication
+    assert not any("does not match the MRZ" in e for e in report.errors)
+    with pytest.raises(AccessControlError):     # the first nine characters alone are not it
+        read(profile, demo_trust, access_key=MrzKey(profiles.ID_CARD_NUMBER[:9], "850312",
+                                                    profiles.DATE_OF_EXPIRY))

@@ -195,7 +195,8 @@ class MrzKey:
         overflow) is used whole with the check digit over all of it, as JMRTD and
         gmrtd do and as the chip computes it from its own DG1.
         """
-        number = self.document_number.ljust(9, "<")
+        # Fillers typed after a long number are not part of it ("IDV9K4471203<<<").
+        number = self.document_number.rstrip("<").ljust(9, "<")
         info = (number + check_digit(number)
                 + self.date_of_birth + check_digit(self.date_of_birth)
                 + self.date_of_expiry + check_digit(self.date_of_expiry))

@@ -260,18 +260,24 @@ def _bac_profile() -> Profile:
 
 
 @lru_cache(maxsize=None)
-def _id_card() -> tuple[_Doc, dict]:
+def _id_card(with_mrz: bool) -> tuple[_Doc, dict]:
     oid = pace_oid("ECDH", "GM", "AES128")
     doc = _Doc(mrz=_id_card_mrz(), content={2: datagroups.encode_dg2([(_face(), 480, 640, "jpeg")])},
                ca_key=CaKey.generate_ec("secp256r1"), card_access=_pace_card_access(oid, 12))
-    doc.pace = PaceChip(CanKey(CAN), oid, 12)
+    passwords = [CanKey(CAN)] + ([_mrz_key(ID_CARD_NUMBER)] if with_mrz else [])
+    doc.pace = PaceChip(passwords, oid, 12)
     return doc, _signed_files(doc)
 
 
-def _id_card_profile() -> Profile:
+def _id_card_profile(with_mrz: bool = False) -> Profile:
     def build() -> VirtualChip:
-        doc, app = _id_card()
+        doc, app = _id_card(with_mrz)
         return _chip(doc, app, bac_key=None)
+    if with_mrz:
+        # A long document number overflows into TD1 optional data; the MRZ password
+        # uses all 12 characters, which is what readers that truncate to 9 get wrong.
+        return Profile("td1-idcard-mrz", "TD1 ID card, PACE with the MRZ of a 12-character document number + CA",
+                       _mrz_key(ID_CARD_NUMBER), Expect("PACE-ECDH-GM-AES-CBC-CMAC-128"), build)
     return Profile("td1-idcard", "TD1 ID card, CAN-only PACE ECDH-GM P-256 AES-128 + CA, 12-character document number",
                    CanKey(CAN), Expect("PACE-ECDH-GM-AES-CBC-CMAC-128"), build)
 
@@ -340,6 +346,7 @@ def _all() -> dict[str, Profile]:
                       ca_dh_group=0, ca_cipher="TDES", aa="rsa"),
         _bac_profile(),
         _id_card_profile(),
+        _id_card_profile(with_mrz=True),
         _clone_profile(),
         _tampered_profile(),
         _untrusted_profile(),
