@@ -81,9 +81,8 @@ class SignatureCheck:
     error: str | None
 
 
-def _utc(at: datetime | None) -> datetime:
-    if at is None:
-        return datetime.now(timezone.utc)
+def _utc(at: datetime) -> datetime:
+    # The caller decides the instant: the pure layer never reads the clock.
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
@@ -252,7 +251,7 @@ def _verify_signed(signed: SignedData, trust: Any, at: datetime, issuing_state: 
     return dsc
 
 
-def verify_signed_data(signed: SignedData, trust: Any, at: datetime | None = None, *,
+def verify_signed_data(signed: SignedData, trust: Any, at: datetime, *,
                        issuing_state: str | None = None) -> PAResult:
     """Signature and signer chain of any eMRTD SignedData (EF.CardSecurity for PACE-CAM).
 
@@ -273,11 +272,11 @@ def verify_signed_data(signed: SignedData, trust: Any, at: datetime | None = Non
 
 
 def passive_authentication(sod: SOD, data_groups: dict[int, bytes], trust: Any, *,
-                           at: datetime | None = None, issuing_state: str | None = None) -> PAResult:
+                           at: datetime, issuing_state: str | None = None) -> PAResult:
     """Passive Authentication of an EF.SOD and the data groups read (exact bytes).
 
     A DG listed in the SOD but not read is not checked; a DG read but not
-    listed fails.  ``at`` (default: now) is the instant for certificate
+    listed fails.  ``at`` is the instant for certificate
     validity; ``issuing_state`` is DG1's, compared with the CSCA country.
     """
     at = _utc(at)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -12,6 +13,8 @@ from docval.sim.hostile import hostile_chip, nested
 from tests.hostile.chipharness import assert_closed, run_hostile
 
 pytestmark = pytest.mark.hostile
+
+NOW = datetime.now(timezone.utc)
 
 
 def test_T1_4GB_length_is_refused_before_reading():
@@ -40,7 +43,7 @@ def test_T2_non_minimal_length_in_the_signed_content_does_not_verify(demo_trust)
     from docval.sim import pki
     dg1 = b"\x61\x05\x5f\x1f\x02AB"
     sod = pki.sod_for_data_groups({1: dg1})
-    assert passive_authentication(parse_sod(sod), {1: dg1}, demo_trust).sod_signature_valid
+    assert passive_authentication(parse_sod(sod), {1: dg1}, demo_trust, at=NOW).sod_signature_valid
     info = cms.ContentInfo.load(tlv.parse_single(sod, 0x77).value)
     encap = info["content"]["encap_content_info"]
     content = encap["content"].native if not hasattr(encap["content"], "contents") else encap["content"].contents
@@ -49,7 +52,7 @@ def test_T2_non_minimal_length_in_the_signed_content_does_not_verify(demo_trust)
     assert non_minimal != content and len(body) < 256
     encap["content"] = core.ParsableOctetString(non_minimal)
     forged = tlv.encode(0x77, info.dump(force=True))
-    result = passive_authentication(parse_sod(forged), {1: dg1}, demo_trust)
+    result = passive_authentication(parse_sod(forged), {1: dg1}, demo_trust, at=NOW)
     assert not result.sod_signature_valid
 
 
