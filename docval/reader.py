@@ -309,7 +309,8 @@ class _Session:
         # ICAO 9303-11 §4.4.4.1: DO'84' names the domain parameters only when the
         # document offers more than one set; some chips refuse it otherwise.
         result = await self._run(pace(self.params.access_key, pace_info, rng=self.params.rng,
-                                      send_parameter_id=send_parameter_id))
+                                      send_parameter_id=send_parameter_id,
+                                      pipeline=self.limits.pipeline if self.pipelining else 1))
         self.link.start(result.sm)
         self.pace_result = result
         self.report.access_control = result.protocol

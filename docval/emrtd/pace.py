@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Union
 
-from docval.emrtd import crypto, dh, ec, ecpoint, tlv
+from docval.emrtd import crypto, dh, ec, ecfast, ecpoint, tlv
 from docval.emrtd.apdu import CommandAPDU, ResponseAPDU, SW_OK, SW_AUTH_METHOD_BLOCKED
 from docval.emrtd.crypto import CipherSpec
 from docval.emrtd.errors import (
@@ -81,7 +81,7 @@ class EcDomain:
         return private, self.public(private, generator)
 
     def public(self, private: int, generator) -> tuple[int, int]:
-        point = ecpoint.multiply(self.curve, private, generator)
+        point = ecfast.multiply(self.curve, private, generator)
         if point is None:            # impossible for 1 <= private < n; kept as a guard
             raise ParseError("public key is the point at infinity")
         return point
@@ -94,17 +94,20 @@ class EcDomain:
 
     def shared_element(self, private: int, peer):
         """ECKA without the final x-coordinate extraction (the GM mapping needs H)."""
-        point = ecpoint.multiply(self.curve, private, peer)
+        point = ecfast.multiply(self.curve, private, peer)
         if point is None:
             raise ParseError("key agreement produced the point at infinity")
         return point
 
     def shared_secret(self, private: int, peer) -> bytes:
-        return ecpoint.fe2os(self.curve, self.shared_element(private, peer)[0])
+        x = ecfast.shared_x(self.curve, private, peer)
+        if x is None:
+            raise ParseError("key agreement produced the point at infinity")
+        return ecpoint.fe2os(self.curve, x)
 
     def gm_map(self, s: int, h) -> tuple[int, int]:
         """Generic Mapping: G^ = s*G + H (9303-11 §4.4.3.3.1)."""
-        mapped = ecpoint.add(self.curve, ecpoint.multiply(self.curve, s, self.generator), h)
+        mapped = ecpoint.add(self.curve, ecfast.multiply(self.curve, s, self.generator), h)
         if mapped is None:
             raise ParseError("mapped generator is the point at infinity")
         return mapped
@@ -440,11 +443,15 @@ def _require(objects: dict[int, bytes], tag: int, step: str) -> bytes:
 
 
 def pace(password: Union[MrzKey, CanKey], info: PACEInfo, *, rng: Rng = os.urandom,
-         send_parameter_id: bool = True) -> Flow[PaceResult]:
+         send_parameter_id: bool = True, pipeline: int = 1) -> Flow[PaceResult]:
     """Run PACE with the password (MRZ or CAN) over the protocol of ``info``.
 
     ``rng`` supplies every random value (the terminal's private keys and, for
-    IM, the nonce t) so that worked examples reproduce exactly.
+    IM, the nonce t) so that worked examples reproduce exactly.  With
+    ``pipeline`` >= 2 (the phone relays commands in bursts) MSE:Set AT and the
+    first GENERAL AUTHENTICATE, which depends on nothing, go out together; the
+    MSE answer is still checked first, and a GA answer after a refused MSE is
+    never looked at.
     """
     if getattr(info, "version", 2) != 2:
         raise UnsupportedError("only PACE version 2 is supported")
@@ -452,7 +459,12 @@ def pace(password: Union[MrzKey, CanKey], info: PACEInfo, *, rng: Rng = os.urand
     spec, domain, oid = suite.cipher, suite.domain, suite.oid
     secret, ref = _password(password)
 
-    resp = yield mse_set_at(oid, ref, suite.parameter_id if send_parameter_id else None)
+    mse = mse_set_at(oid, ref, suite.parameter_id if send_parameter_id else None)
+    nonce_resp = None
+    if pipeline >= 2:
+        resp, nonce_resp = yield (mse, general_authenticate(b"", last=False))
+    else:
+        resp = yield mse
     if resp.sw == SW_AUTH_METHOD_BLOCKED or resp.sw == 0x63C0:
         raise AccessControlError("PACE failed: the password is blocked")
     # 63Cx (x > 0) is a warning carrying the retry counter: the password is set.
@@ -461,7 +473,9 @@ def pace(password: Union[MrzKey, CanKey], info: PACEInfo, *, rng: Rng = os.urand
 
     try:
         # Step 1: the encrypted nonce.
-        objects = _dynamic_data((yield general_authenticate(b"", last=False)), "encrypted nonce")
+        if nonce_resp is None:
+            nonce_resp = yield general_authenticate(b"", last=False)
+        objects = _dynamic_data(nonce_resp, "encrypted nonce")
         z = _require(objects, 0x80, "encrypted nonce")
         if suite.mapping == "IM":
             good_length = len(z) == nonce_length(suite)
@@ -579,7 +593,7 @@ def verify_cam(result: PaceResult, ca_public_key) -> bool:
     ca_ic = int.from_bytes(result.cam_data, "big")
     if not 0 < ca_ic < curve.n:
         return False
-    return ecpoint.multiply(curve, ca_ic, static) == chip_map
+    return ecfast.multiply(curve, ca_ic, static) == chip_map
 
 
 # ----------------------------------------------------------------------------
