@@ -6,9 +6,7 @@ costs the rest of the data group; only a broken outer structure raises.
 """
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 from docval.emrtd import tlv
 from docval.emrtd.lds import dgfields
@@ -34,8 +32,8 @@ CUSTODY_INFORMATION = 0x5F18
 MAX_OTHER_NAMES = dgfields.MAX_NAMES
 
 
-@dataclass
-class AdditionalPersonalDetails:
+@dataclass(repr=False)
+class AdditionalPersonalDetails(dgfields.DetailsMixin):
     """DG11 as it goes into ``additional_personal_details`` (SPEC.md §4).
 
     Names are shown as ``SURNAME, GIVEN NAMES``; list fields are split on the
@@ -57,22 +55,6 @@ class AdditionalPersonalDetails:
     custody_information: str | None = None
     problems: list[str] = field(default_factory=list, compare=False)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name == "problems":
-                continue
-            value = getattr(self, f.name)
-            if isinstance(value, bytes):
-                value = base64.b64encode(value).decode("ascii")
-            elif isinstance(value, list):
-                value = list(value)
-            out[f.name] = value
-        return out
-
-    def __repr__(self) -> str:
-        present = [f.name for f in fields(self) if f.name != "problems" and getattr(self, f.name) is not None]
-        return f"AdditionalPersonalDetails(present={present}, problems={len(self.problems)})"
 
 
 _TEXT_FIELDS = {

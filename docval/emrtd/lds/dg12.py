@@ -5,9 +5,7 @@ problem; only a broken outer structure raises.
 """
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 from docval.emrtd import tlv
 from docval.emrtd.lds import dgfields
@@ -30,8 +28,8 @@ PERSONALIZATION_SERIAL = 0x5F56
 PERSONS_SEPARATOR = "; "
 
 
-@dataclass
-class AdditionalDocumentDetails:
+@dataclass(repr=False)
+class AdditionalDocumentDetails(dgfields.DetailsMixin):
     """DG12 as it goes into ``additional_document_details`` (SPEC.md §4)."""
 
     issuing_authority: str | None = None
@@ -45,20 +43,6 @@ class AdditionalDocumentDetails:
     personalization_system_serial_number: str | None = None
     problems: list[str] = field(default_factory=list, compare=False)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name == "problems":
-                continue
-            value = getattr(self, f.name)
-            if isinstance(value, bytes):
-                value = base64.b64encode(value).decode("ascii")
-            out[f.name] = value
-        return out
-
-    def __repr__(self) -> str:
-        present = [f.name for f in fields(self) if f.name != "problems" and getattr(self, f.name) is not None]
-        return f"AdditionalDocumentDetails(present={present}, problems={len(self.problems)})"
 
 
 _TEXT_FIELDS = {

@@ -9,8 +9,10 @@ the caller; only a broken outer structure raises :class:`ParseError`.
 """
 from __future__ import annotations
 
+import base64
+import dataclasses
 import re
-from typing import Iterator
+from typing import Any, Iterator
 
 from docval.emrtd import tlv
 from docval.emrtd.errors import ParseError, TLVError
@@ -161,6 +163,32 @@ def encode_bcd(digits: str) -> bytes:
 
 
 TAG_LIST = 0x5C
+
+
+class DetailsMixin:
+    """to_json and a data-free repr for the DG11/DG12 dataclasses (fields + ``problems``)."""
+
+    problems: list[str]
+
+    def _values(self) -> list[tuple[str, Any]]:
+        return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)  # type: ignore[arg-type]
+                if f.name != "problems"]
+
+    def to_json(self) -> dict[str, Any]:
+        """SPEC §4 values: strings, lists of strings or null; images base64."""
+        out: dict[str, Any] = {}
+        for name, value in self._values():
+            if isinstance(value, bytes):
+                value = base64.b64encode(value).decode("ascii")
+            elif isinstance(value, list):
+                value = list(value)
+            out[name] = value
+        return out
+
+    def __repr__(self) -> str:
+        # Which fields are present, never their values: reprs reach tracebacks and logs.
+        present = [name for name, value in self._values() if value is not None]
+        return f"{type(self).__name__}(present={present}, problems={len(self.problems)})"
 
 
 def template_fields(data: bytes, template_tag: int, name: str, descriptions: dict[int, str],
