@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from asn1crypto import algos, cms as asn1cms
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID

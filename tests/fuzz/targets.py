@@ -464,7 +464,6 @@ def _imp(module: str, name: str) -> Callable[[bytes], object]:
 
 
 def _response_apdu(data: bytes) -> object:
-    from docval.emrtd.apdu import ResponseAPDU
     from docval.emrtd.flow import Link
     # Link.unprotect is where every raw answer from the phone enters the pure layer.
     return Link().unprotect([data], 1)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -13,7 +12,7 @@ from docval.sim import pki
 from docval.trust import ldif
 from docval.trust.masterlist import verify_master_list
 from docval.trust.store import TrustStore
-from tests.trust.realdata import DE_ML, IDN_CSCA, MASTER_LISTS, NL_ML, de_store, nl_store
+from tests.trust.realdata import IDN_CSCA, MASTER_LISTS, NL_ML, de_store, nl_store
 
 DOCUMENTED = (ParseError, UnsupportedError, LimitExceeded)
 
