@@ -350,10 +350,16 @@ async def measure(reactor: Any, args: argparse.Namespace) -> dict[str, Any]:
 
         # (4a) Probe latency with nothing held, for comparison.
         async def probes() -> tuple[list[float], int]:
+            # Staggered like phones arriving at random: probes started in the same instant
+            # would reach PACE's key agreement in the same instant and queue behind each other.
             samples: list[float] = []
-            records = await defer.gatherResults([
-                start_phone(reactor, server.url, ReplayChip(transcript), replace(paced), samples=samples)
-                for _ in range(args.probes)])
+
+            async def probe(i: int) -> Any:
+                await task.deferLater(reactor, i * args.stagger, lambda: None)
+                return await start_phone(reactor, server.url, ReplayChip(transcript), replace(paced),
+                                         samples=samples)
+
+            records = await defer.gatherResults([defer.ensureDeferred(probe(i)) for i in range(args.probes)])
             return samples, sum(1 for r in records if _succeeded(r))
 
         server.stats()
@@ -460,9 +466,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cpu-sessions", type=int, default=20, help="sequential sessions for CPU/session")
     p.add_argument("--throughput-seconds", type=float, default=10.0)
     p.add_argument("--concurrency", type=int, default=8, help="phones in the throughput phase")
-    p.add_argument("--probes", type=int, default=10, help="latency probe phones")
+    p.add_argument("--probes", type=int, default=30, help="latency probe phones")
     p.add_argument("--rtt", type=float, default=50.0, help="probe phones' RTT in ms")
     p.add_argument("--chip-ms", type=float, default=10.0, help="probe phones' chip time per APDU in ms")
+    p.add_argument("--stagger", type=float, default=0.1, help="seconds between probe phones' starts")
     p.add_argument("--hold-timeout", type=float, default=300.0, help="seconds to wait for all sessions to be held")
     p.add_argument("--scenario", default="android", help="phone scenario (default android: most APDUs)")
     p.add_argument("--json", default=None, metavar="FILE")
