@@ -19,6 +19,13 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
+from docval.emrtd.files import (
+    MAX_COMMANDS_PER_FILE,
+    MAX_FILE_SIZE,
+    MIN_COMMANDS_PER_FILE_CAP,
+    MIN_FILE_SIZE_CAP,
+)
+
 DEMO_CLIENT_ID = "YOUR CLIENT ID"
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 
@@ -72,12 +79,21 @@ class AdminConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """Caps on what one session may read from a chip, and so on the result it delivers."""
+
+    max_file_bytes: int = MAX_FILE_SIZE
+    max_commands_per_file: int = MAX_COMMANDS_PER_FILE
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     timeouts: Timeouts = field(default_factory=Timeouts)
     trust: TrustConfig = field(default_factory=TrustConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     clients: tuple[ClientConfig, ...] = ()
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
     def find_client(self, client_id: str) -> ClientConfig | None:
         """The client with this id, comparing every configured id in constant time.
@@ -121,7 +137,7 @@ def load_config(path: str | Path) -> Config:
 
 # --- parsing -------------------------------------------------------------------
 
-_SECTIONS = {"server", "timeouts", "trust", "admin", "client"}
+_SECTIONS = {"server", "timeouts", "trust", "admin", "client", "limits"}
 
 
 def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
@@ -132,7 +148,9 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
     trust = _parse_trust(_table(data, "trust"), base_dir)
     admin = _parse_admin(_table(data, "admin"))
     clients = _parse_clients(data.get("client"))
-    return Config(server=server, timeouts=timeouts, trust=trust, admin=admin, clients=clients)
+    limits = _parse_limits(_table(data, "limits"))
+    return Config(server=server, timeouts=timeouts, trust=trust, admin=admin, clients=clients,
+                  limits=limits)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -273,4 +291,22 @@ def _result_url(value: Any, key: str) -> str:
         raise ConfigError(f"{key}: {value!r} must be an http:// or https:// URL with a host")
     if parts.fragment or any(c.isspace() for c in value):
         raise ConfigError(f"{key}: {value!r} must not contain spaces or a #fragment")
+    return value
+
+
+def _parse_limits(t: dict[str, Any]) -> LimitsConfig:
+    _no_unknown(t, {"max_file_bytes", "max_commands_per_file"}, "limits")
+    d = LimitsConfig()
+    # Upper bounds: no LDS file is larger than 65535 bytes (ICAO 9303-10), and a file
+    # needing more commands than that is a chip drip-feeding bytes to hold the session.
+    size = _integer(t, "max_file_bytes", d.max_file_bytes, MIN_FILE_SIZE_CAP, MAX_FILE_SIZE)
+    commands = _integer(t, "max_commands_per_file", d.max_commands_per_file,
+                        MIN_COMMANDS_PER_FILE_CAP, 100_000)
+    return LimitsConfig(max_file_bytes=size, max_commands_per_file=commands)
+
+
+def _integer(t: dict[str, Any], name: str, default: int, lowest: int, highest: int) -> int:
+    value = t.get(name, default)
+    if type(value) is not int or not lowest <= value <= highest:
+        raise ConfigError(f"[limits] {name}: must be an integer from {lowest} to {highest}, got {value!r}")
     return value
