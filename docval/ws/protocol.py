@@ -91,6 +91,10 @@ def _detail(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _encode(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+
+
 # Module level, not a class attribute: a Logger on the class would make every
 # event carry the protocol instance as its source, and buffered log events
 # (before logging starts, or in an observer) would keep finished sessions alive.
@@ -314,7 +318,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._send(apdu, True)
 
     def _send_json(self, obj: dict[str, Any]) -> None:
-        self._send(json.dumps(obj, separators=(",", ":")).encode("utf-8"), False)
+        self._send(_encode(obj), False)
 
     def _progress(self, status: str) -> None:
         if self._phase != READING:
@@ -433,9 +437,12 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         )
 
     def _deliver(self, emrtd: dict[str, Any]) -> None:
-        self._send_json({"status": DONE})
-        if self._return_result:
-            self._send_json({"emrtd_passport": emrtd})
+        # Encoded before DONE goes out: whatever could still fail must fail before
+        # the phone is told the session succeeded.
+        result = _encode({"emrtd_passport": emrtd}) if self._return_result else None
+        self._send(_encode({"status": DONE}), False)
+        if result is not None:
+            self._send(result, False)
         self._finish(SUCCESS)
 
     def _on_timer(self, kind: type[SessionError]) -> None:
