@@ -433,12 +433,26 @@ def test_session_timer_still_runs_until_the_post_starts():
     h.assert_clean()
 
 
+def _raw_frame(opcode, payload, mask=True):
+    from tests.hostile.wsclient import frame
+    return frame(opcode, payload, mask=mask)
+
+
+VIOLATIONS = {
+    1009: lambda client: client.sendMessage(b"x" * (100 * 1024), isBinary=True),
+    1007: lambda client: client.transport.write(_raw_frame(0x1, b'{"a":"\xff\xfe"}')),
+    1002: lambda client: client.transport.write(_raw_frame(0x2, b"\x90\x00", mask=False)),
+}
+
+
 @pytest.mark.parametrize("ok", [True, False])
-def test_phone_breaking_the_protocol_while_posting_does_not_decide_the_outcome(caplog_events, ok):
-    """An oversized message would close 1009 at once; during the post the phone is no
-    longer read and the post's outcome is what the phone is told."""
+@pytest.mark.parametrize("code", sorted(VIOLATIONS))
+def test_phone_breaking_the_protocol_while_posting_does_not_decide_the_outcome(caplog_events, ok, code):
+    """An oversized message, invalid UTF-8 or an unmasked frame would fail the WebSocket
+    at once (1009, 1007, 1002); during the post the phone is no longer read and the
+    post's outcome is what the phone is told."""
     h, c, poster = _posting(path=RR)
-    c.client.sendMessage(b"x" * (100 * 1024), isBinary=True)
+    VIOLATIONS[code](c.client)
     h.run(c)
     assert c.closed is None
     c.client.sendMessage(b"{}", isBinary=False)           # not even parsed any more
@@ -459,7 +473,7 @@ def test_phone_breaking_the_protocol_while_posting_does_not_decide_the_outcome(c
         assert h.metrics.finished == [("failure", "POST_TO_RESULT_SERVER_FAILED")]
     assert c.closed is not None
     h.assert_clean()
-    assert any("broke the WebSocket protocol (would close 1009)" in t for t in caplog_events())
+    assert any(f"broke the WebSocket protocol (would close {code})" in t for t in caplog_events())
 
 
 # --- reader failures map through close_for ---------------------------------------------------
