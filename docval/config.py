@@ -309,8 +309,9 @@ def _parse_clients(value: Any, base_dir: Path | None = None) -> tuple[ClientConf
             raise ConfigError(f"{where} client_id: the same client_id is configured twice")
         seen.add(cid)
         if name is not None and hmac.compare_digest(name.encode(), cid.encode("utf-8")):
-            # The name goes into every log line and metric; the id is a secret.
-            raise ConfigError(f"{where} name: must not be the client_id (the name is logged)")
+            # The name goes into every log line and metric; the id is a secret (and
+            # so is this name: the message numbers the client instead).
+            raise ConfigError(f"[[client]] #{i} name: must not be the client_id (the name is logged)")
         name = name if name is not None else default_name(cid)
         if name in names:
             raise ConfigError(f"{where} name: another client already has this name")
