@@ -60,6 +60,20 @@ def make_ca(cn: str = "DocVal test CA") -> Issued:
     return Issued(key, cert)
 
 
+def make_intermediate(root: Issued, cn: str = "DocVal test intermediate CA") -> Issued:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        _builder(cn, root.cert.subject, key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+        .sign(root.key, hashes.SHA256())
+    )
+    return Issued(key, cert)
+
+
 def issue(ca: Issued, cn: str, *, dns: tuple[str, ...] = (), ips: tuple[str, ...] = (),
           client: bool = False) -> Issued:
     key = ec.generate_private_key(ec.SECP256R1())

@@ -605,6 +605,23 @@ async def test_mutual_tls_without_or_with_a_foreign_certificate_fails(pki):
     assert isinstance(outcome, ResultPostFailed) and res.bodies == []
 
 
+@pytest_twisted.ensureDeferred
+async def test_mutual_tls_sends_the_intermediate_certificates(pki):
+    """A client certificate from an intermediate CA: the server trusts only the root, so
+    the handshake works only if the intermediate from the certificate file is sent."""
+    root = certs.make_ca("Client root CA")
+    intermediate = certs.make_intermediate(root)
+    leaf = certs.issue(intermediate, "docval", client=True)
+    with_chain = ResultTLS(ca_pems=(pki["ca"].cert_pem,), client_certificate_pem=leaf.cert_pem,
+                           client_chain_pems=(intermediate.cert_pem,), client_key_pem=leaf.key_pem())
+    outcome, res = await _tls_post(pki["ip"], with_chain, client_cas=[root])
+    assert outcome == PostOutcome(1, 200) and len(res.bodies) == 1
+    without = ResultTLS(ca_pems=(pki["ca"].cert_pem,), client_certificate_pem=leaf.cert_pem,
+                        client_key_pem=leaf.key_pem())
+    outcome, res = await _tls_post(pki["ip"], without, client_cas=[root])
+    assert isinstance(outcome, ResultPostFailed) and res.bodies == []
+
+
 def test_clients_with_the_same_tls_settings_share_a_pool(pki):
     from twisted.internet import reactor
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest_twisted
+from cryptography.x509.oid import NameOID
 from twisted.internet import defer
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.web import resource, server
@@ -45,10 +46,12 @@ class VerifyingResultServer(resource.Resource):
 
     def render_POST(self, request: Any) -> bytes:
         peer = request.channel.transport.getPeerCertificate()
+        if peer is not None:
+            peer = peer.to_cryptography().subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
         self.posts.append({
             "body": request.content.read(),
             "headers": {k.lower(): v for k, v in request.requestHeaders.getAllRawHeaders()},
-            "peer_cn": peer.get_subject().CN if peer is not None else None,
+            "peer_cn": peer,
             "path": request.uri,
         })
         request.setResponseCode(self.statuses.pop(0) if self.statuses else 200)
