@@ -87,10 +87,18 @@ class Metrics:
         )
         self._posts = Counter(
             "docval_result_post_attempts",
-            "HTTP attempts to post a result to a Result Server, by result.",
-            ["result"],
+            "HTTP attempts to post a result to a Result Server, by client name and result.",
+            ["client", "result"],
             registry=r,
         )
+        self._deliveries = Counter(
+            "docval_result_deliveries",
+            "Results delivered to a Result Server (after retries) or given up, by client name.",
+            ["client", "result"],
+            registry=r,
+        )
+        # The configured client names (declare_clients); others count as 'other'.
+        self._client_names: tuple[str, ...] = ()
         self._trust_size = Gauge(
             "docval_trust_store_certificates", "CSCA certificates in the loaded trust store.",
             registry=r,
@@ -104,8 +112,17 @@ class Metrics:
             ("failure", reason) for reason in ALL_REASONS
         ):
             self._finished.labels(outcome=outcome, close_reason=reason)
-        for result in ("ok", "failed"):
-            self._posts.labels(result=result)
+
+    def declare_clients(self, names: "list[str] | tuple[str, ...]") -> None:
+        """The configured clients' names: the only ``client`` label values besides ``other``.
+
+        Their series start at zero, so an alert on failed deliveries works before the first one.
+        """
+        self._client_names = tuple(names)
+        for name in self._client_names:
+            for result in ("ok", "failed"):
+                self._posts.labels(client=name, result=result)
+                self._deliveries.labels(client=name, result=result)
 
     def session_started(self) -> None:
         self._started.inc()
@@ -124,8 +141,13 @@ class Metrics:
     def apdu_round_trip(self, seconds: float) -> None:
         self._apdu.observe(max(0.0, seconds))
 
-    def post_attempt(self, ok: bool) -> None:
-        self._posts.labels(result="ok" if ok else "failed").inc()
+    def post_attempt(self, ok: bool, client: str = OTHER) -> None:
+        self._posts.labels(client=_closed(client, self._client_names),
+                           result="ok" if ok else "failed").inc()
+
+    def result_delivery(self, ok: bool, client: str = OTHER) -> None:
+        self._deliveries.labels(client=_closed(client, self._client_names),
+                                result="ok" if ok else "failed").inc()
 
     def set_trust_store(self, count: int, version: str) -> None:
         self._trust_size.set(count)
@@ -153,7 +175,13 @@ class NullMetrics:
     def apdu_round_trip(self, seconds: float) -> None:
         pass
 
-    def post_attempt(self, ok: bool) -> None:
+    def declare_clients(self, names: "list[str] | tuple[str, ...]") -> None:
+        pass
+
+    def post_attempt(self, ok: bool, client: str = OTHER) -> None:
+        pass
+
+    def result_delivery(self, ok: bool, client: str = OTHER) -> None:
         pass
 
     def set_trust_store(self, count: int, version: str) -> None:

@@ -62,6 +62,9 @@ class ValidateServerFactory(WebSocketServerFactory):
             from docval.metrics import NullMetrics
             metrics = NullMetrics()
         self.metrics = metrics
+        declare = getattr(metrics, "declare_clients", None)
+        if declare is not None:
+            declare([client.name for client in config.clients])
         self._trust = trust or (lambda: None)
         self._poster = poster
         self._read_document = read_document
@@ -130,11 +133,14 @@ class ValidateServerFactory(WebSocketServerFactory):
         except Exception:
             return defer.fail()
 
-    def post_result(self, url: str, emrtd: dict[str, Any], validation_id: str) -> defer.Deferred:
+    def post_result(self, url: str, emrtd: dict[str, Any], validation_id: str, *,
+                    session_id: str | None = None, client: ClientConfig | None = None) -> defer.Deferred:
+        """``session_id`` becomes the delivery's Idempotency-Key; ``client`` its
+        name, signature, token and TLS settings."""
         if self._poster is None:
             from docval.poster import ResultPoster
             self._poster = ResultPoster(self.reactor, clock=self.clock, metrics=self.metrics)
-        d = self._poster.post(url, emrtd, validation_id)
+        d = self._poster.post(url, emrtd, validation_id, session_id=session_id, client=client)
         self.posts.add(d)
 
         def forget(result: Any) -> Any:

@@ -366,7 +366,8 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._cancel(self._session_timer)
         self._session_timer = None
         self._begin_step("POST_RESULT")
-        d = self.factory.post_result(self._client.result_url, emrtd, self._validation_id)
+        d = self.factory.post_result(self._client.result_url, emrtd, self._validation_id,
+                                     session_id=self._sid, client=self._client)
         self._post_d = d
         d.addCallbacks(self._posted, self._post_failed, callbackArgs=(emrtd,))
         d.addErrback(self._unexpected)
@@ -541,10 +542,11 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         _log.info(
             "session {session_id} ended: outcome={outcome} close_code={close_code} "
             "close_reason={close_reason} detail={detail} duration={duration:.3f}s "
-            "validation_id={validation_id} platform={platform} steps=[{steps}] "
+            "client={client} validation_id={validation_id} platform={platform} steps=[{steps}] "
             "apdus={apdus} bytes_out={bytes_out} bytes_in={bytes_in} post={post} "
             "ignored_messages={ignored} algorithms={algorithms}",
             session_id=self._sid,
+            client=self._client.name if self._client is not None else "-",
             outcome=outcome,
             close_code=close.code,
             close_reason=close.reason or "-",

@@ -244,7 +244,8 @@ async def test_result_server_behaviours_with_the_real_retry_schedule(make_stack,
             trace.assert_closed_by_server(1000, None)
             assert trace.statuses[-1] == "DONE"
             assert bodies[-1] == {"emrtd_passport": trace.result,
-                                  "client_validation_id": trace.options.validation_id}
+                                  "client_validation_id": trace.options.validation_id,
+                                  "session_id": bodies[-1]["session_id"]}
             check_emrtd_passport(trace.result)
         else:
             trace.assert_closed_by_server(1011, outcome)
