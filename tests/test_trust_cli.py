@@ -320,3 +320,12 @@ def test_as_a_console_script_without_traceback(tmp_path):
                            "--into", str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("docval-trust: error: --into ")
+
+
+def test_man_page_documents_the_new_options_and_exit_status():
+    page = (Path(__file__).resolve().parents[1] / "debian" / "docval-trust.1").read_text()
+    for text in ("\\-\\-create", "\\-\\-version", "sha256 Fingerprint=", "docval@", ".SH EXIT STATUS"):
+        assert text in page, text
+    section = page.split(".SH EXIT STATUS")[1].split(".SH")[0]
+    assert [line[3:] for line in section.splitlines() if line.startswith(".B ") and line[3:].isdigit()] == \
+        ["0", "1", "2"]
