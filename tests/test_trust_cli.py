@@ -240,6 +240,8 @@ def test_expiring_shows_expired_and_soon_in_date_order(tmp_path):
     code, out, _ = run("expiring", str(tmp_path), "--days", "3000")
     assert "3 of 3" in out
     assert run("expiring", str(tmp_path), "--days", "-1")[0] == 2
+    code, _, err = run("expiring", str(tmp_path), "--days", "99999999")
+    assert code == 2 and err == "docval-trust: error: --days must be between 0 and 36500\n"
 
 
 def test_reads_trust_paths_from_the_config(tmp_path):

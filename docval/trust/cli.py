@@ -40,6 +40,7 @@ from docval.trust.store import TrustStore
 
 DEFAULT_CONFIG = "/etc/docval/docval.toml"
 DEFAULT_DIR = "/etc/docval/csca"
+MAX_DAYS = 36500   # a century: beyond it the date arithmetic overflows, and no CSCA lives that long
 
 
 class CliError(Exception):
@@ -314,8 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "days", 0) < 0:
-        print("docval-trust: error: --days must not be negative", file=err)
+    if not 0 <= getattr(args, "days", 0) <= MAX_DAYS:
+        print(f"docval-trust: error: --days must be between 0 and {MAX_DAYS}", file=err)
         return 2
     try:
         return args.func(args, out, err)
