@@ -10,6 +10,9 @@ several services in one process, and tests, do not clash.
 """
 from __future__ import annotations
 
+import time
+from typing import Any, Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -106,6 +109,20 @@ class Metrics:
         self._trust_info = Info(
             "docval_trust_store", "Version of the loaded trust store.", registry=r
         )
+        # Computed at scrape time: a CRL goes stale between two reloads of the store.
+        self._stale_crls = Gauge(
+            "docval_trust_store_stale_crls",
+            "CSCAs whose newest loaded CRL is past its nextUpdate: revocation of their "
+            "document signers is not checked until a current CRL is loaded.",
+            registry=r,
+        )
+        self._crl_next_update = Gauge(
+            "docval_trust_store_crl_next_update_timestamp_seconds",
+            "Earliest nextUpdate (Unix time) among the newest CRL of each CSCA; NaN without CRLs.",
+            registry=r,
+        )
+        self._stale_crls.set(0)
+        self._crl_next_update.set(float("nan"))
         # Zero-valued series exist from the start, so rate() and alerts work before the
         # first failure rather than seeing a series appear out of nowhere.
         for outcome, reason in (("success", "none"),) + tuple(
@@ -155,6 +172,20 @@ class Metrics:
         # session data; capped so a strange file name cannot bloat every scrape.
         self._trust_info.info({"version": str(version)[:64]})
 
+    def watch_crls(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+        """Report the CRL freshness of ``store`` (the trust store in use) at every scrape."""
+        from datetime import datetime, timezone
+
+        def stale() -> float:
+            return float(len(store.stale_crls(datetime.fromtimestamp(clock(), timezone.utc))))
+
+        def next_update() -> float:
+            when = store.next_crl_update()
+            return when.timestamp() if when is not None else float("nan")
+
+        self._stale_crls.set_function(stale)
+        self._crl_next_update.set_function(next_update)
+
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""
         return generate_latest(self.registry)
@@ -185,6 +216,9 @@ class NullMetrics:
         pass
 
     def set_trust_store(self, count: int, version: str) -> None:
+        pass
+
+    def watch_crls(self, store: Any, clock: Callable[[], float] = time.time) -> None:
         pass
 
     def render(self) -> bytes:
