@@ -23,12 +23,16 @@ setup(
         "asn1crypto>=1.5.1",
         "pillow>=9.4",
         "prometheus-client>=0.16",
+        # Signs results returned to the phone (JWS ES256); Debian 12: python3-jwt.
+        "pyjwt>=2.6",
     ],
     extras_require={
         "test": [
             "pytest>=7.2",
             "pytest-twisted>=1.13",
             "hypothesis>=6.67",
+            # Holds every produced result against docs/emrtd_passport.schema.json.
+            "jsonschema>=4.10",
         ],
     },
     entry_points={
@@ -36,6 +40,7 @@ setup(
             "docval-sim = docval.sim.cli:main",
             "docval-verify = docval.verify_cli:main",
             "docval-trust = docval.trust.cli:main",
+            "docval-keys = docval.keys_cli:main",
         ],
     },
 )

@@ -33,6 +33,8 @@ class ClientConfig:
     client_id: str = field(repr=False)
     result_url: str | None = None
     files_binary: bool = False
+    # Adds emrtd_passport_jws (signed with [signing] key_file) to the result sent to the phone.
+    sign_returned_result: bool = False
 
     @property
     def returns_only(self) -> bool:
@@ -72,12 +74,18 @@ class AdminConfig:
 
 
 @dataclass(frozen=True)
+class SigningConfig:
+    key_file: Path | None = None   # EC P-256 private key (PEM) for emrtd_passport_jws
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     timeouts: Timeouts = field(default_factory=Timeouts)
     trust: TrustConfig = field(default_factory=TrustConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     clients: tuple[ClientConfig, ...] = ()
+    signing: SigningConfig = field(default_factory=SigningConfig)
 
     def find_client(self, client_id: str) -> ClientConfig | None:
         """The client with this id, comparing every configured id in constant time.
@@ -121,7 +129,7 @@ def load_config(path: str | Path) -> Config:
 
 # --- parsing -------------------------------------------------------------------
 
-_SECTIONS = {"server", "timeouts", "trust", "admin", "client"}
+_SECTIONS = {"server", "timeouts", "trust", "admin", "client", "signing"}
 
 
 def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
@@ -132,7 +140,9 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
     trust = _parse_trust(_table(data, "trust"), base_dir)
     admin = _parse_admin(_table(data, "admin"))
     clients = _parse_clients(data.get("client"))
-    return Config(server=server, timeouts=timeouts, trust=trust, admin=admin, clients=clients)
+    signing = _parse_signing(_table(data, "signing"), base_dir, clients)
+    return Config(server=server, timeouts=timeouts, trust=trust, admin=admin, clients=clients,
+                  signing=signing)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -229,6 +239,20 @@ def _parse_admin(t: dict[str, Any]) -> AdminConfig:
     return AdminConfig(listen=_endpoints(t["listen"], "[admin] listen", True))
 
 
+def _parse_signing(t: dict[str, Any], base_dir: Path | None,
+                   clients: tuple[ClientConfig, ...]) -> SigningConfig:
+    _no_unknown(t, {"key_file"}, "signing")
+    key_file = None
+    if "key_file" in t:
+        if not isinstance(t["key_file"], str) or not t["key_file"]:
+            raise ConfigError("[signing] key_file: must be a path")
+        key_file = _paths(t["key_file"], "[signing] key_file", base_dir)[0]
+    for i, client in enumerate(clients, 1):
+        if client.sign_returned_result and key_file is None:
+            raise ConfigError(f"[[client]] #{i} sign_returned_result: needs [signing] key_file")
+    return SigningConfig(key_file=key_file)
+
+
 def _parse_clients(value: Any) -> tuple[ClientConfig, ...]:
     if value is None:
         raise ConfigError("[[client]]: at least one client must be configured")
@@ -240,7 +264,7 @@ def _parse_clients(value: Any) -> tuple[ClientConfig, ...]:
     seen: set[str] = set()
     for i, t in enumerate(value, 1):
         where = f"[[client]] #{i}"
-        _no_unknown(t, {"client_id", "result_url", "files_binary"}, f"[client] #{i}")
+        _no_unknown(t, {"client_id", "result_url", "files_binary", "sign_returned_result"}, f"[client] #{i}")
         cid = t.get("client_id")
         if not isinstance(cid, str) or not cid.strip():
             raise ConfigError(f"{where} client_id: required, a non-empty string")
@@ -256,7 +280,11 @@ def _parse_clients(value: Any) -> tuple[ClientConfig, ...]:
         fb = t.get("files_binary", False)
         if type(fb) is not bool:
             raise ConfigError(f"{where} files_binary: must be true or false")
-        clients.append(ClientConfig(client_id=cid, result_url=url, files_binary=fb))
+        sign = t.get("sign_returned_result", False)
+        if type(sign) is not bool:
+            raise ConfigError(f"{where} sign_returned_result: must be true or false")
+        clients.append(ClientConfig(client_id=cid, result_url=url, files_binary=fb,
+                                    sign_returned_result=sign))
     return tuple(clients)
 
 

@@ -359,9 +359,19 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._fail(failure.value, failure)
 
     def _deliver(self, emrtd: dict[str, Any]) -> None:
-        self._send_json({"status": DONE})
+        message: dict[str, Any] | None = None
         if self._return_result:
-            self._send_json({"emrtd_passport": emrtd})
+            # The unsigned copy stays for the SDKs; the JWS is what a backend trusts.
+            message = {"emrtd_passport": emrtd}
+            assert self._client is not None and self._validation_id is not None
+            if self._client.sign_returned_result:
+                # Signed before DONE: a signing failure must not follow a DONE.
+                message["emrtd_passport_jws"] = self.factory.sign_result(
+                    emrtd, self._validation_id, self._sid
+                )
+        self._send_json({"status": DONE})
+        if message is not None:
+            self._send_json(message)
         self._finish(SUCCESS)
 
     def _on_timer(self, kind: type[SessionError]) -> None:
