@@ -321,10 +321,12 @@ class DocValService(MultiService):
 
 
 def _load_signer(config: Any) -> Any:
-    """The result-signing key of ``[signing] key_file``, or None when none is configured.
+    """The result-signing key of ``[signing] key_file``, or None.
 
-    A configured key that cannot be used stops start-up with one line: a server that
-    could not sign would fail every session of the clients that ask for it.
+    When a client asks for signed results, a key that cannot be used stops start-up
+    with one line: the server would otherwise fail every session of that client.
+    Without such a client the key only feeds /jwks.json, so a problem is a warning
+    (e.g. the shipped configuration on a machine where no key was created yet).
     """
     key_file = getattr(getattr(config, "signing", None), "key_file", None)
     if key_file is None:
@@ -334,7 +336,11 @@ def _load_signer(config: Any) -> Any:
     try:
         signer = load_signer(key_file)
     except SigningKeyError as e:
-        raise SystemExit(f"docval: [signing] key_file: {e}") from None
+        if any(client.sign_returned_result for client in config.clients):
+            raise SystemExit(f"docval: [signing] key_file: {e}") from None
+        _log.warn("[signing] key_file: {problem}; no client signs results, continuing without "
+                  "the key (/jwks.json is not served)", problem=str(e))
+        return None
     _log.info("result signing key loaded: kid {kid}", kid=signer.kid)
     return signer
 

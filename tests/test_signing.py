@@ -408,6 +408,22 @@ def test_service_refuses_an_unusable_key_in_one_line(tmp_path, make):
     assert text.startswith("docval: [signing] key_file: ") and str(path) in text and "\n" not in text
 
 
+def test_unusable_key_is_a_warning_when_no_client_signs(tmp_path):
+    from twisted.logger import LogLevel, globalLogPublisher
+
+    path = tmp_path / "absent.pem"
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        svc = tap.DocValService(service_config(path, sign=False))
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert svc.signer is None
+    warnings = [e for e in events if "[signing] key_file" in e.get("log_format", "")]
+    assert len(warnings) == 1 and warnings[0]["log_level"] == LogLevel.warn
+    assert str(path) in warnings[0]["problem"]
+
+
 def test_twistd_exits_with_one_line_for_a_bad_key(tmp_path):
     from tests.test_tap import _twistd_command, free_port
 
