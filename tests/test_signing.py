@@ -343,14 +343,18 @@ def test_other_clients_get_no_jws_and_posting_clients_sign_too(key_path):
     h.assert_clean()
 
 
-def test_signing_client_without_a_loaded_key_is_a_server_error_before_done(key_path):
+@pytest.mark.parametrize("client_id", [RETURN_CLIENT, POST_CLIENT])
+def test_a_result_that_cannot_be_signed_fails_before_done_and_before_posting(client_id):
     config = Harness().config
-    clients = (replace(config.clients[0], sign_returned_result=True),) + config.clients[1:]
-    h = Harness(config=replace(config, clients=clients))   # no signer
-    c = h.raw(start_message(), path=RR)
+    clients = tuple(replace(c, sign_returned_result=True) for c in config.clients)
+    poster = FakePoster()
+    h = Harness(config=replace(config, clients=clients), poster=poster)   # no signer
+    c = h.raw(start_message(client_id=client_id), path=RR)
     h.run(c)
     assert "DONE" not in c.statuses and result_messages(c) == []
     assert c.texts[-1] == {"close_code": 1011, "close_reason": "SERVER_ERROR"}
+    # The Result Server never gets a result the phone is then told failed.
+    assert poster.posts == []
     h.assert_clean()
 
 

@@ -316,14 +316,17 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._reader_d = None
         emrtd = report.to_emrtd_passport(files_binary=self._client.files_binary)
         del report  # the session keeps nothing it does not need
+        # Signed before posting: once the Result Server has accepted the result, nothing
+        # may fail the session any more.
+        jws = self._sign(emrtd)
         if self._client.result_url is None:
-            self._deliver(emrtd)
+            self._deliver(emrtd, jws)
             return
         self._phase = POSTING
         self._begin_step("POST_RESULT")
         d = self.factory.post_result(self._client.result_url, emrtd, self._validation_id)
         self._post_d = d
-        d.addCallbacks(self._posted, self._post_failed, callbackArgs=(emrtd,))
+        d.addCallbacks(self._posted, self._post_failed, callbackArgs=(emrtd, jws))
         d.addErrback(self._unexpected)
 
     def _read_failed(self, failure: Failure) -> None:
@@ -332,7 +335,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             return  # cancelled because the session is already ending
         self._fail(failure.value, failure)
 
-    def _posted(self, outcome: Any, emrtd: dict[str, Any]) -> None:
+    def _posted(self, outcome: Any, emrtd: dict[str, Any], jws: str | None = None) -> None:
         self._post_d = None
         attempts = getattr(outcome, "attempts", "?")
         if self._phase != POSTING:
@@ -343,7 +346,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             return
         self._begin_step(None)
         self._post_note = f"posted in {attempts} attempt(s)"
-        self._deliver(emrtd)
+        self._deliver(emrtd, jws)
 
     def _post_failed(self, failure: Failure) -> None:
         self._post_d = None
@@ -358,19 +361,20 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._begin_step(None)
         self._fail(failure.value, failure)
 
-    def _deliver(self, emrtd: dict[str, Any]) -> None:
-        message: dict[str, Any] | None = None
+    def _sign(self, emrtd: dict[str, Any]) -> str | None:
+        """``emrtd_passport_jws`` when the phone gets the result and the client wants it signed."""
+        assert self._client is not None and self._validation_id is not None
+        if not (self._return_result and self._client.sign_returned_result):
+            return None
+        return self.factory.sign_result(emrtd, self._validation_id, self._sid)
+
+    def _deliver(self, emrtd: dict[str, Any], jws: str | None = None) -> None:
+        self._send_json({"status": DONE})
         if self._return_result:
             # The unsigned copy stays for the SDKs; the JWS is what a backend trusts.
-            message = {"emrtd_passport": emrtd}
-            assert self._client is not None and self._validation_id is not None
-            if self._client.sign_returned_result:
-                # Signed before DONE: a signing failure must not follow a DONE.
-                message["emrtd_passport_jws"] = self.factory.sign_result(
-                    emrtd, self._validation_id, self._sid
-                )
-        self._send_json({"status": DONE})
-        if message is not None:
+            message: dict[str, Any] = {"emrtd_passport": emrtd}
+            if jws is not None:
+                message["emrtd_passport_jws"] = jws
             self._send_json(message)
         self._finish(SUCCESS)
 
