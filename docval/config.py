@@ -19,6 +19,13 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
+from docval.emrtd.files import (
+    MAX_COMMANDS_PER_FILE,
+    MAX_FILE_SIZE,
+    MIN_COMMANDS_PER_FILE_CAP,
+    MIN_FILE_SIZE_CAP,
+)
+
 DEMO_CLIENT_ID = "YOUR CLIENT ID"
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 
@@ -74,6 +81,14 @@ class AdminConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """Caps on what one session may read from a chip, and so on the result it delivers."""
+
+    max_file_bytes: int = MAX_FILE_SIZE
+    max_commands_per_file: int = MAX_COMMANDS_PER_FILE
+
+
+@dataclass(frozen=True)
 class SigningConfig:
     key_file: Path | None = None   # EC P-256 private key (PEM) for emrtd_passport_jws
 
@@ -85,6 +100,7 @@ class Config:
     trust: TrustConfig = field(default_factory=TrustConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     clients: tuple[ClientConfig, ...] = ()
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     signing: SigningConfig = field(default_factory=SigningConfig)
 
     def find_client(self, client_id: str) -> ClientConfig | None:
@@ -129,7 +145,7 @@ def load_config(path: str | Path) -> Config:
 
 # --- parsing -------------------------------------------------------------------
 
-_SECTIONS = {"server", "timeouts", "trust", "admin", "client", "signing"}
+_SECTIONS = {"server", "timeouts", "trust", "admin", "client", "limits", "signing"}
 
 
 def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
@@ -140,9 +156,10 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
     trust = _parse_trust(_table(data, "trust"), base_dir)
     admin = _parse_admin(_table(data, "admin"))
     clients = _parse_clients(data.get("client"))
+    limits = _parse_limits(_table(data, "limits"))
     signing = _parse_signing(_table(data, "signing"), base_dir, clients)
     return Config(server=server, timeouts=timeouts, trust=trust, admin=admin, clients=clients,
-                  signing=signing)
+                  limits=limits, signing=signing)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -301,4 +318,22 @@ def _result_url(value: Any, key: str) -> str:
         raise ConfigError(f"{key}: {value!r} must be an http:// or https:// URL with a host")
     if parts.fragment or any(c.isspace() for c in value):
         raise ConfigError(f"{key}: {value!r} must not contain spaces or a #fragment")
+    return value
+
+
+def _parse_limits(t: dict[str, Any]) -> LimitsConfig:
+    _no_unknown(t, {"max_file_bytes", "max_commands_per_file"}, "limits")
+    d = LimitsConfig()
+    # Upper bounds: no LDS file is larger than 65535 bytes (ICAO 9303-10), and a file
+    # needing more commands than that is a chip drip-feeding bytes to hold the session.
+    size = _integer(t, "max_file_bytes", d.max_file_bytes, MIN_FILE_SIZE_CAP, MAX_FILE_SIZE)
+    commands = _integer(t, "max_commands_per_file", d.max_commands_per_file,
+                        MIN_COMMANDS_PER_FILE_CAP, 100_000)
+    return LimitsConfig(max_file_bytes=size, max_commands_per_file=commands)
+
+
+def _integer(t: dict[str, Any], name: str, default: int, lowest: int, highest: int) -> int:
+    value = t.get(name, default)
+    if type(value) is not int or not lowest <= value <= highest:
+        raise ConfigError(f"[limits] {name}: must be an integer from {lowest} to {highest}, got {value!r}")
     return value

@@ -164,3 +164,46 @@ def test_file_errors(tmp_path):
         load_config(write(tmp_path, "[server\n"))
     with pytest.raises(ConfigError, match=r"docval.toml: \[timeouts\] start_message"):
         load_config(write(tmp_path, ISSUE_EXAMPLE.replace("start_message = 10", "start_message = 'x'")))
+
+
+# --- [limits]: the file caps that bound what a session reads and delivers ---------------------
+
+def test_limits_default_to_the_ldss_largest_file(tmp_path):
+    c = load_config(write(tmp_path, ISSUE_EXAMPLE))
+    assert (c.limits.max_file_bytes, c.limits.max_commands_per_file) == (65535, 1000)
+    assert default_config().limits == c.limits
+
+
+def test_limits_are_read(tmp_path):
+    c = load_config(write(tmp_path, ISSUE_EXAMPLE + "[limits]\nmax_file_bytes = 32768\n"
+                                                    "max_commands_per_file = 2000\n"))
+    assert (c.limits.max_file_bytes, c.limits.max_commands_per_file) == (32768, 2000)
+
+
+@pytest.mark.parametrize(
+    "limits, key",
+    [
+        ({"max_file_bytes": 65536}, "[limits] max_file_bytes"),     # no LDS file is larger
+        ({"max_file_bytes": 4095}, "[limits] max_file_bytes"),
+        ({"max_file_bytes": "64k"}, "[limits] max_file_bytes"),
+        ({"max_file_bytes": 32768.0}, "[limits] max_file_bytes"),
+        ({"max_file_bytes": True}, "[limits] max_file_bytes"),
+        ({"max_commands_per_file": 63}, "[limits] max_commands_per_file"),
+        ({"max_commands_per_file": 100_001}, "[limits] max_commands_per_file"),
+        ({"max_commands_per_file": None}, "[limits] max_commands_per_file"),
+        ({"max_result_bytes": 1}, "max_result_bytes"),
+        ("64k", "[limits]"),
+    ],
+)
+def test_limits_errors_name_the_key(limits, key):
+    with pytest.raises(ConfigError) as info:
+        parse_config(merged(limits=limits))
+    assert key in str(info.value)
+
+
+def test_limits_bounds_match_what_the_reader_accepts():
+    from docval.emrtd.files import FileCaps
+    for limits in ({"max_file_bytes": 4096, "max_commands_per_file": 64},
+                   {"max_file_bytes": 65535, "max_commands_per_file": 100_000}):
+        c = parse_config(merged(limits=limits))
+        FileCaps(c.limits.max_file_bytes, c.limits.max_commands_per_file)   # no ValueError

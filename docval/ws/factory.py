@@ -18,7 +18,10 @@ from docval.ws.startmessage import StartMessage
 from docval.ws.timers import ClockTimer
 
 # An extended-length response carries up to 65536 data bytes; Secure Messaging
-# adds a few dozen.  Anything bigger is not an APDU (HOSTILE_INPUTS W1).
+# adds a few dozen.  Anything bigger is not an APDU (HOSTILE_INPUTS W1).  This
+# limits what the phone sends only: Autobahn would apply it to what we send as
+# well, and ValidateServerProtocol._send lifts it for our own messages, whose
+# size the file caps ([limits]) bound instead.
 MAX_MESSAGE_BYTES = 70 * 1024
 
 ReadDocument = Callable[[Any, Any, Callable[[str], None]], Awaitable[Any]]
@@ -103,6 +106,7 @@ class ValidateServerFactory(WebSocketServerFactory):
         return sum(1 for s in self.sessions if s is not session and s.validation_id == validation_id)
 
     def read_params(self, start: StartMessage, client: ClientConfig) -> Any:
+        from docval.emrtd.files import FileCaps
         from docval.reader import ReadParams
 
         kwargs: dict[str, Any] = {}
@@ -116,6 +120,7 @@ class ValidateServerFactory(WebSocketServerFactory):
             max_pipelined=start.max_pipelined_apdus,
             trust=self._trust(),
             files_binary=client.files_binary,
+            file_caps=FileCaps(self.config.limits.max_file_bytes, self.config.limits.max_commands_per_file),
             **kwargs,
         )
 
