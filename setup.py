@@ -26,12 +26,16 @@ setup(
         # Twisted checks a Result Server's host name / IP address with it; without
         # it Twisted falls back to a weaker check of the subject CN only.
         "service-identity>=18.1",
+        # Signs results returned to the phone (JWS ES256); Debian 12: python3-jwt.
+        "pyjwt>=2.6",
     ],
     extras_require={
         "test": [
             "pytest>=7.2",
             "pytest-twisted>=1.13",
             "hypothesis>=6.67",
+            # Holds every produced result against docs/emrtd_passport.schema.json.
+            "jsonschema>=4.10",
         ],
     },
     entry_points={
@@ -39,6 +43,7 @@ setup(
             "docval-sim = docval.sim.cli:main",
             "docval-verify = docval.verify_cli:main",
             "docval-trust = docval.trust.cli:main",
+            "docval-keys = docval.keys_cli:main",
         ],
     },
 )

@@ -1,8 +1,10 @@
-"""The admin HTTP endpoint: ``/healthz`` for load balancers and ``/metrics`` for Prometheus.
+"""The admin HTTP endpoint: ``/healthz`` for load balancers, ``/metrics`` for Prometheus
+and ``/jwks.json``, the public key(s) that verify ``emrtd_passport_jws``.
 
 It listens on its own endpoint (``[admin] listen``, loopback by default) so that the
-public WebSocket port exposes nothing but the API. Only GET and HEAD of those two paths
-answer; everything else is a bare 404/405 without a server banner or error page.
+public WebSocket port exposes nothing but the API. Only GET and HEAD of those paths
+answer (``/jwks.json`` only when a signing key is configured); everything else is a
+bare 404/405 without a server banner or error page.
 """
 from __future__ import annotations
 
@@ -28,16 +30,22 @@ class AdminResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, metrics, health: Health) -> None:
+    def __init__(self, metrics, health: Health, jwks: dict | None = None) -> None:
         super().__init__()
         self._metrics = metrics
         self._health = health
+        # Serialised once: the key does not change while the server runs.
+        self._jwks = (
+            json.dumps(_public_jwks(jwks), sort_keys=True).encode("utf-8") + b"\n"
+            if jwks is not None else None
+        )
 
     def render(self, request: server.Request) -> bytes:
         # Request.process set "Server: TwistedWeb/<version>" before calling us.
         request.responseHeaders.removeHeader(b"server")
         request.setHeader(b"cache-control", b"no-store")
-        if request.path not in (b"/healthz", b"/metrics"):
+        paths = (b"/healthz", b"/metrics") + ((b"/jwks.json",) if self._jwks is not None else ())
+        if request.path not in paths:
             return self._plain(request, 404, b"not found\n")
         if request.method not in (b"GET", b"HEAD"):
             request.setHeader(b"allow", b"GET, HEAD")
@@ -45,6 +53,9 @@ class AdminResource(resource.Resource):
         if request.path == b"/metrics":
             request.setHeader(b"content-type", CONTENT_TYPE.encode("ascii"))
             return self._metrics.render()
+        if request.path == b"/jwks.json":
+            request.setHeader(b"content-type", b"application/jwk-set+json")
+            return self._jwks
         return self._healthz(request)
 
     def _healthz(self, request: server.Request) -> bytes:
@@ -66,6 +77,14 @@ class AdminResource(resource.Resource):
         return body
 
 
+_PUBLIC_EC_MEMBERS = ("kty", "crv", "x", "y", "kid", "use", "alg")
+
+
+def _public_jwks(jwks: dict) -> dict:
+    """Only the public members of each key: a private "d" must never be served."""
+    return {"keys": [{k: jwk[k] for k in _PUBLIC_EC_MEMBERS if k in jwk} for jwk in jwks["keys"]]}
+
+
 class AdminSite(server.Site):
     displayTracebacks = False
 
@@ -74,8 +93,8 @@ class AdminSite(server.Site):
         pass
 
 
-def admin_site(metrics, health: Health) -> AdminSite:
-    return AdminSite(AdminResource(metrics, health))
+def admin_site(metrics, health: Health, jwks: dict | None = None) -> AdminSite:
+    return AdminSite(AdminResource(metrics, health, jwks))
 
 
 class AdminService(StreamServerEndpointService):
@@ -98,8 +117,10 @@ class AdminService(StreamServerEndpointService):
         return d
 
 
-def make_admin_service(listen: str, metrics, health: Health, reactor=None) -> IService:
-    """A service serving ``/healthz`` and ``/metrics`` on the endpoint ``listen``.
+def make_admin_service(listen: str, metrics, health: Health, reactor=None,
+                       jwks: dict | None = None) -> IService:
+    """A service serving ``/healthz``, ``/metrics`` and ``/jwks.json`` (when ``jwks`` is
+    given) on the endpoint ``listen``.
 
     ``health()`` returns ``(ok, details)``: 200 when ok else 503, with ``details`` (a
     JSON-serialisable dict, e.g. ``{"trust_store_loaded": True, "listening": True}``)
@@ -107,6 +128,6 @@ def make_admin_service(listen: str, metrics, health: Health, reactor=None) -> IS
     """
     if reactor is None:
         from twisted.internet import reactor  # type: ignore[no-redef]
-    service = AdminService(server_endpoint(reactor, listen), admin_site(metrics, health))
+    service = AdminService(server_endpoint(reactor, listen), admin_site(metrics, health, jwks))
     service.setName("docval-admin")
     return service

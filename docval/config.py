@@ -18,7 +18,7 @@ import os
 import re
 import stat
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urlsplit
@@ -67,6 +67,8 @@ class ClientConfig:
     result_signing_secrets: tuple[bytes, ...] = field(default=(), repr=False)
     result_bearer_token: str | None = field(default=None, repr=False)
     result_tls: ResultTLS = field(default_factory=ResultTLS)
+    # Adds emrtd_passport_jws (signed with [signing] key_file) to the result sent to the phone.
+    sign_returned_result: bool = False
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -127,6 +129,11 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class SigningConfig:
+    key_file: Path | None = None   # EC P-256 private key (PEM) for emrtd_passport_jws
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -134,6 +141,7 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     clients: tuple[ClientConfig, ...] = ()
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    signing: SigningConfig = field(default_factory=SigningConfig)
 
     def find_client(self, client_id: str) -> ClientConfig | None:
         """The client with this id, comparing every configured id in constant time.
@@ -177,7 +185,7 @@ def load_config(path: str | Path) -> Config:
 
 # --- parsing -------------------------------------------------------------------
 
-_SECTIONS = {"server", "timeouts", "trust", "admin", "client", "limits"}
+_SECTIONS = {"server", "timeouts", "trust", "admin", "client", "limits", "signing"}
 
 
 def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
@@ -189,8 +197,9 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
     admin = _parse_admin(_table(data, "admin"))
     clients = _parse_clients(data.get("client"), base_dir)
     limits = _parse_limits(_table(data, "limits"))
+    signing = _parse_signing(_table(data, "signing"), base_dir, clients)
     return Config(server=server, timeouts=timeouts, trust=trust, admin=admin, clients=clients,
-                  limits=limits)
+                  limits=limits, signing=signing)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -287,10 +296,24 @@ def _parse_admin(t: dict[str, Any]) -> AdminConfig:
     return AdminConfig(listen=_endpoints(t["listen"], "[admin] listen", True))
 
 
+def _parse_signing(t: dict[str, Any], base_dir: Path | None,
+                   clients: tuple[ClientConfig, ...]) -> SigningConfig:
+    _no_unknown(t, {"key_file"}, "signing")
+    key_file = None
+    if "key_file" in t:
+        if not isinstance(t["key_file"], str) or not t["key_file"]:
+            raise ConfigError("[signing] key_file: must be a path")
+        key_file = _paths(t["key_file"], "[signing] key_file", base_dir)[0]
+    for i, client in enumerate(clients, 1):
+        if client.sign_returned_result and key_file is None:
+            raise ConfigError(f"[[client]] #{i} sign_returned_result: needs [signing] key_file")
+    return SigningConfig(key_file=key_file)
+
+
 _CLIENT_KEYS = {
     "client_id", "name", "result_url", "files_binary", "allow_insecure_result_url",
     "result_signing_secret_file", "result_bearer_token_file", "result_ca_file",
-    "result_client_certificate_file", "result_client_key_file",
+    "result_client_certificate_file", "result_client_key_file", "sign_returned_result",
 }
 # Letters, digits and . _ - : safe in a log line, a Prometheus label and a file name.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -337,7 +360,11 @@ def _parse_clients(value: Any, base_dir: Path | None = None) -> tuple[ClientConf
         fb = t.get("files_binary", False)
         if type(fb) is not bool:
             raise ConfigError(f"{where} files_binary: must be true or false")
-        clients.append(_parse_delivery(t, where, cid, name, fb, base_dir))
+        sign = t.get("sign_returned_result", False)
+        if type(sign) is not bool:
+            raise ConfigError(f"{where} sign_returned_result: must be true or false")
+        clients.append(replace(_parse_delivery(t, where, cid, name, fb, base_dir),
+                               sign_returned_result=sign))
     return tuple(clients)
 
 

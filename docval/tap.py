@@ -177,6 +177,7 @@ class DocValService(MultiService):
         self._reload_loop: Any = None
         self._previous_sighup: Any = None
         self._sighup_installed = False
+        self.signer = _load_signer(config)
         self.poster = poster or ResultPoster(reactor, metrics=metrics)
         self.factory = ValidateServerFactory(
             config,
@@ -187,6 +188,7 @@ class DocValService(MultiService):
             metrics=metrics,
             read_document=read_document,
             offload=self._offload,
+            signer=self.signer,
         )
         self.listeners: list[ListenerService] = []
         for description in config.server.listen:
@@ -203,7 +205,10 @@ class DocValService(MultiService):
         from docval.admin import make_admin_service
 
         for i, description in enumerate(self.config.admin.listen):
-            service = make_admin_service(description, self.metrics, self.health, reactor=self.reactor)
+            service = make_admin_service(
+                description, self.metrics, self.health, reactor=self.reactor,
+                jwks=self.signer.jwks() if self.signer is not None else None,
+            )
             if i:
                 service.setName(f"docval-admin-{i}")   # service names must be unique in a parent
             service.setServiceParent(self)
@@ -316,6 +321,31 @@ class DocValService(MultiService):
         d = defer.maybeDeferred(super().stopService)
         d.addBoth(lambda _: self.poster.close())
         return d
+
+
+def _load_signer(config: Any) -> Any:
+    """The result-signing key of ``[signing] key_file``, or None.
+
+    When a client asks for signed results, a key that cannot be used stops start-up
+    with one line: the server would otherwise fail every session of that client.
+    Without such a client the key only feeds /jwks.json, so a problem is a warning
+    (e.g. the shipped configuration on a machine where no key was created yet).
+    """
+    key_file = getattr(getattr(config, "signing", None), "key_file", None)
+    if key_file is None:
+        return None
+    from docval.signing import SigningKeyError, load_signer
+
+    try:
+        signer = load_signer(key_file)
+    except SigningKeyError as e:
+        if any(client.sign_returned_result for client in config.clients):
+            raise SystemExit(f"docval: [signing] key_file: {e}") from None
+        _log.warn("[signing] key_file: {problem}; no client signs results, continuing without "
+                  "the key (/jwks.json is not served)", problem=str(e))
+        return None
+    _log.info("result signing key loaded: kid {kid}", kid=signer.kid)
+    return signer
 
 
 def _endpoint(reactor: Any, description: str) -> Any:

@@ -1,8 +1,36 @@
-"""The emrtd_passport schema of SPEC.md §4, used to hold every result against it."""
+"""The emrtd_passport schema, used to hold every result against it.
+
+Two checks: the published JSON Schema (docs/emrtd_passport.schema.json, what integrators
+validate with) and the rules below, which also check relations a schema cannot state
+(hashes valid only for checked data groups).  Every test that produces a result calls
+:func:`check_emrtd_passport`, so a field the code adds, drops or changes without the
+published schema following fails the suite.
+"""
 from __future__ import annotations
 
 import base64
+import json
 import re
+from functools import lru_cache
+from pathlib import Path
+
+import jsonschema
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "emrtd_passport.schema.json"
+
+
+@lru_cache(maxsize=1)
+def published_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def check_published_schema(obj: dict) -> None:
+    """Assert that obj validates against docs/emrtd_passport.schema.json."""
+    errors = sorted(published_validator().iter_errors(obj), key=lambda e: list(e.path))
+    # Paths and messages only: a message may quote a value, and the value is test data.
+    assert not errors, [f"{'/'.join(map(str, e.path)) or '<root>'}: {e.validator}" for e in errors]
 
 STR = (str,)
 OPT_STR = (str, type(None))
@@ -42,7 +70,8 @@ def _b64(value: str) -> bytes:
 
 
 def check_emrtd_passport(obj: dict) -> None:
-    """Assert that obj is a valid emrtd_passport per SPEC §4 (raises AssertionError)."""
+    """Assert that obj is a valid emrtd_passport (raises AssertionError)."""
+    check_published_schema(obj)
     required = {
         "sod_info", "mrz_info", "face_photo", "signature_photos", "additional_personal_details",
         "additional_document_details", "passive_authentication", "passive_authentication_details",

@@ -102,6 +102,12 @@ grep -Eq '^csca *= *\[ *"/etc/docval/csca" *\]' /etc/docval/docval.toml \
 [ -d /etc/docval/csca ] || fail "no /etc/docval/csca"
 dpkg-query -W -f='${Conffiles}\n' docval | grep -q '/etc/docval/docval.toml' \
     || fail "docval.toml is not a conffile"
+[ "$(stat -c '%U:%G %a' /etc/docval/signing-key.pem)" = "root:docval 640" ] \
+    || fail "/etc/docval/signing-key.pem is $(stat -c '%U:%G %a' /etc/docval/signing-key.pem 2>&1)"
+(cd / && timeout 60 docval-keys jwks) >"$WORK/jwks.json" || fail "docval-keys jwks"
+grep -q '"kid"' "$WORK/jwks.json" || fail "docval-keys jwks printed no key"
+! grep -q '"d"' "$WORK/jwks.json" || fail "docval-keys jwks printed a private member"
+KEY_SUM=$(sha256sum /etc/docval/signing-key.pem)
 (cd / && $PY -c 'import docval; assert docval.__file__.startswith("/usr/lib/python3/dist-packages/"), docval.__file__')
 (cd / && timeout 60 twistd3 --help) >"$WORK/twistd-help"
 grep -q '^ *docval ' "$WORK/twistd-help" || fail "twistd3 does not list the docval plugin"
@@ -142,8 +148,11 @@ max_session = 90
 csca = ["/etc/docval/csca"]
 [admin]
 listen = "tcp:$ADMIN:interface=127.0.0.1"
+[signing]
+key_file = "/etc/docval/signing-key.pem"
 [[client]]
 client_id = "debian-ci"
+sign_returned_result = true
 EOF
 EXEC=$(sed -n 's/^ExecStart=//p' "$UNIT")
 read -r -a CMD <<<"$EXEC"
@@ -160,6 +169,12 @@ for _ in $(seq 60); do
 done
 [ "$(http_status "http://127.0.0.1:$ADMIN/healthz")" = 200 ] || fail "/healthz is not 200"
 ps -o user= -p "$(pgrep -P "$SERVER_PID" | head -n1)" | grep -qx docval || fail "the service does not run as docval"
+# The service (user docval) read the signing key and publishes what docval-keys prints.
+$PY - "http://127.0.0.1:$ADMIN/jwks.json" "$WORK/jwks.json" <<'END' || fail "/jwks.json differs from docval-keys jwks"
+import json, sys, urllib.request
+served = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))
+assert served == json.load(open(sys.argv[2])), served
+END
 
 step "validate a virtual passport against the installed service (docval-sim)"
 # Exits 0 only when the server closed with 1000 after DONE; the result comes back to
@@ -241,6 +256,7 @@ fi
 head -n1 /etc/docval/docval.toml | grep -qx '# edited by debian.sh' || fail "the upgrade replaced the edited config"
 [ "$(stat -c '%U:%G %a' /etc/docval/docval.toml)" = "root:docval 640" ] || fail "the upgrade changed config permissions"
 ls /etc/docval/csca/ut-*.pem >/dev/null || fail "the upgrade lost imported trust anchors"
+[ "$(sha256sum /etc/docval/signing-key.pem)" = "$KEY_SUM" ] || fail "the upgrade replaced the signing key"
 (cd / && timeout 60 twistd3 --help) >"$WORK/twistd-help"
 grep -q '^ *docval ' "$WORK/twistd-help" || fail "twistd3 lost the docval plugin on upgrade"
 

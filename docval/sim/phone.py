@@ -78,6 +78,7 @@ class PhoneRecord:
     close_reason: str | None = None
     was_clean: bool | None = None
     result: dict[str, Any] | None = None           # emrtd_passport, with return_result
+    result_jws: str | None = None                  # emrtd_passport_jws, for signing clients
     other_messages: list[str] = field(default_factory=list)
     apdus: int = 0
     bytes_to_server: int = 0
@@ -170,6 +171,7 @@ class PhoneProtocol(WebSocketClientProtocol):
                 self.factory.on_status(msg["status"])
         elif isinstance(msg, dict) and "emrtd_passport" in msg:
             self.record.result = msg["emrtd_passport"]
+            self.record.result_jws = msg.get("emrtd_passport_jws")
         elif isinstance(msg, dict) and "close_code" in msg:
             self.record.close_message = msg
         else:

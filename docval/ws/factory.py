@@ -42,13 +42,15 @@ class ValidateServerFactory(WebSocketServerFactory):
         metrics: Any = None,
         read_document: ReadDocument | None = None,
         offload: Callable[..., Awaitable[Any]] | None = None,
+        signer: Any = None,
     ):
         """
         ``trust`` returns the current trust store (the service swaps it on reload;
         a session keeps the one it started with).  ``poster`` is a
         :class:`docval.poster.ResultPoster`; ``read_document`` defaults to
         :func:`docval.reader.read_document`; ``offload`` runs CPU-heavy verification
-        off the reactor thread (passed to the reader).
+        off the reactor thread (passed to the reader).  ``signer`` is a
+        :class:`docval.signing.Signer` for clients with ``sign_returned_result``.
         """
         if reactor is None:
             from twisted.internet import reactor as _reactor
@@ -69,6 +71,7 @@ class ValidateServerFactory(WebSocketServerFactory):
         self._poster = poster
         self._read_document = read_document
         self._offload = offload
+        self._signer = signer
         self.sessions: set[ValidateServerProtocol] = set()
         self.posts: set[defer.Deferred] = set()
         timeouts = config.timeouts
@@ -149,6 +152,14 @@ class ValidateServerFactory(WebSocketServerFactory):
 
         # First in the chain, so the set is clean before the session reacts.
         return d.addBoth(forget)
+
+    def sign_result(self, emrtd: dict[str, Any], validation_id: str, session_id: str) -> str:
+        """The compact JWS of a returned result (``emrtd_passport_jws``)."""
+        if self._signer is None:
+            # The service refuses to start without a key when a client signs.
+            from docval.errors import ServerError
+            raise ServerError("a client asks for signed results but no signing key is loaded")
+        return self._signer.sign_result(emrtd, validation_id, session_id, int(self.clock.seconds()))
 
     def set_trust(self, trust: Callable[[], Any]) -> None:
         self._trust = trust

@@ -356,8 +356,11 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._reader_d = None
         emrtd = report.to_emrtd_passport(files_binary=self._client.files_binary)
         del report  # the session keeps nothing it does not need
+        # Signed before posting: once the Result Server has accepted the result, nothing
+        # may fail the session any more.
+        jws = self._sign(emrtd)
         if self._client.result_url is None:
-            self._deliver(emrtd)
+            self._deliver(emrtd, jws)
             return
         self._phase = POSTING
         # From here the session's outcome is the post's: the post is bounded by the
@@ -369,7 +372,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         d = self.factory.post_result(self._client.result_url, emrtd, self._validation_id,
                                      session_id=self._sid, client=self._client)
         self._post_d = d
-        d.addCallbacks(self._posted, self._post_failed, callbackArgs=(emrtd,))
+        d.addCallbacks(self._posted, self._post_failed, callbackArgs=(emrtd, jws))
         d.addErrback(self._unexpected)
 
     def _read_failed(self, failure: Failure) -> None:
@@ -378,7 +381,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             return  # cancelled because the session is already ending
         self._fail(failure.value, failure)
 
-    def _posted(self, outcome: Any, emrtd: dict[str, Any]) -> None:
+    def _posted(self, outcome: Any, emrtd: dict[str, Any], jws: str | None = None) -> None:
         self._post_d = None
         attempts = getattr(outcome, "attempts", "?")
         if self._phase != POSTING:
@@ -389,7 +392,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             return
         self._begin_step(None)
         self._post_note = f"posted in {attempts} attempt(s)"
-        self._deliver(emrtd)
+        self._deliver(emrtd, jws)
 
     def _post_failed(self, failure: Failure) -> None:
         self._post_d = None
@@ -437,10 +440,23 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             session_id=self._sid, code=code,
         )
 
-    def _deliver(self, emrtd: dict[str, Any]) -> None:
+    def _sign(self, emrtd: dict[str, Any]) -> str | None:
+        """``emrtd_passport_jws`` when the phone gets the result and the client wants it signed."""
+        assert self._client is not None and self._validation_id is not None
+        if not (self._return_result and self._client.sign_returned_result):
+            return None
+        return self.factory.sign_result(emrtd, self._validation_id, self._sid)
+
+    def _deliver(self, emrtd: dict[str, Any], jws: str | None = None) -> None:
         # Encoded before DONE goes out: whatever could still fail must fail before
         # the phone is told the session succeeded.
-        result = _encode({"emrtd_passport": emrtd}) if self._return_result else None
+        result = None
+        if self._return_result:
+            # The unsigned copy stays for the SDKs; the JWS is what a backend trusts.
+            message: dict[str, Any] = {"emrtd_passport": emrtd}
+            if jws is not None:
+                message["emrtd_passport_jws"] = jws
+            result = _encode(message)
         self._send(_encode({"status": DONE}), False)
         if result is not None:
             self._send(result, False)

@@ -196,7 +196,8 @@ class Conn:
 
 
 class Harness:
-    def __init__(self, config: Config | None = None, read_document=None, poster=None, **timeouts: float):
+    def __init__(self, config: Config | None = None, read_document=None, poster=None, signer=None,
+                 **timeouts: float):
         self.clock = task.Clock()
         self.metrics = RecordingMetrics()
         self.poster = poster if poster is not None else FakePoster()
@@ -209,6 +210,7 @@ class Harness:
             poster=self.poster,
             read_document=read_document or scripted_reader(),
             trust=lambda: "trust-store",
+            signer=signer,
         )
 
     def _wire(self, client_factory: Any) -> Conn:
