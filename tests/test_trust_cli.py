@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 from docval.trust.cli import main
 from docval.trust.store import TrustStore
 
-TESTDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata" / "master_lists"
+from tests.testdata import MASTER_LISTS as TESTDATA
 NL_ML = TESTDATA / "NL_ML_2026-07-22.ml"
 DE_ROOT = TESTDATA / "DE_ROOT_CA_CSCA07.cer"
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -43,6 +43,7 @@ def csca(directory: Path, country: str, not_after: datetime.datetime, name: str)
     return path
 
 
+@pytest.mark.testdata
 def test_import_master_list_writes_one_pem_per_anchor(tmp_path):
     target = tmp_path / "csca"
     code, out, _ = run("import", str(NL_ML), "--into", str(target))
@@ -61,6 +62,7 @@ def test_import_master_list_writes_one_pem_per_anchor(tmp_path):
     assert len(list(target.iterdir())) == 411
 
 
+@pytest.mark.testdata
 def test_import_one_country_and_a_single_certificate(tmp_path):
     target = tmp_path / "csca"
     code, out, _ = run("import", str(NL_ML), "--country", "NL", "--into", str(target))
@@ -73,6 +75,7 @@ def test_import_one_country_and_a_single_certificate(tmp_path):
     assert len(list(target.glob("de-*.pem"))) == 1
 
 
+@pytest.mark.testdata
 def test_import_dry_run_and_nothing_to_import(tmp_path):
     target = tmp_path / "csca"
     code, out, _ = run("import", str(NL_ML), "--into", str(target), "-n")

@@ -35,6 +35,7 @@ def demo_files(tmp_path):
     return tmp_path, dgs
 
 
+@pytest.mark.testdata
 def test_valid_document(capsys, demo_files):
     d, dgs = demo_files
     code, out, err = run_main(capsys, "--csca", str(d / "csca.pem"), "--sod", str(d / "sod.bin"),
@@ -54,6 +55,7 @@ def test_valid_document(capsys, demo_files):
     assert out["trust_store_version"] and out["trust_store"]["csca_count"] == 1
 
 
+@pytest.mark.testdata
 def test_invalid_documents_still_exit_zero(capsys, demo_files, tmp_path):
     d, dgs = demo_files
     tampered = bytearray(dgs[2])
@@ -70,6 +72,7 @@ def test_invalid_documents_still_exit_zero(capsys, demo_files, tmp_path):
     assert out["errors"][0].startswith("EF.SOD: ")
 
 
+@pytest.mark.testdata
 def test_real_sod_against_indonesian_cscas(capsys):
     code, out, _ = run_main(capsys, "--csca", str(IDN_CSCA), "--sod", str(SOD_DIR / "ID_EF.SOD.bin"),
                             "--at", "2025-05-19T04:03:14+00:00")
@@ -80,6 +83,7 @@ def test_real_sod_against_indonesian_cscas(capsys):
     assert sorted(out["sod_info"]["hash_for_data_group"], key=int) == ["1", "2", "3", "14", "15"]
 
 
+@pytest.mark.testdata
 def test_untrusted_csca_and_trust_store_problems_on_stderr(capsys, tmp_path):
     (tmp_path / "junk.der").write_bytes(b"junk")
     code, out, err = run_main(capsys, "--csca", str(IDN_CSCA), "--csca", str(tmp_path / "junk.der"),
@@ -90,6 +94,7 @@ def test_untrusted_csca_and_trust_store_problems_on_stderr(capsys, tmp_path):
     assert "junk.der" in err and "trust store" in err
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("argv", [
     [],
     ["--sod", "x"],
@@ -114,6 +119,7 @@ def test_help_exits_zero(capsys):
     assert "docval-verify" in capsys.readouterr().out
 
 
+@pytest.mark.testdata
 def test_as_a_subprocess(demo_files):
     d, _ = demo_files
     proc = subprocess.run(
@@ -128,6 +134,7 @@ def test_as_a_subprocess(demo_files):
     assert bad.returncode == 2 and bad.stdout == ""
 
 
+@pytest.mark.testdata
 def test_crl_revokes_the_document_signer(capsys, demo_files, tmp_path):
     d, _ = demo_files
     demo = pki.demo_pki()
@@ -142,6 +149,7 @@ def test_crl_revokes_the_document_signer(capsys, demo_files, tmp_path):
     assert details["error"] == "document signer certificate is revoked by its CSCA's CRL"
 
 
+@pytest.mark.testdata
 def test_without_at_the_command_supplies_now_not_the_pure_layer(capsys, demo_files, monkeypatch):
     """The clock is read by the command line, never by docval.emrtd (it is pure)."""
     from datetime import datetime, timezone
@@ -162,6 +170,7 @@ def test_without_at_the_command_supplies_now_not_the_pure_layer(capsys, demo_fil
     assert before <= evaluated.replace(tzinfo=timezone.utc) <= datetime.now(timezone.utc)
 
 
+@pytest.mark.testdata
 def test_unparsable_dg1_is_an_error_entry_and_still_hashed(capsys, demo_files, tmp_path):
     d, _ = demo_files
     (tmp_path / "dg1-junk.bin").write_bytes(b"\x61\x03\x5f\x1f\x00")

@@ -17,6 +17,7 @@ from tests.trust.realdata import IDN_CSCA, MASTER_LISTS, NL_ML, de_store, nl_sto
 DOCUMENTED = (ParseError, UnsupportedError, LimitExceeded)
 
 
+@pytest.mark.testdata
 def test_german_master_list():
     store = de_store()
     assert store.problems == []
@@ -31,6 +32,7 @@ def test_german_master_list():
     assert {"DE", "AT", "FR", "FI"} <= set(store.countries())
 
 
+@pytest.mark.testdata
 def test_dutch_master_list():
     store = nl_store()
     assert store.problems == [] and store.count == 411
@@ -40,6 +42,7 @@ def test_dutch_master_list():
     assert ml.signer_issuer_subject == root.subject_text
 
 
+@pytest.mark.testdata
 def test_master_list_with_a_broken_signature_is_rejected(tmp_path):
     data = bytearray(NL_ML.read_bytes())
     data[-10] ^= 0xFF            # inside the signature value at the end
@@ -63,6 +66,7 @@ def test_master_list_signer_must_chain_into_the_list_or_the_store():
     assert verify_master_list(foreign, [parse_certificate(p.csca.cert_der)]).certificates
 
 
+@pytest.mark.testdata
 def test_directory_of_pem_and_der_and_link_certificates(tmp_path):
     p = pki.generate_pki()
     (tmp_path / "sub").mkdir()
@@ -105,6 +109,7 @@ def test_missing_and_empty_paths_are_problems(tmp_path):
     assert store.count == 0
 
 
+@pytest.mark.testdata
 def test_version_is_a_stable_fingerprint_of_the_set(tmp_path):
     a = TrustStore.load([IDN_CSCA])
     files = sorted(IDN_CSCA.iterdir())
@@ -118,6 +123,7 @@ def test_version_is_a_stable_fingerprint_of_the_set(tmp_path):
     assert TrustStore().version == TrustStore.load([]).version
 
 
+@pytest.mark.testdata
 def test_lookup_by_ski_and_name():
     store = TrustStore.load([IDN_CSCA])
     cert = parse_certificate((IDN_CSCA / "2020-10_CSCA.cer").read_bytes())
@@ -205,6 +211,7 @@ def test_sod_without_embedded_certificate_uses_a_dsc_from_ldif(tmp_path):
     assert passive_authentication(sod, dgs, store, at=pki.DEMO_NOT_BEFORE.replace(year=2025)).passive_authentication
 
 
+@pytest.mark.testdata
 def test_summary_has_no_certificates():
     s = TrustStore.load([IDN_CSCA]).summary()
     assert s["csca_count"] == 5 and s["countries"] == ["ID"] and s["problems"] == []
