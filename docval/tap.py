@@ -57,7 +57,7 @@ class Options(usage.Options):
         self["listen"].append(endpoint)
 
     def opt_admin(self, endpoint: str) -> None:
-        """Endpoint for /healthz and /metrics (repeatable; 'none' for no admin endpoint); overrides [admin] listen"""
+        """Endpoint for /healthz and /metrics (repeatable; 'none' for no admin endpoint; '+N' for 127.0.0.1 on the WebSocket port plus N); overrides [admin] listen"""
         self["admin"].append(endpoint)
 
     def postOptions(self) -> None:
@@ -76,12 +76,42 @@ class Options(usage.Options):
                 config = replace(config, server=replace(config.server, listen=listen))
             if self["admin"]:
                 # Instances of docval@.service share one config file but need an admin port each.
-                admin = tuple(check_endpoint(e, "--admin") for e in self["admin"] if e.lower() != "none")
+                admin = tuple(check_endpoint(relative_admin(e, config.server.listen), "--admin")
+                              for e in self["admin"] if e.lower() != "none")
                 config = replace(config, admin=replace(config.admin, listen=admin))
             check_demo(config)
         except ConfigError as e:
             raise ConfigFileError(f"docval: {e}") from None
         self.config = config
+
+
+def relative_admin(value: str, listen: tuple[str, ...]) -> str:
+    """``--admin +N``: the admin endpoint on 127.0.0.1 at the first WebSocket port plus N.
+
+    docval@PORT instances share one configuration; each needs its own admin port, and a
+    unit file can only paste text, not add: ``--admin +10000`` gives docval@8081 the admin
+    port 18081 and docval@20000 30000, with a one-line error when the sum leaves 1-65535.
+    """
+    from docval.config import ConfigError
+    from docval.endpoints import _tokenize
+
+    if not value.startswith("+"):
+        return value
+    offset = value[1:]
+    if not offset.isdigit():
+        raise ConfigError(f"--admin: {value!r}: '+N' needs a number, e.g. --admin +10000")
+    tokens = _tokenize(listen[0]) if listen else [[""]]
+    port = next((t[0] for t in tokens[1:] if len(t) == 1), None)
+    port = next((t[1] for t in tokens[1:] if len(t) == 2 and t[0] == "port"), port)
+    if tokens[0] not in (["tcp"], ["tcp6"], ["ssl"]) or port is None or not port.isdigit():
+        raise ConfigError(f"--admin {value}: the first listen endpoint {listen[0] if listen else ''!r} "
+                          "has no port to add to; give the admin endpoint in full")
+    admin = int(port) + int(offset)
+    if not 1 <= admin <= 65535:
+        raise ConfigError(
+            f"--admin {value}: WebSocket port {port} + {offset} = {admin} is out of range (1-65535): "
+            f"use a WebSocket port up to {65535 - int(offset)} (docval@ instance names are ports)")
+    return f"tcp:{admin}:interface=127.0.0.1"
 
 
 class ListenerService(Service):

@@ -197,3 +197,43 @@ def test_the_server_logs_its_version_and_healthz_reports_it(tmp_path):
         globalLogPublisher.removeObserver(observe)
         service.stopService()
     assert seen == [__version__]
+
+
+# --- scripts/demo ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def demo_env(tmp_path):
+    """scripts/demo with this interpreter as its virtualenv (no venv is built)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    for name, module in (("twistd", "from twisted.scripts.twistd import run; run()"),
+                         ("docval-sim", "from docval.sim.cli import main; raise SystemExit(main())")):
+        script = venv / "bin" / name
+        script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "{module}" "$@"\n')
+        script.chmod(0o755)
+    (venv / ".docval-installed").touch()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    env = dict(os.environ, DOCVAL_VENV=str(venv), DOCVAL_DEMO_DIR=str(run_dir), PYTHONPATH=str(ROOT))
+    return env, run_dir
+
+
+def test_demo_on_a_taken_port_says_how_to_choose_another(demo_env, busy_port):
+    env, run_dir = demo_env
+    r = subprocess.run([str(ROOT / "scripts" / "demo")], env=dict(env, DOCVAL_DEMO_PORT=str(busy_port)),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"port {busy_port} on 127.0.0.1 is already in use" in r.stderr
+    assert "DOCVAL_DEMO_PORT=" in r.stderr and "Traceback" not in r.stderr
+    assert not (run_dir / "docval-demo.pid").exists()
+
+
+def test_demo_that_cannot_start_names_the_log_file(demo_env):
+    env, run_dir = demo_env
+    r = subprocess.run([str(ROOT / "scripts" / "demo")], env=dict(env, DOCVAL_DEMO_PORT="118081"),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "port 118081 is out of range" in r.stderr
+    assert f"See {run_dir}/docval-demo.log; choose another port with DOCVAL_DEMO_PORT=" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -127,3 +127,34 @@ def test_wss_to_a_plain_port_says_tls_handshake_failed(server):
     assert r.returncode == 2, r.stdout + r.stderr
     assert "docval-sim: TLS handshake failed with" in r.stderr and "plain ws:// port" in r.stderr
     assert "peer dropped" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_install_check_fails_when_trust_is_broken(tmp_path):
+    """docs/operations.md's check: a client without result_url (nothing is posted) and the
+    exit status.  A server whose trust anchors did not load must make it fail."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "docval.toml"
+    config.write_text(f'[server]\nlisten = "tcp:{port}:interface=127.0.0.1"\n'
+                      '[trust]\ncsca = []\nallow_empty = true\n'
+                      '[[client]]\nclient_id = "check-1234"\n')
+    log = tmp_path / "twistd.log"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=",
+         f"--logfile={log}", "docval", "--config", str(config)],
+        env=ENV, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (log.exists() and "listening on" in log.read_text()):
+            assert process.poll() is None and time.monotonic() < deadline, \
+                log.read_text() if log.exists() else "twistd did not start"
+            time.sleep(0.1)
+        r = sim("--url", f"ws://127.0.0.1:{port}/ws1/validate", "--client-id", "check-1234")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "closed     1000" in r.stdout
+    assert "verdict    NOT as the profile expects: " in r.stdout
+    assert "passive_authentication false (expected true)" in r.stdout
