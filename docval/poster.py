@@ -102,7 +102,9 @@ class ResultPoster:
         if http_client is None:
             from treq.client import HTTPClient
 
-            self._pool = HTTPConnectionPool(reactor, persistent=True)
+            from docval.quietpool import QuietConnectionPool
+
+            self._pool = QuietConnectionPool(reactor, persistent=True)
             self._pool.maxPersistentPerHost = 4
             self._pool.cachedConnectionTimeout = 60
             http_client = HTTPClient(Agent(reactor, pool=self._pool))

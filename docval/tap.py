@@ -52,6 +52,13 @@ class Options(usage.Options):
         self["admin"] = []
         self.config: Any = None
 
+    def opt_version(self) -> None:
+        """Print DocVal's version and exit"""
+        from docval import __version__
+
+        print(f"DocVal {__version__}")
+        raise SystemExit(0)
+
     def opt_listen(self, endpoint: str) -> None:
         """Twisted endpoint string to listen on (repeatable); overrides [server] listen"""
         self["listen"].append(endpoint)

@@ -237,3 +237,11 @@ def test_demo_that_cannot_start_names_the_log_file(demo_env):
     assert "port 118081 is out of range" in r.stderr
     assert f"See {run_dir}/docval-demo.log; choose another port with DOCVAL_DEMO_PORT=" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_twistd_docval_version(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    r = subprocess.run([sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+                        "docval", "--version"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == f"DocVal {__version__}", r.stdout + r.stderr
