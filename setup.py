@@ -23,6 +23,9 @@ setup(
         "asn1crypto>=1.5.1",
         "pillow>=9.4",
         "prometheus-client>=0.16",
+        # Twisted checks a Result Server's host name / IP address with it; without
+        # it Twisted falls back to a weaker check of the subject CN only.
+        "service-identity>=18.1",
     ],
     extras_require={
         "test": [

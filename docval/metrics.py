@@ -10,6 +10,9 @@ several services in one process, and tests, do not clash.
 """
 from __future__ import annotations
 
+import time
+from typing import Any, Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -87,10 +90,18 @@ class Metrics:
         )
         self._posts = Counter(
             "docval_result_post_attempts",
-            "HTTP attempts to post a result to a Result Server, by result.",
-            ["result"],
+            "HTTP attempts to post a result to a Result Server, by client name and result.",
+            ["client", "result"],
             registry=r,
         )
+        self._deliveries = Counter(
+            "docval_result_deliveries",
+            "Results delivered to a Result Server (after retries) or given up, by client name.",
+            ["client", "result"],
+            registry=r,
+        )
+        # The configured client names (declare_clients); others count as 'other'.
+        self._client_names: tuple[str, ...] = ()
         self._trust_size = Gauge(
             "docval_trust_store_certificates", "CSCA certificates in the loaded trust store.",
             registry=r,
@@ -98,14 +109,37 @@ class Metrics:
         self._trust_info = Info(
             "docval_trust_store", "Version of the loaded trust store.", registry=r
         )
+        # Computed at scrape time: a CRL goes stale between two reloads of the store.
+        self._stale_crls = Gauge(
+            "docval_trust_store_stale_crls",
+            "CSCAs whose newest loaded CRL is past its nextUpdate: revocation of their "
+            "document signers is not checked until a current CRL is loaded.",
+            registry=r,
+        )
+        self._crl_next_update = Gauge(
+            "docval_trust_store_crl_next_update_timestamp_seconds",
+            "Earliest nextUpdate (Unix time) among the newest CRL of each CSCA; NaN without CRLs.",
+            registry=r,
+        )
+        self._stale_crls.set(0)
+        self._crl_next_update.set(float("nan"))
         # Zero-valued series exist from the start, so rate() and alerts work before the
         # first failure rather than seeing a series appear out of nowhere.
         for outcome, reason in (("success", "none"),) + tuple(
             ("failure", reason) for reason in ALL_REASONS
         ):
             self._finished.labels(outcome=outcome, close_reason=reason)
-        for result in ("ok", "failed"):
-            self._posts.labels(result=result)
+
+    def declare_clients(self, names: "list[str] | tuple[str, ...]") -> None:
+        """The configured clients' names: the only ``client`` label values besides ``other``.
+
+        Their series start at zero, so an alert on failed deliveries works before the first one.
+        """
+        self._client_names = tuple(names)
+        for name in self._client_names:
+            for result in ("ok", "failed"):
+                self._posts.labels(client=name, result=result)
+                self._deliveries.labels(client=name, result=result)
 
     def session_started(self) -> None:
         self._started.inc()
@@ -124,14 +158,33 @@ class Metrics:
     def apdu_round_trip(self, seconds: float) -> None:
         self._apdu.observe(max(0.0, seconds))
 
-    def post_attempt(self, ok: bool) -> None:
-        self._posts.labels(result="ok" if ok else "failed").inc()
+    def post_attempt(self, ok: bool, client: str = OTHER) -> None:
+        self._posts.labels(client=_closed(client, self._client_names),
+                           result="ok" if ok else "failed").inc()
+
+    def result_delivery(self, ok: bool, client: str = OTHER) -> None:
+        self._deliveries.labels(client=_closed(client, self._client_names),
+                                result="ok" if ok else "failed").inc()
 
     def set_trust_store(self, count: int, version: str) -> None:
         self._trust_size.set(count)
         # The version is an operator-chosen or computed identifier of the CSCA set, not
         # session data; capped so a strange file name cannot bloat every scrape.
         self._trust_info.info({"version": str(version)[:64]})
+
+    def watch_crls(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+        """Report the CRL freshness of ``store`` (the trust store in use) at every scrape."""
+        from datetime import datetime, timezone
+
+        def stale() -> float:
+            return float(len(store.stale_crls(datetime.fromtimestamp(clock(), timezone.utc))))
+
+        def next_update() -> float:
+            when = store.next_crl_update()
+            return when.timestamp() if when is not None else float("nan")
+
+        self._stale_crls.set_function(stale)
+        self._crl_next_update.set_function(next_update)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""
@@ -153,10 +206,19 @@ class NullMetrics:
     def apdu_round_trip(self, seconds: float) -> None:
         pass
 
-    def post_attempt(self, ok: bool) -> None:
+    def declare_clients(self, names: "list[str] | tuple[str, ...]") -> None:
+        pass
+
+    def post_attempt(self, ok: bool, client: str = OTHER) -> None:
+        pass
+
+    def result_delivery(self, ok: bool, client: str = OTHER) -> None:
         pass
 
     def set_trust_store(self, count: int, version: str) -> None:
+        pass
+
+    def watch_crls(self, store: Any, clock: Callable[[], float] = time.time) -> None:
         pass
 
     def render(self) -> bytes:

@@ -70,6 +70,7 @@ class ReadParams:
     max_pipelined: int = 1
     trust: Any = None                    # docval.trust.store.TrustStore
     files_binary: bool = False
+    file_caps: files.FileCaps = files.FileCaps()    # [limits] of the configuration
     classic: bool = False                # JMRTD-like strategy, for benchmarks
     rng: Callable[[int], bytes] = os.urandom
     at: datetime | None = None           # instant for certificate validity (default now)
@@ -125,7 +126,7 @@ class _Session:
     def _set_limits(self) -> None:
         """Size reads for the current link; what the chip taught us (6700, no SFI) is kept."""
         if self.params.classic:
-            self.limits = files.ReadLimits.classic()
+            self.limits = files.ReadLimits.classic(self.params.file_caps)
             return
         plain = self.max_response
         if self.link.sm is not None:
@@ -133,7 +134,8 @@ class _Session:
         pipeline = max(1, min(self.params.max_pipelined, 64))
         self.link.extended = self.extended
         old = self.limits
-        self.limits = files.ReadLimits(max_le=plain, extended=self.extended, pipeline=pipeline)
+        self.limits = files.ReadLimits(max_le=plain, extended=self.extended, pipeline=pipeline,
+                                       caps=self.params.file_caps)
         if old is not None:
             # Limits only ever shrink within a session: a 6700 taught once holds for every file.
             self.limits.max_le = min(plain, old.max_le)

@@ -337,6 +337,9 @@ class DocValService(MultiService):
         set_trust = getattr(self.metrics, "set_trust_store", None)
         if set_trust is not None:
             set_trust(store.count, store.version)
+        watch_crls = getattr(self.metrics, "watch_crls", None)
+        if watch_crls is not None and hasattr(store, "stale_crls"):
+            watch_crls(store)
 
     def reload_trust(self) -> Any:
         """Loads the trust anchors again off the reactor thread and swaps them in.

@@ -70,13 +70,27 @@ def test_step_and_apdu_histograms() -> None:
 
 def test_posts_and_trust_store() -> None:
     m = Metrics()
-    m.post_attempt(False)
-    m.post_attempt(False)
-    m.post_attempt(True)
+    m.declare_clients(["acme", "client-0123abcd"])
+    s = samples(m)
+    # Every configured client's series exist at zero before the first post.
+    for name in ("acme", "client-0123abcd"):
+        for result in ("ok", "failed"):
+            assert s[("docval_result_post_attempts_total", (("client", name), ("result", result)))] == 0
+            assert s[("docval_result_deliveries_total", (("client", name), ("result", result)))] == 0
+    m.post_attempt(False, "acme")
+    m.post_attempt(False, "acme")
+    m.post_attempt(True, "acme")
+    m.result_delivery(True, "acme")
+    m.post_attempt(True, "not-configured")     # never a new label value
+    m.result_delivery(False, "not-configured")
     m.set_trust_store(412, "a" * 200)
     s = samples(m)
-    assert s[("docval_result_post_attempts_total", (("result", "failed"),))] == 2
-    assert s[("docval_result_post_attempts_total", (("result", "ok"),))] == 1
+    assert s[("docval_result_post_attempts_total", (("client", "acme"), ("result", "failed")))] == 2
+    assert s[("docval_result_post_attempts_total", (("client", "acme"), ("result", "ok")))] == 1
+    assert s[("docval_result_deliveries_total", (("client", "acme"), ("result", "ok")))] == 1
+    assert s[("docval_result_post_attempts_total", (("client", "other"), ("result", "ok")))] == 1
+    assert s[("docval_result_deliveries_total", (("client", "other"), ("result", "failed")))] == 1
+    assert not any(labels and ("client", "not-configured") in labels for _, labels in s)
     assert s[("docval_trust_store_certificates", ())] == 412
     assert s[("docval_trust_store_info", (("version", "a" * 64),))] == 1
     m.set_trust_store(3, "v2")
@@ -102,7 +116,9 @@ def test_null_metrics_has_the_same_interface() -> None:
     n.session_finished("success", None)
     n.step_duration("DONE", 1.0)
     n.apdu_round_trip(0.1)
-    n.post_attempt(True)
+    n.declare_clients(["a"])
+    n.post_attempt(True, "a")
+    n.result_delivery(True, "a")
     n.set_trust_store(1, "x")
     assert n.render() == b""
 

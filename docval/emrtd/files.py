@@ -49,6 +49,10 @@ MASTER_FILE_FID = 0x3F00
 
 MAX_FILE_SIZE = 65535            # HOSTILE_INPUTS T1: no LDS file is larger
 MAX_COMMANDS_PER_FILE = 1000     # HOSTILE_INPUTS T4: a chip drip-feeding bytes must not hold us
+# The smallest caps an operator may configure: below them ordinary documents no longer read
+# (a DG2 face is rarely under 4 KB; a 4 KB file in 64-byte answers needs 64 commands).
+MIN_FILE_SIZE_CAP = 4096
+MIN_COMMANDS_PER_FILE_CAP = 64
 SHORT_SM_MAX_LE = 223            # largest plain Le whose SM response fits a short APDU (any cipher)
 CLASSIC_FIRST_READ = 8           # what JMRTD reads to learn a file's length
 
@@ -107,6 +111,24 @@ def dg(n: int) -> FileRef:
     return DATA_GROUPS[n - 1]
 
 
+@dataclass(frozen=True)
+class FileCaps:
+    """How much one file may hold and cost, whatever the chip claims (configurable).
+
+    These bound everything a session reads and therefore everything it delivers:
+    the result holds each file at most twice (decoded and, with files_binary, raw).
+    """
+
+    max_file_bytes: int = MAX_FILE_SIZE
+    max_commands_per_file: int = MAX_COMMANDS_PER_FILE
+
+    def __post_init__(self) -> None:
+        if not MIN_FILE_SIZE_CAP <= self.max_file_bytes <= MAX_FILE_SIZE:
+            raise ValueError(f"max_file_bytes must be {MIN_FILE_SIZE_CAP}..{MAX_FILE_SIZE}")
+        if not MIN_COMMANDS_PER_FILE_CAP <= self.max_commands_per_file <= 100_000:
+            raise ValueError(f"max_commands_per_file must be {MIN_COMMANDS_PER_FILE_CAP}..100000")
+
+
 @dataclass
 class ReadLimits:
     """How to read files from one chip, and what was learned about it during the session.
@@ -127,6 +149,7 @@ class ReadLimits:
     use_sfi: bool = True
     pipeline: int = 1
     first_read: int = 0
+    caps: FileCaps = FileCaps()
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_le <= MAX_EXTENDED_LE:
@@ -137,10 +160,10 @@ class ReadLimits:
             raise ValueError("first_read must not be negative")
 
     @classmethod
-    def classic(cls) -> "ReadLimits":
+    def classic(cls, caps: FileCaps = FileCaps()) -> "ReadLimits":
         """The JMRTD-like strategy: SELECT by FID, 8-byte header read, then 223-byte chunks."""
         return cls(max_le=SHORT_SM_MAX_LE, extended=False, use_sfi=False, pipeline=1,
-                   first_read=CLASSIC_FIRST_READ)
+                   first_read=CLASSIC_FIRST_READ, caps=caps)
 
     @property
     def effective_max_le(self) -> int:
@@ -249,14 +272,16 @@ class _Read:
     cmd: CommandAPDU
 
 
-def read_file(ref: FileRef, limits: ReadLimits, max_size: int = MAX_FILE_SIZE) -> Flow[bytes]:
+def read_file(ref: FileRef, limits: ReadLimits, max_size: int | None = None) -> Flow[bytes]:
     """Read a whole file of the current DF and return exactly its bytes (TLV header + value).
 
     Raises :class:`FileNotFoundOnChip` (6A82), :class:`FileAccessDenied` (6982),
-    :class:`LimitExceeded` (declared or actual size above ``max_size``) and
-    :class:`FileReadError` for everything else the chip gets wrong.
+    :class:`LimitExceeded` (declared or actual size above ``max_size``, by default
+    ``limits.caps.max_file_bytes``) and :class:`FileReadError` for everything else
+    the chip gets wrong, including more than ``limits.caps.max_commands_per_file`` commands.
     """
-    return (yield from _FileReader(ref, limits, max_size).run())
+    cap = limits.caps.max_file_bytes
+    return (yield from _FileReader(ref, limits, cap if max_size is None else min(max_size, cap)).run())
 
 
 class _FileReader:
@@ -280,8 +305,9 @@ class _FileReader:
 
     def _count(self, n: int = 1) -> None:
         self.commands += n
-        if self.commands > MAX_COMMANDS_PER_FILE:
-            raise self._fail(f"more than {MAX_COMMANDS_PER_FILE} commands")
+        most = self.limits.caps.max_commands_per_file
+        if self.commands > most:
+            raise self._fail(f"more than {most} commands")
 
     def _command(self, offset: int, want: int, sfi: int | None = None) -> _Read:
         ext = self.limits.extended

@@ -42,6 +42,9 @@ class TrustAnchors(Protocol):
 
     def is_revoked(self, cert: Certificate, issuer: Certificate | None = None) -> bool: ...
 
+    # Optional: ("current" | "stale" | "none", nextUpdate) for the CRLs of ``issuer``'s key.
+    # def revocation_status(self, issuer: Certificate, at: datetime) -> tuple[str, datetime | None]: ...
+
     def signer_candidates(self, signer: SignerInfo) -> list[Certificate]: ...
 
 
@@ -63,6 +66,9 @@ class PAResult:
     # time validity of the DSC at the evaluation instant, apart from the chain
     dsc_valid_at_time: bool | None = None
     evaluated_at: str | None = None
+    # True only when a CRL of the CSCA that is current at the evaluation instant
+    # was consulted: a stale CRL (past nextUpdate) or none leaves it False.
+    revocation_checked: bool = False
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -205,8 +211,10 @@ def _check_document_certificate(dsc: Certificate, trust: Any, at: datetime,
                     f"{csca.not_before:%Y-%m-%d} to {csca.not_after:%Y-%m-%d})")
         ok = False
     if trust.is_revoked(dsc, csca):
+        # A stale CRL still proves a revocation: revocation is permanent.
         result.fail("document signer certificate is revoked by its CSCA's CRL")
         ok = False
+    _note_revocation_freshness(trust, csca, at, result)
     country = csca.subject_country
     if issuing_state:
         expected = countries.alpha2_for(issuing_state)
@@ -221,6 +229,18 @@ def _check_document_certificate(dsc: Certificate, trust: Any, at: datetime,
         result.fail(f"document signer certificate country {dsc.issuer_country} differs from the CSCA country {country}")
         ok = False
     return ok
+
+
+def _note_revocation_freshness(trust: Any, csca: Certificate, at: datetime, result: PAResult) -> None:
+    status = getattr(trust, "revocation_status", None)
+    if status is None:
+        return
+    state, next_update = status(csca, at)
+    result.revocation_checked = state == "current"
+    if state == "stale":
+        when = f"its nextUpdate was {next_update:%Y-%m-%d}" if next_update else "it has no nextUpdate"
+        result.warnings.append(f"the CSCA's CRL is stale ({when}): revocation of the document signer "
+                               "certificate was not checked")
 
 
 def _verify_signed(signed: SignedData, trust: Any, at: datetime, issuing_state: str | None,

@@ -6,6 +6,17 @@ A file that cannot be used does not stop the load: it is listed in
 ``problems`` with the reason, so an operator sees it at startup and reload.
 Reload is a fresh ``load``; the server swaps the object.
 
+A master list is accepted only when its signer chains to a CSCA loaded from a
+certificate file (or LDIF), never to one carried in a master list: the lists
+are checked after every path has been read, against that set alone, so the
+order of the configured paths does not matter and one list cannot vouch for
+another.
+
+A CRL past its nextUpdate still revokes what it lists, but it cannot show that
+a document signer is *not* revoked: :meth:`TrustStore.revocation_status` says
+``stale`` and Passive Authentication warns instead of counting revocation as
+checked.
+
 ``version`` is a stable fingerprint of what was loaded: results carry it so a
 verdict can be traced to the exact trust anchors used.
 """
@@ -15,6 +26,7 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
@@ -23,7 +35,7 @@ from docval.emrtd.errors import EmrtdError, ParseError
 from docval.emrtd.lds.cms import SignerInfo
 from docval.trust import ldif
 from docval.trust.crl import CRL, parse_crl
-from docval.trust.masterlist import verify_master_list
+from docval.trust.masterlist import SignedMasterList, read_master_list
 
 MAX_FILE_BYTES = 256 << 20   # a full ICAO PKD LDIF download is well below this
 
@@ -42,8 +54,16 @@ class MasterListSource:
     signer_subject: str
     signer_fingerprint: str
     signer_issuer_subject: str
+    anchor_subject: str                 # the independently trusted CSCA the signer chains to
+    anchor_fingerprint: str
     signature_algorithm: str | None
     csca_count: int
+
+
+#: ``TrustStore.revocation_status`` values.
+REVOCATION_CURRENT = "current"   # a CRL of the CSCA valid at the instant asked about
+REVOCATION_STALE = "stale"       # the CSCA's newest CRL is past its nextUpdate (or has none)
+REVOCATION_NO_CRL = "none"       # no CRL of this CSCA is loaded
 
 
 class TrustStore:
@@ -60,6 +80,10 @@ class TrustStore:
         self._revoked: dict[bytes, set[int]] = {}
         self._revoked_by_name: dict[tuple, set[int]] = {}
         self._pending_crls: list[tuple[str, CRL]] = []
+        self._pending_master_lists: list[tuple[str, SignedMasterList]] = []
+        # the newest CRL (by thisUpdate) per CRL signer key (SPKI DER)
+        self._newest_crl: dict[bytes, CRL] = {}
+        self._crl_names: dict[str, str] = {}       # CRL fingerprint -> the file it came from
         self.version = self._compute_version()
 
     def __repr__(self) -> str:
@@ -68,14 +92,21 @@ class TrustStore:
     # --- loading -------------------------------------------------------------
 
     @classmethod
-    def load(cls, paths: Iterable[str | Path], crl_paths: Iterable[str | Path] = ()) -> "TrustStore":
+    def load(cls, paths: Iterable[str | Path], crl_paths: Iterable[str | Path] = (), *,
+             pins: Iterable[Certificate] = (), now: datetime | None = None) -> "TrustStore":
+        """Read ``paths`` and ``crl_paths``.
+
+        ``pins`` are further CSCAs master lists may chain to without becoming
+        anchors of this store (``docval-trust import`` passes the anchors already
+        in the target directory); ``now`` is the instant stale CRLs are reported
+        against (default: the clock).
+        """
         store = cls()
         for path in paths:
             store._load_path(Path(path))
         for path in crl_paths:
             store._load_path(Path(path), crl_only=True)
-        store._apply_crls()
-        store.version = store._compute_version()
+        store._finish(list(pins), now)
         return store
 
     @classmethod
@@ -84,9 +115,20 @@ class TrustStore:
         store = cls()
         for index, der in enumerate(ders):
             store._load_bytes(f"<certificate {index}>", bytes(der), crl_only=False)
-        store._apply_crls()
-        store.version = store._compute_version()
+        store._finish([], None)
         return store
+
+    def _finish(self, pins: list[Certificate], now: datetime | None) -> None:
+        self._apply_master_lists(pins)
+        self._apply_crls()
+        now = datetime.now(timezone.utc) if now is None else now
+        for crl in self.stale_crls(now):
+            when = f"nextUpdate {crl.next_update:%Y-%m-%d}" if crl.next_update else "no nextUpdate"
+            self.problems.append(Problem(
+                self._crl_names.get(crl.fingerprint, crl.issuer_text),
+                f"CRL of {crl.issuer_text} is stale ({when}): load a current one; until then "
+                "revocation of its document signers is not checked"))
+        self.version = self._compute_version()
 
     def _load_path(self, path: Path, crl_only: bool = False) -> None:
         if path.is_dir():
@@ -189,15 +231,30 @@ class TrustStore:
             raise ParseError("LDIF file holds no certificate, CRL or master list")
 
     def _add_master_list(self, name: str, data: bytes) -> None:
-        ml = verify_master_list(data, self.certificates)
-        for cert in ml.certificates:
-            self._add_certificate(cert, anchor=True)
-        for skipped in ml.skipped:
-            self.problems.append(Problem(name, f"master list certificate skipped: {skipped}"))
-        self.master_lists.append(MasterListSource(
-            path=name, signer_subject=ml.signer.subject_text, signer_fingerprint=ml.signer.fingerprint,
-            signer_issuer_subject=ml.signer_issuer.subject_text,
-            signature_algorithm=ml.signature_algorithm, csca_count=len(ml.certificates)))
+        # The signature is checked now (so a broken file is named as such); the
+        # chain to a pinned CSCA once every certificate file has been read.
+        self._pending_master_lists.append((name, read_master_list(data)))
+
+    def _apply_master_lists(self, pins: list[Certificate]) -> None:
+        # Only anchors from certificate files (and the pins) may vouch for a list:
+        # a snapshot taken before any list adds its own CSCAs.
+        independent = list(self.certificates) + pins
+        for name, signed in self._pending_master_lists:
+            try:
+                ml = signed.anchored(independent)
+            except EmrtdError as exc:
+                self.problems.append(Problem(name, str(exc)))
+                continue
+            for cert in ml.certificates:
+                self._add_certificate(cert, anchor=True)
+            for skipped in ml.skipped:
+                self.problems.append(Problem(name, f"master list certificate skipped: {skipped}"))
+            self.master_lists.append(MasterListSource(
+                path=name, signer_subject=ml.signer.subject_text, signer_fingerprint=ml.signer.fingerprint,
+                signer_issuer_subject=ml.signer_issuer.subject_text, anchor_subject=ml.anchor.subject_text,
+                anchor_fingerprint=ml.anchor.fingerprint,
+                signature_algorithm=ml.signature_algorithm, csca_count=len(ml.certificates)))
+        self._pending_master_lists = []
 
     def _add_certificate(self, cert: Certificate, *, anchor: bool) -> None:
         if cert.fingerprint in self._fingerprints:
@@ -233,7 +290,11 @@ class TrustStore:
                 self.problems.append(Problem(name, f"CRL of {crl.issuer_text} is not signed by a trusted CSCA"))
                 continue
             self.crls.append(crl)
+            self._crl_names[crl.fingerprint] = name
             self._revoked.setdefault(issuer.spki, set()).update(crl.revoked_serials)
+            newest = self._newest_crl.get(issuer.spki)
+            if newest is None or crl.this_update > newest.this_update:
+                self._newest_crl[issuer.spki] = crl
             self._revoked_by_name.setdefault(crl.issuer_key, set()).update(crl.revoked_serials)
         self._pending_crls = []
 
@@ -276,6 +337,28 @@ class TrustStore:
         if issuer is not None:
             return cert.serial in self._revoked.get(issuer.spki, ())
         return cert.serial in self._revoked_by_name.get(cert.issuer_key, ())
+
+    def revocation_status(self, issuer: Certificate, at: datetime) -> tuple[str, datetime | None]:
+        """Whether the CRLs of ``issuer``'s key can show a certificate is *not* revoked at ``at``.
+
+        (``REVOCATION_CURRENT``, ``REVOCATION_STALE`` or ``REVOCATION_NO_CRL``, and the
+        nextUpdate of the newest CRL of that key.)
+        """
+        crl = self._newest_crl.get(issuer.spki)
+        if crl is None:
+            return REVOCATION_NO_CRL, None
+        if crl.next_update is None or at > crl.next_update:
+            return REVOCATION_STALE, crl.next_update
+        return REVOCATION_CURRENT, crl.next_update
+
+    def stale_crls(self, at: datetime) -> list[CRL]:
+        """The newest CRL of each CSCA key, where that CRL is past its nextUpdate at ``at``."""
+        return [c for c in self._newest_crl.values() if c.next_update is None or at > c.next_update]
+
+    def next_crl_update(self) -> datetime | None:
+        """The earliest nextUpdate among the newest CRLs per CSCA: when the first goes stale."""
+        dates = [c.next_update for c in self._newest_crl.values() if c.next_update is not None]
+        return min(dates) if dates else None
 
     def _compute_version(self) -> str:
         prints = sorted(c.fingerprint for c in self.certificates) + sorted(

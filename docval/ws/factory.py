@@ -19,7 +19,10 @@ from docval.ws.startmessage import StartMessage
 from docval.ws.timers import ClockTimer
 
 # An extended-length response carries up to 65536 data bytes; Secure Messaging
-# adds a few dozen.  Anything bigger is not an APDU (HOSTILE_INPUTS W1).
+# adds a few dozen.  Anything bigger is not an APDU (HOSTILE_INPUTS W1).  This
+# limits what the phone sends only: Autobahn would apply it to what we send as
+# well, and ValidateServerProtocol._send lifts it for our own messages, whose
+# size the file caps ([limits]) bound instead.
 MAX_MESSAGE_BYTES = 70 * 1024
 
 ReadDocument = Callable[[Any, Any, Callable[[str], None]], Awaitable[Any]]
@@ -112,6 +115,9 @@ class ValidateServerFactory(WebSocketServerFactory):
             from docval.metrics import NullMetrics
             metrics = NullMetrics()
         self.metrics = metrics
+        declare = getattr(metrics, "declare_clients", None)
+        if declare is not None:
+            declare([client.name for client in config.clients])
         self._trust = trust or (lambda: None)
         self._poster = poster
         self._read_document = read_document
@@ -194,6 +200,7 @@ class ValidateServerFactory(WebSocketServerFactory):
         return sum(1 for s in self.sessions if s is not session and s.validation_id == validation_id)
 
     def read_params(self, start: StartMessage, client: ClientConfig) -> Any:
+        from docval.emrtd.files import FileCaps
         from docval.reader import ReadParams
 
         kwargs: dict[str, Any] = {}
@@ -207,6 +214,7 @@ class ValidateServerFactory(WebSocketServerFactory):
             max_pipelined=start.max_pipelined_apdus,
             trust=self._trust(),
             files_binary=client.files_binary,
+            file_caps=FileCaps(self.config.limits.max_file_bytes, self.config.limits.max_commands_per_file),
             **kwargs,
         )
 
@@ -219,11 +227,14 @@ class ValidateServerFactory(WebSocketServerFactory):
         except Exception:
             return defer.fail()
 
-    def post_result(self, url: str, emrtd: dict[str, Any], validation_id: str) -> defer.Deferred:
+    def post_result(self, url: str, emrtd: dict[str, Any], validation_id: str, *,
+                    session_id: str | None = None, client: ClientConfig | None = None) -> defer.Deferred:
+        """``session_id`` becomes the delivery's Idempotency-Key; ``client`` its
+        name, signature, token and TLS settings."""
         if self._poster is None:
             from docval.poster import ResultPoster
             self._poster = ResultPoster(self.reactor, clock=self.clock, metrics=self.metrics)
-        d = self._poster.post(url, emrtd, validation_id)
+        d = self._poster.post(url, emrtd, validation_id, session_id=session_id, client=client)
         self.posts.add(d)
 
         def forget(result: Any) -> Any:

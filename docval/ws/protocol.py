@@ -59,6 +59,8 @@ STATUSES = (
     "READ_DG12", "PASSIVE_AUTHENTICATION", "DONE",
 )
 DONE = "DONE"
+# Log lines for phone messages ignored during the post, per session; the rest are counted.
+MAX_IGNORED_LOG_LINES = 3
 
 CONNECTING, AWAIT_START, READING, POSTING, CLOSING, CLOSED = (
     "connecting", "await_start", "reading", "posting", "closing", "closed",
@@ -88,6 +90,10 @@ def _detail(exc: BaseException) -> str:
     if isinstance(exc, (EmrtdError, SessionError)):
         return f"{type(exc).__name__}: {str(exc)[:200]}"
     return type(exc).__name__
+
+
+def _encode(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
 
 
 # Module level, not a class attribute: a Logger on the class would make every
@@ -123,6 +129,11 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._failure_detail: str | None = None
         self._summary: dict[str, Any] | None = None
         self._post_note: str | None = None
+        # Phone messages that arrived while the result was posted (ignored, see _ignore).
+        self._ignored = 0
+        # The phone broke the WebSocket protocol while the result was posted: its
+        # bytes are dropped unread until the post decides the session's outcome.
+        self._deaf = False
 
     # -- Autobahn callbacks -----------------------------------------------------------
 
@@ -134,6 +145,8 @@ class ValidateServerProtocol(WebSocketServerProtocol):
                 len(getattr(self, "data", b"")) + len(data) > MAX_HANDSHAKE_BYTES:
             self.data = b""
             self.transport.abortConnection()
+            return
+        if self._deaf:
             return
         super().dataReceived(data)
 
@@ -149,6 +162,19 @@ class ValidateServerProtocol(WebSocketServerProtocol):
                 self.failedByMe = True
             return
         super()._max_message_size_exceeded(msg_size, max_msg_size, reason)
+
+    def _fail_connection(self, code: int = 1001, reason: str = "going away") -> None:
+        # Autobahn's way out for every WebSocket protocol violation of the phone
+        # (1002, 1007, 1009).  While the result is posted the session's outcome is
+        # the post's: the phone must not be told "failed" about a result the Result
+        # Server then holds.  So its connection is not failed now; we stop reading
+        # it and close with the post's outcome (the close-handshake timeout drops a
+        # phone that cannot answer the close any more).
+        if self._phase == POSTING:
+            self.failedByMe = True   # Autobahn stops processing the broken frame
+            self._go_deaf(code)
+            return
+        super()._fail_connection(code, reason)
 
     def onConnect(self, request: Any) -> None:
         if request.path != PATH:
@@ -219,7 +245,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             assert self._relay is not None
             self._relay.deliver(payload)
         elif self._phase == POSTING:
-            raise UnexpectedMessage("message while the result is being posted")
+            self._ignore("binary" if is_binary else "text", len(payload))
         # CLOSING/CLOSED: whatever still arrives belongs to a finished session.
 
     def _begin(self, start: StartMessage) -> None:
@@ -278,14 +304,28 @@ class ValidateServerProtocol(WebSocketServerProtocol):
     def _send(self, payload: bytes, binary: bool) -> None:
         # Newer Autobahn raises once the WebSocket is closing (e.g. after it failed
         # the connection for a protocol error); the session ends in onClose then.
-        if self.state == WebSocketServerProtocol.STATE_OPEN:
+        if self.state != WebSocketServerProtocol.STATE_OPEN:
+            return
+        # Autobahn applies maxMessagePayloadSize (the strict limit on what a phone
+        # may send, see factory.MAX_MESSAGE_BYTES) to outgoing messages too: 22.7
+        # and the latest releases alike check it in sendMessage() and raise
+        # PayloadExceededError, which would turn a large genuine result (a 56 KB
+        # face, DG7 images, files_binary) into SERVER_ERROR after DONE.  What we send
+        # is bounded by the file caps instead, so the limit is lifted for exactly
+        # this call.  Nothing is received meanwhile: sendMessage only queues frames
+        # on the transport, on the reactor thread.
+        limits = self.maxMessagePayloadSize, self.maxFramePayloadSize
+        self.maxMessagePayloadSize = self.maxFramePayloadSize = 0
+        try:
             self.sendMessage(payload, isBinary=binary)
+        finally:
+            self.maxMessagePayloadSize, self.maxFramePayloadSize = limits
 
     def _send_apdu(self, apdu: bytes) -> None:
         self._send(apdu, True)
 
     def _send_json(self, obj: dict[str, Any]) -> None:
-        self._send(json.dumps(obj, separators=(",", ":")).encode("utf-8"), False)
+        self._send(_encode(obj), False)
 
     def _progress(self, status: str) -> None:
         if self._phase != READING:
@@ -327,8 +367,14 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             self._deliver(emrtd)
             return
         self._phase = POSTING
+        # From here the session's outcome is the post's: the post is bounded by the
+        # poster's own retry budget, and a session timer firing now would tell the
+        # phone "failed" about a result the Result Server may well accept.
+        self._cancel(self._session_timer)
+        self._session_timer = None
         self._begin_step("POST_RESULT")
-        d = self.factory.post_result(self._client.result_url, emrtd, self._validation_id)
+        d = self.factory.post_result(self._client.result_url, emrtd, self._validation_id,
+                                     session_id=self._sid, client=self._client)
         self._post_d = d
         d.addCallbacks(self._posted, self._post_failed, callbackArgs=(emrtd,))
         d.addErrback(self._unexpected)
@@ -365,10 +411,46 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._begin_step(None)
         self._fail(failure.value, failure)
 
+    def _ignore(self, kind: str, size: int) -> None:
+        """A phone message during the post: logged by type and size, never by content."""
+        self._ignored += 1
+        if self._ignored <= MAX_IGNORED_LOG_LINES:
+            _log.info(
+                "session {session_id}: ignored a {kind} message of {size} bytes from the phone "
+                "while the result is posted",
+                session_id=self._sid, kind=kind, size=size,
+            )
+        elif self._ignored == MAX_IGNORED_LOG_LINES + 1:
+            # A phone flooding messages must not flood the log as well.
+            _log.info(
+                "session {session_id}: further phone messages while the result is posted are "
+                "ignored without a log line each (counted in the session's end line)",
+                session_id=self._sid,
+            )
+
+    def _go_deaf(self, code: int) -> None:
+        if self._deaf:
+            return
+        self._deaf = True
+        self.data = b""
+        # Stop reading: nothing the phone sends can change the outcome now, and
+        # unread bytes must not pile up in memory until the post is done.
+        transport = self.transport
+        if transport is not None and hasattr(transport, "pauseProducing"):
+            transport.pauseProducing()
+        _log.info(
+            "session {session_id}: the phone broke the WebSocket protocol (would close {code}) "
+            "while the result is posted; not reading from it until the post is done",
+            session_id=self._sid, code=code,
+        )
+
     def _deliver(self, emrtd: dict[str, Any]) -> None:
-        self._send_json({"status": DONE})
-        if self._return_result:
-            self._send_json({"emrtd_passport": emrtd})
+        # Encoded before DONE goes out: whatever could still fail must fail before
+        # the phone is told the session succeeded.
+        result = _encode({"emrtd_passport": emrtd}) if self._return_result else None
+        self._send(_encode({"status": DONE}), False)
+        if result is not None:
+            self._send(result, False)
         self._finish(SUCCESS)
 
     def _on_timer(self, kind: type[SessionError]) -> None:
@@ -467,10 +549,11 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         _log.info(
             "session {session_id} ended: outcome={outcome} close_code={close_code} "
             "close_reason={close_reason} detail={detail} duration={duration:.3f}s "
-            "validation_id={validation_id} platform={platform} steps=[{steps}] "
+            "client={client} validation_id={validation_id} platform={platform} steps=[{steps}] "
             "apdus={apdus} bytes_out={bytes_out} bytes_in={bytes_in} post={post} "
-            "algorithms={algorithms}",
+            "ignored_messages={ignored} algorithms={algorithms}",
             session_id=self._sid,
+            client=self._client.name if self._client is not None else "-",
             outcome=outcome,
             close_code=close.code,
             close_reason=close.reason or "-",
@@ -483,6 +566,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             bytes_out=relay.bytes_out if relay else 0,
             bytes_in=relay.bytes_in if relay else 0,
             post=self._post_note or "-",
+            ignored=self._ignored,
             algorithms=json.dumps(self._summary, sort_keys=True) if self._summary else "-",
         )
 

@@ -89,7 +89,8 @@ class ResultServer(resource.Resource):
 
 
 def write_config(path: Path, result_url: str, timeouts: dict[str, float] | None = None,
-                 listen: str | list[str] = "tcp:0:interface=127.0.0.1", max_connections: int | None = None) -> Path:
+                 listen: str | list[str] = "tcp:0:interface=127.0.0.1", max_connections: int | None = None,
+                 limits: dict[str, int] | None = None) -> Path:
     listen_toml = json.dumps(listen)    # a JSON string or array of strings is valid TOML
     lines = ["[server]", f"listen = {listen_toml}"]
     if max_connections is not None:
@@ -97,6 +98,8 @@ def write_config(path: Path, result_url: str, timeouts: dict[str, float] | None 
     lines += ["", "[timeouts]"]
     for key, value in (timeouts or {}).items():
         lines.append(f"{key} = {value}")
+    if limits:
+        lines += ["", "[limits]"] + [f"{key} = {value}" for key, value in limits.items()]
     lines += [
         "", "[trust]", "demo_csca = true", "reload_interval = 0", "",
         "[[client]]", f'client_id = "{POSTING}"', f'result_url = "{result_url}"', "",

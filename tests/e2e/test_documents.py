@@ -92,7 +92,7 @@ async def test_every_profile_is_posted_and_returned_as_on_the_chip(make_stack, n
     assert_event_order(trace, doc.expected_statuses(doc.data_groups(chip)))
     (post,) = stack.results.posts
     assert post.path == RESULT_PATH and post.content_type == ["application/json"]
-    assert set(post.body) == {"emrtd_passport", "client_validation_id"}
+    assert set(post.body) == {"emrtd_passport", "client_validation_id", "session_id"}
     assert post.body["client_validation_id"] == trace.options.validation_id
     assert post.body["emrtd_passport"] == trace.result
     assert_matches_chip(trace.result, name, files)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric import ec as cec
 
 from docval.emrtd import files, tlv
+from docval.emrtd.certificate import parse_certificate
 from docval.emrtd.lds.cms import parse_signed_data
 from docval.emrtd.securityinfo import ID_STANDARDIZED_DOMAIN_PARAMETERS, AlgorithmIdentifier
 from docval.sim import pki
@@ -48,7 +49,8 @@ def test_crl_master_list_and_trust_store():
     demo = pki.demo_pki()
     crl = parse_crl(pki.make_crl(demo.csca, [demo.dsc.cert.serial_number]))
     assert repr(crl).startswith("<CRL ") and "revoked=1" in repr(crl)
-    ml = verify_master_list(pki.make_master_list([demo.csca.cert_der], demo.dsc))
+    ml = verify_master_list(pki.make_master_list([demo.csca.cert_der], demo.dsc),
+                            [parse_certificate(demo.csca.cert_der)])
     assert repr(ml).startswith("<MasterList by ") and repr(ml).endswith(": 1 CSCAs>")
     store = TrustStore.from_certificates([demo.csca.cert_der])
     assert repr(store) == f"<TrustStore 1 CSCAs, 0 CRLs, version {store.version}>"

@@ -80,7 +80,8 @@ def test_generated_pkis_are_independent_and_verifiable():
     cb = parse_certificate(b.csca.cert_der)
     assert cb.subject_country == "XX" and cb.public_key().curve.name == "secp384r1"
     assert parse_certificate(b.dsc.cert_der).signed_by(cb.public_key())
-    ml = verify_master_list(pki.make_master_list([a.csca.cert_der, b.csca.cert_der], a.csca))
+    ml = verify_master_list(pki.make_master_list([a.csca.cert_der, b.csca.cert_der], a.csca),
+                            [parse_certificate(a.csca.cert_der)])
     assert len(ml.certificates) == 2 and ml.signature_algorithm == "ECDSA-SHA256"
 
 

@@ -15,6 +15,9 @@ from tests.testdata import TESTDATA
 MASTER_LISTS = TESTDATA / "master_lists"
 DE_ML = MASTER_LISTS / "DE_ML_2026-05-28-08-28-45.ml"
 NL_ML = MASTER_LISTS / "NL_ML_2026-07-22.ml"
+# The publishers' own CSCAs, pinned independently of their lists (a list never vouches for itself).
+DE_ROOT = MASTER_LISTS / "DE_ROOT_CA_CSCA07.cer"
+NL_ROOT = MASTER_LISTS / "NL_ROOT_CA.cer"
 IDN_CSCA = MASTER_LISTS / "IDN_CSCA"
 SOD_DIR = TESTDATA / "sod"
 BSI_ETSI = TESTDATA / "bsi_etsi"
@@ -23,15 +26,15 @@ CARD_SECURITY = TESTDATA / "cardsecurity"
 
 @functools.lru_cache(maxsize=None)
 def de_store() -> TrustStore:
-    return TrustStore.load([DE_ML])
+    return TrustStore.load([DE_ROOT, DE_ML])
 
 
 @functools.lru_cache(maxsize=None)
 def nl_store() -> TrustStore:
-    return TrustStore.load([NL_ML])
+    return TrustStore.load([NL_ROOT, NL_ML])
 
 
 @functools.lru_cache(maxsize=None)
 def real_store() -> TrustStore:
-    """Both master lists and the Indonesian CSCAs, as an operator would configure them."""
-    return TrustStore.load([DE_ML, NL_ML, IDN_CSCA])
+    """Both master lists with their pinned roots and the Indonesian CSCAs, as an operator would configure them."""
+    return TrustStore.load([DE_ROOT, DE_ML, NL_ROOT, NL_ML, IDN_CSCA])

@@ -12,7 +12,7 @@ from docval.sim import pki
 from docval.trust import ldif
 from docval.trust.masterlist import verify_master_list
 from docval.trust.store import TrustStore
-from tests.trust.realdata import IDN_CSCA, MASTER_LISTS, NL_ML, de_store, nl_store
+from tests.trust.realdata import DE_ML, DE_ROOT, IDN_CSCA, MASTER_LISTS, NL_ML, NL_ROOT, de_store, nl_store
 
 DOCUMENTED = (ParseError, UnsupportedError, LimitExceeded)
 
@@ -27,7 +27,8 @@ def test_german_master_list():
     assert "CSCA Master List Signer" in ml.signer_subject and "Country: DE" in ml.signer_subject
     root = parse_certificate((MASTER_LISTS / "DE_ROOT_CA_CSCA07.cer").read_bytes())
     # the list signer was issued by the German root CSCA07, which the list contains
-    assert ml.signer_issuer_subject == root.subject_text
+    assert ml.signer_issuer_subject == ml.anchor_subject == root.subject_text
+    assert ml.anchor_fingerprint == root.fingerprint
     assert store.by_ski(root.ski) and root.fingerprint in {c.fingerprint for c in store.certificates}
     assert {"DE", "AT", "FR", "FI"} <= set(store.countries())
 
@@ -39,7 +40,7 @@ def test_dutch_master_list():
     (ml,) = store.master_lists
     assert ml.signature_algorithm == "RSA-PKCS1v15-SHA256" and "Masterlist Signer NL" in ml.signer_subject
     root = parse_certificate((MASTER_LISTS / "NL_ROOT_CA.cer").read_bytes())
-    assert ml.signer_issuer_subject == root.subject_text
+    assert ml.signer_issuer_subject == root.subject_text and ml.anchor_fingerprint == root.fingerprint
 
 
 @pytest.mark.testdata
@@ -48,22 +49,113 @@ def test_master_list_with_a_broken_signature_is_rejected(tmp_path):
     data[-10] ^= 0xFF            # inside the signature value at the end
     bad = tmp_path / "bad.ml"
     bad.write_bytes(bytes(data))
-    store = TrustStore.load([bad])
-    assert store.count == 0 and store.master_lists == []
+    store = TrustStore.load([bad, NL_ROOT])
+    assert store.count == 1 and store.master_lists == []
     assert len(store.problems) == 1 and "master list signature invalid" in store.problems[0].reason
 
 
-def test_master_list_signer_must_chain_into_the_list_or_the_store():
-    p, other = pki.generate_pki(), pki.generate_pki(common_name="Other CSCA")
-    signer_key = pki.ec.generate_private_key(pki.ec.BrainpoolP256R1())
-    signer = pki.Signer(signer_key, pki.issue_certificate(p.csca, signer_key.public_key(), serial=77,
-                                                          common_name="ML Signer"))
-    ml = pki.make_master_list([p.csca.cert_der], signer)
-    assert verify_master_list(ml).signer_issuer.fingerprint == parse_certificate(p.csca.cert_der).fingerprint
-    foreign = pki.make_master_list([other.csca.cert_der], signer)
-    with pytest.raises(ParseError, match="not issued by a CSCA"):
-        verify_master_list(foreign)
-    assert verify_master_list(foreign, [parse_certificate(p.csca.cert_der)]).certificates
+def _ml_signer(csca: pki.Signer, name: str = "ML Signer") -> pki.Signer:
+    key = pki.ec.generate_private_key(pki.ec.BrainpoolP256R1())
+    return pki.Signer(key, pki.issue_certificate(csca, key.public_key(), serial=77, common_name=name))
+
+
+def _cert(signer: pki.Signer):
+    return parse_certificate(signer.cert_der)
+
+
+def test_a_master_list_never_vouches_for_itself():
+    """A list whose signer chains only to a CSCA inside the same list is rejected: anyone can
+    make such a list. Pinning that CSCA independently is what makes it acceptable."""
+    p = pki.generate_pki()
+    ml = pki.make_master_list([p.csca.cert_der], _ml_signer(p.csca))
+    with pytest.raises(ParseError, match="not issued by a CSCA trusted independently of the list") as exc:
+        verify_master_list(ml)
+    assert "DocVal Test CSCA" in str(exc.value) and "next to the master list" in str(exc.value)
+    verified = verify_master_list(ml, [_cert(p.csca)])
+    assert verified.signer_issuer.fingerprint == verified.anchor.fingerprint == _cert(p.csca).fingerprint
+    # signed directly by the (self-signed) CSCA it carries: the same rule
+    by_csca = pki.make_master_list([p.csca.cert_der], p.csca)
+    with pytest.raises(ParseError, match="trusted independently"):
+        verify_master_list(by_csca)
+    assert verify_master_list(by_csca, [_cert(p.csca)]).anchor.fingerprint == _cert(p.csca).fingerprint
+
+
+def test_a_forged_list_with_a_lookalike_csca_is_rejected():
+    """The attacker's CSCA copies the genuine one's name; only the pinned key counts."""
+    genuine = pki.generate_pki()
+    forged = pki.generate_pki()          # same subject name, another key
+    assert forged.csca.cert.subject == genuine.csca.cert.subject
+    ml = pki.make_master_list([genuine.csca.cert_der, forged.csca.cert_der], _ml_signer(forged.csca))
+    with pytest.raises(ParseError, match="trusted independently"):
+        verify_master_list(ml, [_cert(genuine.csca)])
+
+
+def test_the_signer_may_chain_through_a_link_certificate_of_the_list():
+    """A publisher that renewed its CSCA signs with the new key; the list's link certificate
+    (new key, signed by the old) leads to the pinned old CSCA. Without the link it does not."""
+    old = pki.generate_pki()
+    new_key = pki.ec.generate_private_key(pki.ec.BrainpoolP256R1())
+    new_csca = pki.Signer(new_key, pki.make_csca(new_key, common_name="DocVal Test CSCA 2", serial=5))
+    link = pki.issue_certificate(old.csca, new_key.public_key(), common_name="DocVal Test CSCA 2",
+                                 serial=6, ca=True)
+    link_der = link.public_bytes(pki.serialization.Encoding.DER)
+    signer = _ml_signer(new_csca)
+    with_link = pki.make_master_list([old.csca.cert_der, new_csca.cert_der, link_der], signer)
+    ml = verify_master_list(with_link, [_cert(old.csca)])
+    assert ml.anchor.fingerprint == _cert(old.csca).fingerprint
+    assert ml.signer_issuer.spki == _cert(new_csca).spki
+    without_link = pki.make_master_list([old.csca.cert_der, new_csca.cert_der], signer)
+    with pytest.raises(ParseError, match="trusted independently"):
+        verify_master_list(without_link, [_cert(old.csca)])
+
+
+def test_store_accepts_a_list_only_with_its_root_in_a_certificate_file(tmp_path):
+    p = pki.generate_pki()
+    other = pki.generate_pki(country="XB", common_name="XB CSCA")
+    (tmp_path / "list.ml").write_bytes(pki.make_master_list([p.csca.cert_der, other.csca.cert_der],
+                                                            _ml_signer(p.csca)))
+    alone = TrustStore.load([tmp_path / "list.ml"])
+    assert alone.count == 0 and alone.master_lists == []
+    assert [pr.path for pr in alone.problems] == [str(tmp_path / "list.ml")]
+    assert "trusted independently" in alone.problems[0].reason
+    # The root file next to the list; the order of the paths does not matter.
+    (tmp_path / "root.pem").write_bytes(p.csca.cert_pem)
+    for paths in ([tmp_path / "list.ml", tmp_path / "root.pem"], [tmp_path / "root.pem", tmp_path / "list.ml"],
+                  [tmp_path]):
+        store = TrustStore.load(paths)
+        assert store.problems == [] and store.count == 2
+        (source,) = store.master_lists
+        assert source.anchor_fingerprint == _cert(p.csca).fingerprint and source.csca_count == 2
+    # A pin lets the list in without becoming an anchor itself.
+    pinned = TrustStore.load([tmp_path / "list.ml"], pins=[_cert(pki.generate_pki().csca), _cert(p.csca)])
+    assert pinned.problems == [] and pinned.count == 2
+
+
+def test_one_master_list_cannot_vouch_for_another(tmp_path):
+    """List A (pinned) carries country B's CSCA; B's own list must still be pinned on its own."""
+    a, b = pki.generate_pki(), pki.generate_pki(country="XB", common_name="XB CSCA")
+    (tmp_path / "a-root.pem").write_bytes(a.csca.cert_pem)
+    (tmp_path / "a.ml").write_bytes(pki.make_master_list([a.csca.cert_der, b.csca.cert_der], _ml_signer(a.csca)))
+    (tmp_path / "b.ml").write_bytes(pki.make_master_list([b.csca.cert_der], _ml_signer(b.csca, "B Signer")))
+    store = TrustStore.load([tmp_path / "a-root.pem", tmp_path / "a.ml", tmp_path / "b.ml"])
+    assert [m.path for m in store.master_lists] == [str(tmp_path / "a.ml")]
+    assert [pr.path for pr in store.problems] == [str(tmp_path / "b.ml")]
+    assert "its issuer is" in store.problems[0].reason and "XB CSCA" in store.problems[0].reason
+
+
+def test_real_master_lists_need_their_publishers_csca(tmp_path):
+    """The real German and Dutch lists each carry their own root and each other's: without
+    the root pinned as a file neither is accepted, whatever else is loaded."""
+    assert de_store().problems == [] and nl_store().problems == []
+    for paths in ([DE_ML], [NL_ML], [NL_ROOT, DE_ML], [DE_ROOT, DE_ML, NL_ML]):
+        store = TrustStore.load(paths)
+        rejected = [pr for pr in store.problems if "trusted independently" in pr.reason]
+        accepted = {m.path for m in store.master_lists}
+        assert {pr.path for pr in rejected} == {str(p) for p in paths if p.suffix == ".ml"} - accepted
+        assert rejected, paths
+    only_de = TrustStore.load([DE_ROOT, DE_ML, NL_ML])
+    assert only_de.count == de_store().count
+    assert "Common Name: CSCA NL" in only_de.problems[0].reason
 
 
 @pytest.mark.testdata
@@ -88,6 +180,7 @@ def test_master_lists_without_ml_suffix_and_in_pem_and_other_pem_blocks(tmp_path
     (tmp_path / "list.der").write_bytes(ml)
     body = base64.encodebytes(pki.make_master_list([pki.demo_csca_der()], pki.demo_pki().dsc))
     (tmp_path / "list.pem").write_bytes(b"-----BEGIN CMS-----\n" + body + b"-----END CMS-----\n")
+    (tmp_path / "roots.pem").write_bytes(p.csca.cert_pem + pki.demo_csca_pem())
     broken = bytearray(ml)
     broken[-5] ^= 0xFF
     (tmp_path / "broken.bin").write_bytes(bytes(broken))
@@ -178,7 +271,8 @@ def test_pkd_ldif_files(tmp_path):
     ])
     path = tmp_path / "icaopkd-001.ldif"
     path.write_text(text)
-    store = TrustStore.load([path])
+    (tmp_path / "root.pem").write_bytes(p.csca.cert_pem)
+    store = TrustStore.load([path, tmp_path / "root.pem"])
     # the DSC is known (to find a signer) but is not a trust anchor
     assert store.count == 1 and len(store.document_signers) == 1 and len(store.crls) == 1
     assert len(store.master_lists) == 1

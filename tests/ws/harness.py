@@ -75,11 +75,13 @@ class FakePoster:
 
     def __init__(self, outcome: Callable[[], Any] | None = None):
         self.posts: list[tuple[str, dict, str]] = []
+        self.deliveries: list[dict[str, Any]] = []   # session_id and client of each post
         self.pending: list[defer.Deferred] = []
         self._outcome = outcome
 
-    def post(self, url: str, emrtd: dict, validation_id: str) -> defer.Deferred:
+    def post(self, url: str, emrtd: dict, validation_id: str, **delivery: Any) -> defer.Deferred:
         self.posts.append((url, emrtd, validation_id))
+        self.deliveries.append(delivery)
         if self._outcome is not None:
             return defer.maybeDeferred(self._outcome)
         d: defer.Deferred = defer.Deferred()

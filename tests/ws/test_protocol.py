@@ -345,18 +345,135 @@ def test_more_responses_than_commands():
     h.assert_clean()
 
 
-def test_message_while_posting_is_unexpected_and_the_post_finishes():
-    poster = FakePoster()
-    h = Harness(poster=poster)
-    c = h.raw(start_message(client_id=POST_CLIENT))
+# --- one outcome on both sides (issue 15 §2): from the post on, the post decides ----------------
+
+def _posting(poster=None, path="/ws1/validate", **timeouts):
+    """A session whose last chip command is answered and whose result post is pending."""
+    poster = poster or FakePoster()
+    h = Harness(poster=poster, **timeouts)
+    c = h.raw(start_message(client_id=POST_CLIENT), path=path)
     h.run(c)
-    assert len(poster.pending) == 1
-    c.client.sendMessage(b"{}", isBinary=False)
-    h.run(c)
-    assert_closed(c, 1008, "UNEXPECTED_MESSAGE")
-    assert h.factory.posts                       # still under way
+    assert len(poster.pending) == 1 and h.factory.posts
+    (session,) = h.factory.sessions
+    assert session.phase == "posting"
+    return h, c, poster
+
+
+def assert_done(c, h):
+    assert c.statuses[-1] == "DONE"
+    assert_closed(c, 1000, None)
+    assert h.metrics.finished == [("success", None)]
+
+
+@pytest.mark.parametrize("payload, binary", [(b'{"status": "CANCEL"}', False), (b"\x90\x00", True)])
+def test_message_while_posting_is_ignored_and_a_2xx_gives_done(caplog_events, payload, binary):
+    h, c, poster = _posting()
+    for _ in range(5):
+        c.client.sendMessage(payload, isBinary=binary)
+    h.run(c, 1.0)
+    assert c.closed is None and "DONE" not in c.statuses
     poster.pending[0].callback(PostOutcome(1, 200))
+    h.run(c)
+    assert_done(c, h)
     h.assert_clean()
+    lines = caplog_events()
+    kind = "binary" if binary else "text"
+    ignored = [t for t in lines if "ignored a " in t]
+    # Type and size, never the content; a flood is counted, not logged line by line.
+    assert len(ignored) == 3
+    assert all(f"ignored a {kind} message of {len(payload)} bytes" in t for t in ignored)
+    assert not any("CANCEL" in t for t in lines)
+    assert any("ignored_messages=5" in t for t in lines if " ended: " in t)
+
+
+def test_message_while_posting_then_a_failed_post_is_post_failed_and_nothing_else():
+    h, c, poster = _posting(path=RR)
+    c.client.sendMessage(b"{}", isBinary=False)
+    c.client.sendMessage(b"\x90\x00", isBinary=True)
+    h.run(c)
+    poster.pending[0].errback(ResultPostFailed("result server: HTTP 500"))
+    h.run(c)
+    assert "DONE" not in c.statuses
+    assert not any("emrtd_passport" in t for t in c.texts)
+    assert [t for t in c.texts if "close_code" in t] == [
+        {"close_code": 1011, "close_reason": "POST_TO_RESULT_SERVER_FAILED"}]
+    assert_closed(c, 1011, "POST_TO_RESULT_SERVER_FAILED")
+    assert h.metrics.finished == [("failure", "POST_TO_RESULT_SERVER_FAILED")]
+    h.assert_clean()
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_session_timer_stops_while_posting(ok):
+    h, c, poster = _posting(path=RR, max_session=5)
+    # Far past the maximum session time: the post, not the timer, decides.
+    h.run(c, 60, step=1.0)
+    assert c.closed is None
+    assert not any(call.active() and call.getTime() <= h.clock.seconds() + 5
+                   for call in h.clock.getDelayedCalls())
+    if ok:
+        poster.pending[0].callback(PostOutcome(2, 201))
+        h.run(c)
+        assert_done(c, h)
+        assert [t for t in c.texts if "emrtd_passport" in t]
+    else:
+        poster.pending[0].errback(ResultPostFailed("result server: no answer within 3s"))
+        h.run(c)
+        assert "DONE" not in c.statuses
+        assert_closed(c, 1011, "POST_TO_RESULT_SERVER_FAILED")
+    h.assert_clean()
+
+
+def test_session_timer_still_runs_until_the_post_starts():
+    hold = defer.Deferred()
+    h = Harness(read_document=scripted_reader(hold=hold), max_session=5)
+    c = h.raw(start_message(client_id=POST_CLIENT))
+    h.run(c, 5.1)
+    assert_closed(c, 1011, "MAX_SESSION_TIME_EXCEEDED")
+    assert h.poster.posts == []
+    h.assert_clean()
+
+
+def _raw_frame(opcode, payload, mask=True):
+    from tests.hostile.wsclient import frame
+    return frame(opcode, payload, mask=mask)
+
+
+VIOLATIONS = {
+    1009: lambda client: client.sendMessage(b"x" * (100 * 1024), isBinary=True),
+    1007: lambda client: client.transport.write(_raw_frame(0x1, b'{"a":"\xff\xfe"}')),
+    1002: lambda client: client.transport.write(_raw_frame(0x2, b"\x90\x00", mask=False)),
+}
+
+
+@pytest.mark.parametrize("ok", [True, False])
+@pytest.mark.parametrize("code", sorted(VIOLATIONS))
+def test_phone_breaking_the_protocol_while_posting_does_not_decide_the_outcome(caplog_events, ok, code):
+    """An oversized message, invalid UTF-8 or an unmasked frame would fail the WebSocket
+    at once (1009, 1007, 1002); during the post the phone is no longer read and the
+    post's outcome is what the phone is told."""
+    h, c, poster = _posting(path=RR)
+    VIOLATIONS[code](c.client)
+    h.run(c)
+    assert c.closed is None
+    c.client.sendMessage(b"{}", isBinary=False)           # not even parsed any more
+    h.run(c)
+    if ok:
+        poster.pending[0].callback(PostOutcome(1, 200))
+    else:
+        poster.pending[0].errback(ResultPostFailed("result server: HTTP 400"))
+    h.run(c, 2.0)    # the phone's close reply is not read: the close-handshake timeout ends it
+    texts = [t for t in c.texts if "close_code" in t]
+    if ok:
+        assert c.statuses[-1] == "DONE" and [t for t in c.texts if "emrtd_passport" in t]
+        assert texts == [{"close_code": 1000}]
+        assert h.metrics.finished == [("success", None)]
+    else:
+        assert "DONE" not in c.statuses
+        assert texts == [{"close_code": 1011, "close_reason": "POST_TO_RESULT_SERVER_FAILED"}]
+        assert h.metrics.finished == [("failure", "POST_TO_RESULT_SERVER_FAILED")]
+    assert c.closed is not None
+    h.assert_clean()
+    assert any(f"broke the WebSocket protocol (would close {code})" in t for t in caplog_events())
 
 
 # --- reader failures map through close_for ---------------------------------------------------
@@ -473,17 +590,6 @@ def test_max_session_time_against_a_drip_feeding_phone():
             c.flush()
     assert_closed(c, 1011, "MAX_SESSION_TIME_EXCEEDED")
     assert 89 <= t <= 100
-    h.assert_clean()
-
-
-def test_max_session_time_while_posting_lets_the_post_finish():
-    poster = FakePoster()
-    h = Harness(poster=poster, max_session=5)
-    c = h.raw(start_message(client_id=POST_CLIENT))
-    h.run(c, 5.1)
-    assert_closed(c, 1011, "MAX_SESSION_TIME_EXCEEDED")
-    assert h.factory.posts
-    poster.pending[0].callback(PostOutcome(1, 200))
     h.assert_clean()
 
 
