@@ -35,6 +35,7 @@ def demo_files(tmp_path):
     return tmp_path, dgs
 
 
+@pytest.mark.testdata
 def test_valid_document(capsys, demo_files):
     d, dgs = demo_files
     code, out, err = run_main(capsys, "--csca", str(d / "csca.pem"), "--sod", str(d / "sod.bin"),
@@ -54,6 +55,7 @@ def test_valid_document(capsys, demo_files):
     assert out["trust_store_version"] and out["trust_store"]["csca_count"] == 1
 
 
+@pytest.mark.testdata
 def test_invalid_documents_exit_1(capsys, demo_files, tmp_path):
     d, dgs = demo_files
     tampered = bytearray(dgs[2])
@@ -70,6 +72,7 @@ def test_invalid_documents_exit_1(capsys, demo_files, tmp_path):
     assert out["errors"][0].startswith("EF.SOD: ")
 
 
+@pytest.mark.testdata
 def test_data_groups_listed_but_not_supplied_are_named_and_exit_3(capsys, demo_files):
     """PA over a subset is never reported silently: the JSON names the missing DGs, errors and
     stderr say so, and the exit status is 3, not 0."""
@@ -115,6 +118,7 @@ def _card_security(signer: pki.Signer | None = None) -> bytes:
     return pki.sign_card_security(infos, signer.key, signer.cert)
 
 
+@pytest.mark.testdata
 def test_card_security_is_verified_against_the_trust_store(capsys, demo_files, tmp_path):
     d, _ = demo_files
     (tmp_path / "cs.bin").write_bytes(_card_security())
@@ -148,6 +152,7 @@ def test_card_security_is_verified_against_the_trust_store(capsys, demo_files, t
     assert code == 1 and not out["card_security"]["verified"]
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("country,algorithm", [("DE", "ECDSA-SHA384"), ("FI", "ECDSA-SHA512")])
 def test_real_card_security_via_the_german_master_list(capsys, country, algorithm):
     """Real EF.CardSecurity files chain via the German master list, pinned by its root."""
@@ -169,6 +174,7 @@ def test_real_card_security_via_the_german_master_list(capsys, country, algorith
     assert "trusted independently of the list" in err and "no CSCA certificate loaded from --csca" in err
 
 
+@pytest.mark.testdata
 def test_real_sod_against_indonesian_cscas(capsys):
     code, out, _ = run_main(capsys, "--csca", str(IDN_CSCA), "--sod", str(SOD_DIR / "ID_EF.SOD.bin"),
                             "--at", "2025-05-19T04:03:14+00:00")
@@ -180,6 +186,7 @@ def test_real_sod_against_indonesian_cscas(capsys):
     assert sorted(out["sod_info"]["hash_for_data_group"], key=int) == ["1", "2", "3", "14", "15"]
 
 
+@pytest.mark.testdata
 def test_untrusted_csca_and_trust_store_problems_on_stderr(capsys, tmp_path):
     (tmp_path / "junk.der").write_bytes(b"junk")
     code, out, err = run_main(capsys, "--csca", str(IDN_CSCA), "--csca", str(tmp_path / "junk.der"),
@@ -190,6 +197,7 @@ def test_untrusted_csca_and_trust_store_problems_on_stderr(capsys, tmp_path):
     assert "junk.der" in err and "trust store" in err
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("argv", [
     [],
     ["--sod", "x"],
@@ -223,6 +231,7 @@ def test_help_exits_zero(capsys):
     assert "docval-verify" in capsys.readouterr().out
 
 
+@pytest.mark.testdata
 def test_as_a_subprocess(demo_files):
     d, _ = demo_files
     proc = subprocess.run(
@@ -242,6 +251,7 @@ def test_as_a_subprocess(demo_files):
     assert bad.returncode == 2 and bad.stdout == ""
 
 
+@pytest.mark.testdata
 def test_crl_revokes_the_document_signer(capsys, demo_files, tmp_path):
     d, _ = demo_files
     demo = pki.demo_pki()
@@ -257,6 +267,7 @@ def test_crl_revokes_the_document_signer(capsys, demo_files, tmp_path):
     assert details["error"] == "document signer certificate is revoked by its CSCA's CRL"
 
 
+@pytest.mark.testdata
 def test_without_at_the_command_supplies_now_not_the_pure_layer(capsys, demo_files, monkeypatch):
     """The clock is read by the command line, never by docval.emrtd (it is pure)."""
     from datetime import datetime, timezone
@@ -277,6 +288,7 @@ def test_without_at_the_command_supplies_now_not_the_pure_layer(capsys, demo_fil
     assert before <= evaluated.replace(tzinfo=timezone.utc) <= datetime.now(timezone.utc)
 
 
+@pytest.mark.testdata
 def test_unparsable_dg1_is_an_error_entry_and_still_hashed(capsys, demo_files, tmp_path):
     d, _ = demo_files
     (tmp_path / "dg1-junk.bin").write_bytes(b"\x61\x03\x5f\x1f\x00")

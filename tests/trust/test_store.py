@@ -143,6 +143,7 @@ def test_one_master_list_cannot_vouch_for_another(tmp_path):
     assert "its issuer is" in store.problems[0].reason and "XB CSCA" in store.problems[0].reason
 
 
+@pytest.mark.testdata
 def test_real_master_lists_need_their_publishers_csca(tmp_path):
     """The real German and Dutch lists each carry their own root and each other's: without
     the root pinned as a file neither is accepted, whatever else is loaded."""
