@@ -15,7 +15,6 @@ from docval.sim import pki
 from tests.trust.realdata import BSI_ETSI, CARD_SECURITY, DE_ML, DE_ROOT, IDN_CSCA, SOD_DIR, TESTDATA
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECIMEN = TESTDATA / "icao_specimen"
 
 
 def run_main(capsys, *argv: str) -> tuple[int, dict | None, str]:
@@ -26,8 +25,13 @@ def run_main(capsys, *argv: str) -> tuple[int, dict | None, str]:
 
 @pytest.fixture()
 def demo_files(tmp_path):
-    """The ICAO specimen DG1 and DG2 with an EF.SOD over them signed by the demo DSC."""
-    dgs = {1: (SPECIMEN / "DG1_TD2.bin").read_bytes(), 2: (SPECIMEN / "DG2.bin").read_bytes()}
+    """A virtual DG1 and DG2 with an EF.SOD over them signed by the demo DSC (no data set needed)."""
+    from docval.sim import datagroups as d
+
+    mrz = d.make_td2_mrz(issuing_state="UTO", primary_identifier="ERIKSSON", secondary_identifier="ANNA MARIA",
+                         document_number="L898902C3", nationality="UTO", date_of_birth="740812",
+                         gender="F", date_of_expiry="120415")
+    dgs = {1: d.encode_dg1(mrz), 2: d.encode_dg2([(d.make_face_jpeg(48, 64, seed=1, quality=30), 48, 64, "jpeg")])}
     (tmp_path / "sod.bin").write_bytes(pki.sod_for_data_groups(dgs))
     for n, data in dgs.items():
         (tmp_path / f"dg{n}.bin").write_bytes(data)
@@ -35,7 +39,6 @@ def demo_files(tmp_path):
     return tmp_path, dgs
 
 
-@pytest.mark.testdata
 def test_valid_document(capsys, demo_files):
     d, dgs = demo_files
     code, out, err = run_main(capsys, "--csca", str(d / "csca.pem"), "--sod", str(d / "sod.bin"),
@@ -55,7 +58,6 @@ def test_valid_document(capsys, demo_files):
     assert out["trust_store_version"] and out["trust_store"]["csca_count"] == 1
 
 
-@pytest.mark.testdata
 def test_invalid_documents_exit_1(capsys, demo_files, tmp_path):
     d, dgs = demo_files
     tampered = bytearray(dgs[2])
@@ -72,7 +74,6 @@ def test_invalid_documents_exit_1(capsys, demo_files, tmp_path):
     assert out["errors"][0].startswith("EF.SOD: ")
 
 
-@pytest.mark.testdata
 def test_data_groups_listed_but_not_supplied_are_named_and_exit_3(capsys, demo_files):
     """PA over a subset is never reported silently: the JSON names the missing DGs, errors and
     stderr say so, and the exit status is 3, not 0."""
@@ -118,7 +119,6 @@ def _card_security(signer: pki.Signer | None = None) -> bytes:
     return pki.sign_card_security(infos, signer.key, signer.cert)
 
 
-@pytest.mark.testdata
 def test_card_security_is_verified_against_the_trust_store(capsys, demo_files, tmp_path):
     d, _ = demo_files
     (tmp_path / "cs.bin").write_bytes(_card_security())
@@ -197,7 +197,6 @@ def test_untrusted_csca_and_trust_store_problems_on_stderr(capsys, tmp_path):
     assert "junk.der" in err and "trust store" in err
 
 
-@pytest.mark.testdata
 @pytest.mark.parametrize("argv", [
     [],
     ["--sod", "x"],
@@ -231,7 +230,6 @@ def test_help_exits_zero(capsys):
     assert "docval-verify" in capsys.readouterr().out
 
 
-@pytest.mark.testdata
 def test_as_a_subprocess(demo_files):
     d, _ = demo_files
     proc = subprocess.run(
@@ -251,7 +249,6 @@ def test_as_a_subprocess(demo_files):
     assert bad.returncode == 2 and bad.stdout == ""
 
 
-@pytest.mark.testdata
 def test_crl_revokes_the_document_signer(capsys, demo_files, tmp_path):
     d, _ = demo_files
     demo = pki.demo_pki()
@@ -267,7 +264,6 @@ def test_crl_revokes_the_document_signer(capsys, demo_files, tmp_path):
     assert details["error"] == "document signer certificate is revoked by its CSCA's CRL"
 
 
-@pytest.mark.testdata
 def test_without_at_the_command_supplies_now_not_the_pure_layer(capsys, demo_files, monkeypatch):
     """The clock is read by the command line, never by docval.emrtd (it is pure)."""
     from datetime import datetime, timezone
@@ -288,7 +284,6 @@ def test_without_at_the_command_supplies_now_not_the_pure_layer(capsys, demo_fil
     assert before <= evaluated.replace(tzinfo=timezone.utc) <= datetime.now(timezone.utc)
 
 
-@pytest.mark.testdata
 def test_unparsable_dg1_is_an_error_entry_and_still_hashed(capsys, demo_files, tmp_path):
     d, _ = demo_files
     (tmp_path / "dg1-junk.bin").write_bytes(b"\x61\x03\x5f\x1f\x00")
