@@ -12,7 +12,7 @@ import pytest
 from docval import __version__, verify_cli
 from docval.emrtd import keys
 from docval.sim import pki
-from tests.trust.realdata import BSI_ETSI, CARD_SECURITY, DE_ML, DE_ROOT, IDN_CSCA, SOD_DIR, TESTDATA
+from tests.trust.realdata import BSI_ETSI, CARD_SECURITY, DE_ML, DE_ROOT, IDN_CSCA, SOD_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 

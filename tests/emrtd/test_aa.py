@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 
 import pytest
 from asn1crypto import core, keys as asn1keys

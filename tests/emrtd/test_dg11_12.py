@@ -1,6 +1,5 @@
 import base64
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st

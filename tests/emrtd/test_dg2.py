@@ -1,5 +1,4 @@
 import io
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st

@@ -5,7 +5,6 @@ implementation) and by real documents in ../shared/testdata.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from asn1crypto import core as asn1

@@ -1,7 +1,6 @@
 """MRZ parsing and access keys against the ICAO 9303 specimens (Parts 4, 5, 6, 11)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st

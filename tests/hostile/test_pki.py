@@ -6,7 +6,6 @@ one is wrong in exactly the way its test names.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from docval.emrtd import keys

@@ -7,7 +7,6 @@ the pytest process).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from docval.trust.store import TrustStore
 

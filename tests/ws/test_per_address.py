@@ -7,7 +7,6 @@ import socket
 import time
 from dataclasses import replace
 
-import pytest
 import pytest_twisted
 from twisted.internet import reactor, task
 from twisted.internet.threads import deferToThread
