@@ -87,6 +87,8 @@ def _public_jwks(jwks: dict) -> dict:
 
 class AdminSite(server.Site):
     displayTracebacks = False
+    # No "Starting factory <AdminSite ...>" line at start and on every reload of the port.
+    noisy = False
 
     def log(self, request) -> None:
         # Prometheus scrapes every few seconds: access lines would flood the journal.
@@ -102,6 +104,14 @@ class AdminService(StreamServerEndpointService):
     bound stops start-up, instead of a server running without its health check."""
 
     _raiseSynchronously = True
+
+    def privilegedStartService(self) -> None:
+        try:
+            super().privilegedStartService()
+        except Exception as e:
+            from docval.tap import StartupError, cannot_listen
+
+            raise StartupError(cannot_listen(self.listen_description, e, "[admin] listen (or --admin)")) from None
 
     def when_listening(self) -> defer.Deferred:
         """Fires with the listening port once started (for tests and port 0)."""
@@ -129,5 +139,6 @@ def make_admin_service(listen: str, metrics, health: Health, reactor=None,
     if reactor is None:
         from twisted.internet import reactor  # type: ignore[no-redef]
     service = AdminService(server_endpoint(reactor, listen), admin_site(metrics, health, jwks))
+    service.listen_description = listen
     service.setName("docval-admin")
     return service

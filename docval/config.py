@@ -89,10 +89,26 @@ def default_name(client_id: str) -> str:
     return "client-" + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
+ADDRESS_POLICIES = ("truncated", "hashed", "full", "none")
+DEFAULT_PER_ADDRESS = 50
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     listen: tuple[str, ...] = (DEFAULT_LISTEN,)
     max_connections: int = 1000
+    # None: 0 (off) when every listener is on loopback (a local proxy is every phone's
+    # address), else DEFAULT_PER_ADDRESS; see per_address_limit().
+    max_connections_per_address: int | None = None
+    log_addresses: str = "truncated"
+
+    def per_address_limit(self) -> int:
+        """Connections one address may hold (handshakes included); 0 means no limit."""
+        if self.max_connections_per_address is not None:
+            return self.max_connections_per_address
+        from docval.endpoints import is_loopback
+
+        return 0 if all(is_loopback(e) for e in self.listen) else DEFAULT_PER_ADDRESS
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,8 @@ class TrustConfig:
     # Trusting the virtual passport's CSCA is for demos and package tests only.
     demo_csca: bool = False
     reload_interval: float = 3600.0   # 0 disables the timer; SIGHUP always reloads
+    # Start (and keep running) with no CSCA loaded, every Passive Authentication failing.
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,11 +213,47 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> Config:
     timeouts = _parse_timeouts(_table(data, "timeouts"))
     trust = _parse_trust(_table(data, "trust"), base_dir)
     admin = _parse_admin(_table(data, "admin"))
+    if not data.get("client"):
+        raise ConfigError(NO_CLIENT)
     clients = _parse_clients(data.get("client"), base_dir)
     limits = _parse_limits(_table(data, "limits"))
     signing = _parse_signing(_table(data, "signing"), base_dir, clients)
-    return Config(server=server, timeouts=timeouts, trust=trust, admin=admin, clients=clients,
-                  limits=limits, signing=signing)
+    config = Config(server=server, timeouts=timeouts, trust=trust, admin=admin, clients=clients,
+                    limits=limits, signing=signing)
+    check_demo(config)
+    return config
+
+
+# --- start-up checks ---------------------------------------------------------------
+
+NO_CLIENT = ('no client is configured: add a [[client]] section with a secret client_id '
+             '(and its result_url) at the end of this file, as its commented example shows')
+
+
+def check_demo(config: Config) -> None:
+    """Refuses the demo client id and the demo CSCA unless every listener is on loopback.
+
+    Both are public: anyone can send ``YOUR CLIENT ID``, and the demo CSCA's private key
+    ships inside DocVal, so anyone can sign a document it "verifies".  They are for a
+    server only this machine can reach; the command-line overrides are checked too.
+    """
+    from docval.endpoints import is_loopback
+
+    demo = []
+    if any(c.client_id == DEMO_CLIENT_ID for c in config.clients):
+        demo.append(f"the demo client_id {DEMO_CLIENT_ID!r}")
+    if config.trust.demo_csca:
+        demo.append("[trust] demo_csca = true")
+    if not demo:
+        return
+    exposed = [("[server] listen", e) for e in config.server.listen if not is_loopback(e)]
+    exposed += [("[admin] listen", e) for e in config.admin.listen if not is_loopback(e)]
+    if exposed:
+        key, endpoint = exposed[0]
+        raise ConfigError(
+            f"{' and '.join(demo)} may only be used when every listener is on loopback, but "
+            f"{key} has {endpoint!r}: configure your own [[client]] client_id and [trust] csca, "
+            f"or listen on interface=127.0.0.1")
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -224,21 +278,36 @@ def _endpoints(value: Any, key: str, allow_empty: bool) -> tuple[str, ...]:
     if not items and not allow_empty:
         raise ConfigError(f"{key}: needs at least one endpoint")
     for v in items:
-        # Twisted endpoint strings are "type:args"; catching the obvious mistake
-        # ("127.0.0.1:8080") here gives a better message than the endpoint parser.
-        if ":" not in v or not v.split(":", 1)[0].isidentifier():
-            raise ConfigError(f"{key}: {v!r} is not a Twisted endpoint string (e.g. {DEFAULT_LISTEN!r})")
+        check_endpoint(v, key)
     return tuple(items)
 
 
+def check_endpoint(description: str, key: str) -> str:
+    """The endpoint string, or ConfigError naming ``key`` (mistyped option, port out of range...)."""
+    from docval.endpoints import EndpointError, check_endpoint as check
+
+    try:
+        return check(description, key)
+    except EndpointError as e:
+        raise ConfigError(str(e)) from None
+
+
 def _parse_server(t: dict[str, Any]) -> ServerConfig:
-    _no_unknown(t, {"listen", "max_connections"}, "server")
+    _no_unknown(t, {"listen", "max_connections", "max_connections_per_address", "log_addresses"}, "server")
     d = ServerConfig()
     listen = _endpoints(t["listen"], "[server] listen", False) if "listen" in t else d.listen
     max_conn = t.get("max_connections", d.max_connections)
     if type(max_conn) is not int or not 1 <= max_conn <= 1_000_000:
         raise ConfigError("[server] max_connections: must be an integer from 1 to 1000000")
-    return ServerConfig(listen=listen, max_connections=max_conn)
+    per_address = t.get("max_connections_per_address", d.max_connections_per_address)
+    if per_address is not None and (type(per_address) is not int or not 0 <= per_address <= 1_000_000):
+        raise ConfigError("[server] max_connections_per_address: must be an integer from 0 (no limit) "
+                          "to 1000000")
+    policy = t.get("log_addresses", d.log_addresses)
+    if policy not in ADDRESS_POLICIES:
+        raise ConfigError(f"[server] log_addresses: must be one of {', '.join(ADDRESS_POLICIES)}")
+    return ServerConfig(listen=listen, max_connections=max_conn,
+                        max_connections_per_address=per_address, log_addresses=policy)
 
 
 def _seconds(value: Any, key: str, allow_zero: bool = False, maximum: float = 86400.0) -> float:
@@ -273,8 +342,11 @@ def _paths(value: Any, key: str, base_dir: Path | None) -> tuple[Path, ...]:
 
 
 def _parse_trust(t: dict[str, Any], base_dir: Path | None) -> TrustConfig:
-    _no_unknown(t, {"csca", "crl", "demo_csca", "reload_interval"}, "trust")
+    _no_unknown(t, {"csca", "crl", "demo_csca", "reload_interval", "allow_empty"}, "trust")
     d = TrustConfig()
+    allow_empty = t.get("allow_empty", d.allow_empty)
+    if type(allow_empty) is not bool:
+        raise ConfigError("[trust] allow_empty: must be true or false")
     csca = _paths(t["csca"], "[trust] csca", base_dir) if "csca" in t else d.csca
     crl = _paths(t["crl"], "[trust] crl", base_dir) if "crl" in t else d.crl
     demo = t.get("demo_csca", d.demo_csca)
@@ -284,9 +356,10 @@ def _parse_trust(t: dict[str, Any], base_dir: Path | None) -> TrustConfig:
         _seconds(t["reload_interval"], "[trust] reload_interval", allow_zero=True, maximum=7 * 86400)
         if "reload_interval" in t else d.reload_interval
     )
-    if not csca and not demo:
+    if not csca and not demo and not allow_empty:
         raise ConfigError("[trust] csca: no trust anchors configured (give paths, or demo_csca = true)")
-    return TrustConfig(csca=csca, crl=crl, demo_csca=demo, reload_interval=interval)
+    return TrustConfig(csca=csca, crl=crl, demo_csca=demo, reload_interval=interval,
+                       allow_empty=allow_empty)
 
 
 def _parse_admin(t: dict[str, Any]) -> AdminConfig:

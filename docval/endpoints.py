@@ -140,3 +140,102 @@ def server_endpoint(reactor, description: str) -> IStreamServerEndpoint:
     return SSL4ServerEndpoint(
         reactor, port, options, backlog=backlog, interface=kw.get("interface", "")
     )
+
+
+# --------------------------------------------------------------------------- checking
+# Operators type endpoint strings by hand (config file, --listen, --admin, the docval@ unit).
+# Twisted reports a mistyped keyword as a TypeError, an unknown type as a ValueError and an
+# out-of-range port only when binding (OverflowError): check them all up front, so each
+# mistake is one line that names the key or option, not a traceback.
+
+_KNOWN_OPTIONS = {
+    "tcp": ("port", "interface", "backlog"),
+    "tcp6": ("port", "interface", "backlog"),
+    "ssl": tuple(sorted(_SSL_KEYS)),
+    "unix": ("address", "mode", "backlog", "lockfile"),
+    "systemd": ("domain", "index"),
+}
+_PORTED = {"tcp", "tcp6", "ssl"}
+EXAMPLE = "tcp:8080:interface=127.0.0.1"
+
+
+class _NoReactor:
+    """Parsing a description builds an endpoint object but never touches the reactor."""
+
+
+def check_endpoint(description: str, key: str) -> str:
+    """Raises EndpointError (message starting with ``key``) unless ``description`` is usable."""
+    where = f"{key}: {description!r}"
+    try:
+        tokens = _tokenize(description)
+    except EndpointError as e:
+        raise EndpointError(f"{where}: {e}") from None
+    kind = tokens[0][0].lower() if len(tokens[0]) == 1 else ""
+    if len(tokens) < 2 or not kind.isidentifier():
+        raise EndpointError(f"{where} is not a Twisted endpoint string: write e.g. {EXAMPLE!r}")
+    known = _KNOWN_OPTIONS.get(kind)
+    if known is not None:
+        for token in tokens[1:]:
+            if len(token) == 2 and token[0] not in known:
+                raise EndpointError(
+                    f"{where}: unknown option {token[0]!r} for {kind}: (known: {', '.join(known)})")
+    if kind in _PORTED:
+        port = next((t[1] for t in tokens[1:] if len(t) == 2 and t[0] == "port"), None)
+        if port is None:
+            port = next((t[0] for t in tokens[1:] if len(t) == 1), None)
+        if port is None or not port.strip().isdigit():
+            raise EndpointError(f"{where}: needs a port number, e.g. {EXAMPLE!r}")
+        if not 0 <= int(port) <= 65535:
+            raise EndpointError(
+                f"{where}: port {int(port)} is out of range (1-65535, or 0 for any free port)")
+    try:
+        if kind == "ssl":
+            parse_ssl(description)
+        elif kind != "systemd":   # systemd: looks up inherited sockets while parsing
+            serverFromString(_NoReactor(), description)
+    except EndpointError as e:
+        raise EndpointError(f"{where}: {e}") from None
+    except (TypeError, ValueError, LookupError) as e:
+        raise EndpointError(f"{where}: {_twisted_reason(e)}; write e.g. {EXAMPLE!r}") from None
+    return description
+
+
+def _twisted_reason(error: Exception) -> str:
+    text = str(error)
+    unexpected = re.search(r"unexpected keyword argument '([^']*)'", text)
+    if unexpected:
+        return f"unknown option {unexpected.group(1)!r}"
+    unknown = re.search(r"Unknown endpoint type: '([^']*)'", text)
+    if unknown:
+        return f"unknown endpoint type {unknown.group(1)!r}"
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+_LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
+
+
+def is_loopback(description: str) -> bool:
+    """True when the endpoint accepts connections from this machine only.
+
+    ``unix:`` sockets are local; ``tcp``/``tcp6``/``ssl`` are local only with a loopback
+    ``interface`` (none means every interface). Anything else (``systemd:`` sockets, other
+    plugins) cannot be told from the string and counts as reachable from outside.
+    """
+    import ipaddress
+
+    try:
+        tokens = _tokenize(description)
+    except EndpointError:
+        return False
+    kind = tokens[0][0].lower() if len(tokens[0]) == 1 else ""
+    if kind == "unix":
+        return True
+    if kind not in _PORTED:
+        return False
+    interface = next((t[1] for t in tokens[1:] if len(t) == 2 and t[0] == "interface"), "")
+    if interface.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(interface.strip("[]")).is_loopback
+    except ValueError:
+        return False

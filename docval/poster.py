@@ -200,7 +200,10 @@ class ResultPoster:
         if client is None:
             from treq.client import HTTPClient
 
-            pool = HTTPConnectionPool(self._reactor, persistent=True)
+            from docval.quietpool import QuietConnectionPool
+
+            # Quiet: no "Starting factory" line for every new Result Server connection.
+            pool = QuietConnectionPool(self._reactor, persistent=True)
             pool.maxPersistentPerHost = 4
             pool.cachedConnectionTimeout = 60
             self._pools.append(pool)

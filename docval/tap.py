@@ -25,6 +25,15 @@ class ConfigFileError(SystemExit):
     """A bad configuration: the message goes to stderr and the process exits 1."""
 
 
+class StartupError(SystemExit, Exception):
+    """The server cannot start (port in use, no trust anchors): one line, exit status 1.
+
+    A SystemExit, so ``twistd -n`` prints the message alone instead of a traceback; also an
+    Exception, so daemonizing twistd passes it to the waiting parent through its status
+    pipe (which only reports Exceptions) and the parent exits 1 with the message.
+    """
+
+
 class Options(usage.Options):
     synopsis = "[--config FILE] [--listen ENDPOINT] [--admin ENDPOINT|none]"
     longdesc = (
@@ -43,40 +52,83 @@ class Options(usage.Options):
         self["admin"] = []
         self.config: Any = None
 
+    def opt_version(self) -> None:
+        """Print DocVal's version and exit"""
+        from docval import __version__
+
+        print(f"DocVal {__version__}")
+        raise SystemExit(0)
+
     def opt_listen(self, endpoint: str) -> None:
         """Twisted endpoint string to listen on (repeatable); overrides [server] listen"""
         self["listen"].append(endpoint)
 
     def opt_admin(self, endpoint: str) -> None:
-        """Endpoint for /healthz and /metrics (repeatable; 'none' for no admin endpoint); overrides [admin] listen"""
+        """Endpoint for /healthz and /metrics (repeatable; 'none' for no admin endpoint; '+N' for 127.0.0.1 on the WebSocket port plus N); overrides [admin] listen"""
         self["admin"].append(endpoint)
 
     def postOptions(self) -> None:
         # Loaded here, not in makeService, so that a bad file is a one-line message
         # instead of a traceback.  Not a UsageError: Twisted 22.4's twistd prints those
         # and exits 0, and systemd would take a broken configuration for a clean stop.
-        from docval.config import ConfigError, default_config, load_config
+        from docval.config import ConfigError, check_demo, check_endpoint, default_config, load_config
 
         try:
             config = load_config(self["config"]) if self["config"] else default_config()
         except ConfigError as e:
             raise ConfigFileError(f"docval: {e}") from None
-        if self["listen"]:
-            config = replace(config, server=replace(config.server, listen=tuple(self["listen"])))
-        if self["admin"]:
-            # Instances of docval@.service share one config file but need an admin port each.
-            admin = tuple(e for e in self["admin"] if e.lower() != "none")
-            config = replace(config, admin=replace(config.admin, listen=admin))
+        try:
+            if self["listen"]:
+                listen = tuple(check_endpoint(e, "--listen") for e in self["listen"])
+                config = replace(config, server=replace(config.server, listen=listen))
+            if self["admin"]:
+                # Instances of docval@.service share one config file but need an admin port each.
+                admin = tuple(check_endpoint(relative_admin(e, config.server.listen), "--admin")
+                              for e in self["admin"] if e.lower() != "none")
+                config = replace(config, admin=replace(config.admin, listen=admin))
+            check_demo(config)
+        except ConfigError as e:
+            raise ConfigFileError(f"docval: {e}") from None
         self.config = config
+
+
+def relative_admin(value: str, listen: tuple[str, ...]) -> str:
+    """``--admin +N``: the admin endpoint on 127.0.0.1 at the first WebSocket port plus N.
+
+    docval@PORT instances share one configuration; each needs its own admin port, and a
+    unit file can only paste text, not add: ``--admin +10000`` gives docval@8081 the admin
+    port 18081 and docval@20000 30000, with a one-line error when the sum leaves 1-65535.
+    """
+    from docval.config import ConfigError
+    from docval.endpoints import _tokenize
+
+    if not value.startswith("+"):
+        return value
+    offset = value[1:]
+    if not offset.isdigit():
+        raise ConfigError(f"--admin: {value!r}: '+N' needs a number, e.g. --admin +10000")
+    tokens = _tokenize(listen[0]) if listen else [[""]]
+    port = next((t[0] for t in tokens[1:] if len(t) == 1), None)
+    port = next((t[1] for t in tokens[1:] if len(t) == 2 and t[0] == "port"), port)
+    if tokens[0] not in (["tcp"], ["tcp6"], ["ssl"]) or port is None or not port.isdigit():
+        raise ConfigError(f"--admin {value}: the first listen endpoint {listen[0] if listen else ''!r} "
+                          "has no port to add to; give the admin endpoint in full")
+    admin = int(port) + int(offset)
+    if not 1 <= admin <= 65535:
+        raise ConfigError(
+            f"--admin {value}: WebSocket port {port} + {offset} = {admin} is out of range (1-65535): "
+            f"use a WebSocket port up to {65535 - int(offset)} (docval@ instance names are ports)")
+    return f"tcp:{admin}:interface=127.0.0.1"
 
 
 class ListenerService(Service):
     """Listens on one endpoint; a bind failure at start-up makes twistd fail loudly."""
 
-    def __init__(self, endpoint: Any, factory: Any, description: str):
+    def __init__(self, endpoint: Any, factory: Any, description: str, option: str = "[server] listen (or --listen)"):
         self.endpoint = endpoint
         self.factory = factory
         self.description = description
+        self.option = option
         self.port: Any = None
         self._starting: Any = None
 
@@ -95,7 +147,7 @@ class ListenerService(Service):
         self._starting.addCallbacks(self._listening, errors.append)
         if errors:
             # TCP and TLS ports bind synchronously: refuse to start without them.
-            errors[0].raiseException()
+            raise StartupError(cannot_listen(self.description, errors[0].value, self.option))
 
     def _listening(self, port: Any) -> None:
         self.port = port
@@ -110,6 +162,27 @@ class ListenerService(Service):
         if starting is not None and not starting.called:
             starting.cancel()
         return None
+
+
+def cannot_listen(description: str, error: BaseException, option: str) -> str:
+    """One line for a listener that could not bind, with the fix."""
+    import errno
+
+    code = getattr(error, "socketError", None) or error
+    code = getattr(code, "errno", None)
+    if code == errno.EADDRINUSE:
+        why = "the port is already in use (another DocVal or another program)"
+        fix = f"stop that program or choose another port in {option}"
+    elif code == errno.EACCES:
+        why = "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)"
+        fix = f"choose a port of 1024 or more in {option}, or see docs/operations.md"
+    elif code == errno.EADDRNOTAVAIL:
+        why = "the interface address is not on this machine"
+        fix = f"correct the interface in {option}"
+    else:
+        why = str(getattr(error, "socketError", None) or error).splitlines()[0] or type(error).__name__
+        fix = f"check {option}"
+    return f"docval: cannot listen on {description!r}: {why}: {fix}"
 
 
 def load_trust(trust_config: Any) -> Any:
@@ -173,6 +246,19 @@ class DocValService(MultiService):
         self._trust_loader = trust_loader
         self.trust = trust_loader(config.trust)
         self._trust_loaded()
+        exposed = _exposed_listener(config)
+        if exposed is not None and holds_demo_csca(self.trust):
+            raise StartupError(
+                "docval: the trust anchors include the demo CSCA of the virtual passport (its "
+                f"private key ships with DocVal), but {exposed[0]} has {exposed[1]!r}, not on "
+                "loopback: remove it from [trust] csca (docval-trust list --country UT)")
+        if self.trust.count == 0 and not config.trust.allow_empty:
+            # A mistyped [trust] csca path would otherwise run a server on which every
+            # Passive Authentication fails.
+            raise StartupError(
+                "docval: no CSCA certificate could be loaded from [trust] csca "
+                f"({', '.join(str(p) for p in config.trust.csca) or 'no paths'}): correct the paths, "
+                "or set [trust] allow_empty = true to start without trust anchors")
         self._reloading: Any = None
         self._reload_loop: Any = None
         self._previous_sighup: Any = None
@@ -192,7 +278,8 @@ class DocValService(MultiService):
         )
         self.listeners: list[ListenerService] = []
         for description in config.server.listen:
-            listener = ListenerService(_endpoint(reactor, description), self.factory, description)
+            listener = ListenerService(_endpoint(reactor, description, "[server] listen"),
+                                       self.factory, description)
             listener.setServiceParent(self)
             self.listeners.append(listener)
         self._add_admin()
@@ -205,10 +292,13 @@ class DocValService(MultiService):
         from docval.admin import make_admin_service
 
         for i, description in enumerate(self.config.admin.listen):
-            service = make_admin_service(
-                description, self.metrics, self.health, reactor=self.reactor,
-                jwks=self.signer.jwks() if self.signer is not None else None,
-            )
+            try:
+                service = make_admin_service(
+                    description, self.metrics, self.health, reactor=self.reactor,
+                    jwks=self.signer.jwks() if self.signer is not None else None,
+                )
+            except (ValueError, TypeError, LookupError) as e:
+                raise StartupError(f"docval: cannot listen on {description!r} ([admin] listen): {e}") from None
             if i:
                 service.setName(f"docval-admin-{i}")   # service names must be unique in a parent
             service.setServiceParent(self)
@@ -222,7 +312,10 @@ class DocValService(MultiService):
     def health(self) -> tuple[bool, dict]:
         listening = all(listener.port is not None for listener in self.listeners)
         loaded = self.trust is not None and self.trust.count > 0
+        from docval import __version__
+
         details = {
+            "version": __version__,
             "listening": listening,
             "trust_store_loaded": loaded,
             "trust_store_version": getattr(self.trust, "version", None),
@@ -265,6 +358,12 @@ class DocValService(MultiService):
         d = deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self._trust_loader, self.config.trust)
 
         def swap(store: Any) -> None:
+            exposed = _exposed_listener(self.config)
+            if exposed is not None and holds_demo_csca(store):
+                _log.error("trust store reload refused: the new anchors include the demo CSCA of "
+                           "the virtual passport and {key} is not on loopback; keeping the previous "
+                           "store", key=exposed[0])
+                return
             self.trust = store
             self._trust_loaded()
 
@@ -281,6 +380,12 @@ class DocValService(MultiService):
 
     def _on_sighup(self, signum: int, frame: Any) -> None:
         self.reactor.callFromThread(self.reload_trust)
+
+    def privilegedStartService(self) -> None:
+        from docval import __version__
+
+        _log.info("DocVal {version} starting", version=__version__)
+        super().privilegedStartService()
 
     def startService(self) -> None:
         super().startService()
@@ -348,13 +453,37 @@ def _load_signer(config: Any) -> Any:
     return signer
 
 
-def _endpoint(reactor: Any, description: str) -> Any:
+def _exposed_listener(config: Any) -> tuple[str, str] | None:
+    """The first listener reachable from other machines, as (key, endpoint), if any."""
+    from docval.endpoints import is_loopback
+
+    for key, endpoints in (("[server] listen", config.server.listen), ("[admin] listen", config.admin.listen)):
+        for endpoint in endpoints:
+            if not is_loopback(endpoint):
+                return key, endpoint
+    return None
+
+
+_demo_fingerprint: list[str] = []
+
+
+def holds_demo_csca(store: Any) -> bool:
+    """True when ``store`` trusts the demo CSCA, however it got there (flag or imported file)."""
+    if not _demo_fingerprint:
+        from docval.emrtd.certificate import parse_certificate
+        from docval.sim.pki import demo_csca_der
+
+        _demo_fingerprint.append(parse_certificate(demo_csca_der()).fingerprint)
+    return any(c.fingerprint == _demo_fingerprint[0] for c in getattr(store, "certificates", ()))
+
+
+def _endpoint(reactor: Any, description: str, option: str) -> Any:
     from docval.endpoints import server_endpoint
 
     try:
         return server_endpoint(reactor, description)
-    except ValueError as e:   # EndpointError and Twisted's own parse errors
-        raise SystemExit(f"docval: cannot listen on {description!r}: {e}") from None
+    except (ValueError, TypeError, LookupError) as e:   # EndpointError and Twisted's own
+        raise StartupError(f"docval: cannot listen on {description!r} ({option}): {e}") from None
 
 
 def makeService(options: Options) -> MultiService:

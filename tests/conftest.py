@@ -4,6 +4,16 @@ import tempfile
 import pytest
 
 from docval.sim import pki
+# The real-document data set: where it is, the `testdata` marker, skips without it and the
+# CI check that none was skipped when it is present (see tests/testdata.py).
+from tests.testdata import (  # noqa: F401
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_runtest_makereport,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 
 
 @pytest.fixture(scope="session")

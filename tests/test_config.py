@@ -50,19 +50,24 @@ def test_the_issue_example_loads(tmp_path):
     assert c.admin.listen == ()
 
 
-def test_the_shipped_example_loads():
-    c = load_config(ROOT / "etc" / "docval.toml")
-    assert c.clients and c.server.listen
+def test_the_shipped_example_enables_no_client_and_loads_with_one(tmp_path):
+    shipped = (ROOT / "etc" / "docval.toml").read_text()
+    with pytest.raises(ConfigError, match=r"no client is configured: add a \[\[client\]\] section"):
+        load_config(ROOT / "etc" / "docval.toml")
+    (tmp_path / "csca").mkdir()
+    edited = shipped.replace('"/etc/docval/csca"', '"csca"') + '\n[[client]]\nclient_id = "a secret"\n'
+    c = load_config(write(tmp_path, edited))
+    assert c.clients[0].client_id == "a secret" and c.server.listen
 
 
 def test_listen_list_and_extras(tmp_path):
     text = ISSUE_EXAMPLE.replace(
         'listen = "tcp:8080:interface=127.0.0.1"',
-        'listen = ["tcp:8080:interface=127.0.0.1", "ssl:8443:privateKey=k.pem"]\nmax_connections = 50',
+        'listen = ["tcp:8080:interface=127.0.0.1", "ssl:8443:privateKey=k.pem:interface=127.0.0.1"]\nmax_connections = 50',
     ) + '\n[admin]\nlisten = "tcp:9100:interface=127.0.0.1"\n'
     text = text.replace("crl = []", 'crl = ["crl"]\nreload_interval = 600\ndemo_csca = true')
     c = load_config(write(tmp_path, text))
-    assert c.server.listen == ("tcp:8080:interface=127.0.0.1", "ssl:8443:privateKey=k.pem")
+    assert c.server.listen == ("tcp:8080:interface=127.0.0.1", "ssl:8443:privateKey=k.pem:interface=127.0.0.1")
     assert c.server.max_connections == 50
     assert c.admin.listen == ("tcp:9100:interface=127.0.0.1",)
     assert c.trust.crl == (tmp_path.resolve() / "crl",)      # relative to the config file

@@ -30,8 +30,8 @@ def free_port() -> int:
 
 def test_options_defaults_and_listen_override():
     o = tap.Options()
-    o.parseOptions(["--listen", "tcp:9001:interface=127.0.0.1", "--listen", "tcp:9002"])
-    assert o.config.server.listen == ("tcp:9001:interface=127.0.0.1", "tcp:9002")
+    o.parseOptions(["--listen", "tcp:9001:interface=127.0.0.1", "--listen", "unix:/tmp/docval.sock"])
+    assert o.config.server.listen == ("tcp:9001:interface=127.0.0.1", "unix:/tmp/docval.sock")
     assert o.config.clients[0].client_id == "YOUR CLIENT ID"
     o = tap.Options()
     o.parseOptions([])
@@ -41,10 +41,10 @@ def test_options_defaults_and_listen_override():
 
 def test_options_config_file(tmp_path):
     p = tmp_path / "docval.toml"
-    p.write_text('[trust]\ndemo_csca = true\n[[client]]\nclient_id = "abc"\n[server]\nlisten = "tcp:7000"\n')
+    p.write_text('[trust]\ndemo_csca = true\n[[client]]\nclient_id = "abc"\n[server]\nlisten = "tcp:7000:interface=127.0.0.1"\n')
     o = tap.Options()
     o.parseOptions(["--config", str(p)])
-    assert o.config.server.listen == ("tcp:7000",) and o.config.clients[0].client_id == "abc"
+    assert o.config.server.listen == ("tcp:7000:interface=127.0.0.1",) and o.config.clients[0].client_id == "abc"
 
 
 def test_bad_config_exits_nonzero_naming_the_key(tmp_path):
@@ -95,7 +95,7 @@ def test_make_service_composes_listeners_and_admin():
 
 
 def test_bad_endpoint_is_a_clean_exit():
-    cfg = Config(server=ServerConfig(listen=("ssl:8443:privateKey=/nonexistent.pem",)),
+    cfg = Config(server=ServerConfig(listen=("ssl:8443:privateKey=/nonexistent.pem:interface=127.0.0.1",)),
                  trust=TrustConfig(demo_csca=True), clients=(ClientConfig(client_id="a"),))
     with pytest.raises(SystemExit, match="cannot listen"):
         tap.DocValService(cfg)

@@ -60,6 +60,7 @@ def csca(directory: Path, country: str, not_after: datetime.datetime, name: str)
     return path
 
 
+@pytest.mark.testdata
 def test_import_master_list_writes_one_pem_per_anchor(tmp_path):
     target = tmp_path / "csca"
     target.mkdir()
@@ -79,6 +80,7 @@ def test_import_master_list_writes_one_pem_per_anchor(tmp_path):
     assert len(list(target.iterdir())) == 411
 
 
+@pytest.mark.testdata
 def test_import_shows_the_list_signer_and_pinned_csca_with_full_fingerprints(tmp_path):
     target = tmp_path / "csca"
     code, out, _ = run("import", str(NL_ROOT), str(NL_ML), "--into", str(target), "-n")
@@ -96,6 +98,7 @@ def test_import_shows_the_list_signer_and_pinned_csca_with_full_fingerprints(tmp
         "00:EE:62:60:C6:72:7C:D6:BC:23:0D:6B:6E:15:1A:24")
 
 
+@pytest.mark.testdata
 def test_import_refuses_a_master_list_without_its_pinned_csca(tmp_path):
     target = tmp_path / "csca"
     target.mkdir()
@@ -109,6 +112,7 @@ def test_import_refuses_a_master_list_without_its_pinned_csca(tmp_path):
     assert run("import", str(NL_ML), "--into", str(target))[0] == 1
 
 
+@pytest.mark.testdata
 def test_import_one_country_and_a_single_certificate(tmp_path):
     target = tmp_path / "csca"
     code, out, _ = run("import", str(NL_ROOT), str(NL_ML), "--country", "NL", "--into", str(target),
@@ -122,6 +126,7 @@ def test_import_one_country_and_a_single_certificate(tmp_path):
     assert len(list(target.glob("de-*.pem"))) == 1
 
 
+@pytest.mark.testdata
 def test_import_dry_run_and_nothing_to_import(tmp_path):
     target = tmp_path / "csca"
     code, out, _ = run("import", str(NL_ROOT), str(NL_ML), "--into", str(target), "-n")

@@ -12,10 +12,9 @@ import pytest
 from docval import __version__, verify_cli
 from docval.emrtd import keys
 from docval.sim import pki
-from tests.trust.realdata import BSI_ETSI, CARD_SECURITY, DE_ML, DE_ROOT, IDN_CSCA, SOD_DIR, TESTDATA
+from tests.trust.realdata import BSI_ETSI, CARD_SECURITY, DE_ML, DE_ROOT, IDN_CSCA, SOD_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECIMEN = TESTDATA / "icao_specimen"
 
 
 def run_main(capsys, *argv: str) -> tuple[int, dict | None, str]:
@@ -26,8 +25,13 @@ def run_main(capsys, *argv: str) -> tuple[int, dict | None, str]:
 
 @pytest.fixture()
 def demo_files(tmp_path):
-    """The ICAO specimen DG1 and DG2 with an EF.SOD over them signed by the demo DSC."""
-    dgs = {1: (SPECIMEN / "DG1_TD2.bin").read_bytes(), 2: (SPECIMEN / "DG2.bin").read_bytes()}
+    """A virtual DG1 and DG2 with an EF.SOD over them signed by the demo DSC (no data set needed)."""
+    from docval.sim import datagroups as d
+
+    mrz = d.make_td2_mrz(issuing_state="UTO", primary_identifier="ERIKSSON", secondary_identifier="ANNA MARIA",
+                         document_number="L898902C3", nationality="UTO", date_of_birth="740812",
+                         gender="F", date_of_expiry="120415")
+    dgs = {1: d.encode_dg1(mrz), 2: d.encode_dg2([(d.make_face_jpeg(48, 64, seed=1, quality=30), 48, 64, "jpeg")])}
     (tmp_path / "sod.bin").write_bytes(pki.sod_for_data_groups(dgs))
     for n, data in dgs.items():
         (tmp_path / f"dg{n}.bin").write_bytes(data)
@@ -148,6 +152,7 @@ def test_card_security_is_verified_against_the_trust_store(capsys, demo_files, t
     assert code == 1 and not out["card_security"]["verified"]
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("country,algorithm", [("DE", "ECDSA-SHA384"), ("FI", "ECDSA-SHA512")])
 def test_real_card_security_via_the_german_master_list(capsys, country, algorithm):
     """Real EF.CardSecurity files chain via the German master list, pinned by its root."""
@@ -169,6 +174,7 @@ def test_real_card_security_via_the_german_master_list(capsys, country, algorith
     assert "trusted independently of the list" in err and "no CSCA certificate loaded from --csca" in err
 
 
+@pytest.mark.testdata
 def test_real_sod_against_indonesian_cscas(capsys):
     code, out, _ = run_main(capsys, "--csca", str(IDN_CSCA), "--sod", str(SOD_DIR / "ID_EF.SOD.bin"),
                             "--at", "2025-05-19T04:03:14+00:00")
@@ -180,6 +186,7 @@ def test_real_sod_against_indonesian_cscas(capsys):
     assert sorted(out["sod_info"]["hash_for_data_group"], key=int) == ["1", "2", "3", "14", "15"]
 
 
+@pytest.mark.testdata
 def test_untrusted_csca_and_trust_store_problems_on_stderr(capsys, tmp_path):
     (tmp_path / "junk.der").write_bytes(b"junk")
     code, out, err = run_main(capsys, "--csca", str(IDN_CSCA), "--csca", str(tmp_path / "junk.der"),

@@ -119,7 +119,8 @@ out=$(timeout 60 systemd-analyze verify "$UNIT" /lib/systemd/system/docval@8081.
     || { echo "$out"; fail "systemd-analyze verify"; }
 [ -z "$out" ] || { echo "$out"; fail "systemd-analyze verify warns"; }
 for want in 'User=docval' 'Restart=on-failure' 'ProtectSystem=strict' 'NoNewPrivileges=yes' \
-            'PrivateTmp=yes' 'LimitNOFILE=65536'; do
+            'PrivateTmp=yes' 'LimitNOFILE=65536' 'LimitCORE=0' 'ProtectProc=invisible' \
+            'ProcSubset=pid' 'SystemCallFilter=@system-service'; do
     grep -qx "$want" "$UNIT" || fail "docval.service lacks $want"
 done
 
@@ -232,7 +233,7 @@ ended=$(grep -n 'session .* ended' "$WORK/server.log" | sed -n 2p | cut -d: -f1)
     || fail "the reload did not happen during a session (lines $started/$reloaded/$ended)"
 
 stop_server
-# SPEC §6: the journal gets steps, timings and outcomes, never the document (the virtual
+# Privacy: the journal gets steps, timings and outcomes, never the document (the virtual
 # passport's number, names, birth date and expiry date).
 grep -Eq 'DV7Q31K52|TRAVELLER|HAPPY|850312|340630' "$WORK/server.log" \
     && fail "the service log contains document data"

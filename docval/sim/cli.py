@@ -3,9 +3,9 @@
     docval-sim --url ws://127.0.0.1:8080/ws1/validate --profile pace-ecdh-gm-aes128 --return-result
 
 Prints the statuses as they arrive, the close, and (with --return-result) a
-readable summary of the result -- sizes of images, never their bytes.  Exits 0
-when the server closed with 1000, 1 on any other close, 2 when it could not
-connect.
+readable summary of the result -- sizes of images, never their bytes -- and the
+verdict: whether the result is what the profile expects.  The exit status is in
+EPILOG below (and ``--help``).
 """
 from __future__ import annotations
 
@@ -16,14 +16,37 @@ from typing import Any, TextIO
 
 DEFAULT_URL = "ws://127.0.0.1:8080/ws1/validate"
 
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EPILOG = """\
+exit status:
+  0  the server closed with 1000 and returned a result that is what the profile
+     expects (access control, chip and active authentication, passive
+     authentication: see --list-profiles); with --no-return-result, which asks
+     for no result, 0 only says the server closed with 1000 (the Result Server
+     took the result) since there is nothing to check
+  1  any other outcome: another close code, no result, or a result that differs
+     from the profile's (e.g. passive authentication false because the server
+     does not trust the document's CSCA)
+  2  usage error, unreadable --ca-cert, cannot connect, or TLS handshake failed
+
+--can and --mrz send a different access key than the virtual document's (to see
+how the server answers a wrong key); the session is then expected to fail (exit 1).
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
+    from docval import __version__
+
     p = argparse.ArgumentParser(
         prog="docval-sim",
         description="Virtual phone: relays a virtual passport's chip to a DocVal server.",
+        epilog=EPILOG,
+        formatter_class=_Formatter,
     )
-    p.add_argument("--url", default=DEFAULT_URL, help=f"DocVal WebSocket URL (default {DEFAULT_URL})")
-    p.add_argument("--profile", default=None, help="virtual document (see --list-profiles)")
+    p.add_argument("--version", action="version", version=f"docval-sim (DocVal) {__version__}")
+    p.add_argument("--url", default=DEFAULT_URL, help="DocVal WebSocket URL, ws:// or wss://")
+    p.add_argument("--profile", default=None,
+                   help="virtual document (see --list-profiles; default: the reference passport)")
     p.add_argument("--list-profiles", action="store_true", help="list the virtual documents and exit")
     # On by default: the built-in demo client has no Result Server, so the result
     # must come back to the phone.
@@ -34,16 +57,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client-id", default="YOUR CLIENT ID", help="client_id of the StartMessage")
     p.add_argument("--validation-id", default=None, help="validation_id (default: a random UUID)")
     p.add_argument("--platform", default="docval-sim", help="platform of the StartMessage")
+    key = p.add_mutually_exclusive_group()
+    key.add_argument("--can", default=None, metavar="DIGITS",
+                     help="send this CAN instead of the document's access key (default: the document's own)")
+    key.add_argument("--mrz", default=None, metavar="NUMBER,BIRTH,EXPIRY",
+                     help="send this MRZ key instead: document number, date of birth and "
+                          "date of expiry (YYMMDD), comma-separated (default: the document's own)")
     p.add_argument("--delay-ms", type=float, default=0.0, help="one-way network delay per message")
     p.add_argument("--chip-ms", type=float, default=0.0, help="time the chip takes per APDU")
     p.add_argument("--pipeline", type=int, default=None, metavar="N",
-                   help="send max_pipelined_apdus=N (1-64): the phone answers strictly in order")
+                   help="send max_pipelined_apdus=N (1-64): the phone answers strictly in order "
+                        "(default: not sent, one APDU at a time)")
     p.add_argument("--no-extended-length", action="store_true",
                    help="claim an NFC adapter without extended length support")
-    p.add_argument("--max-command-bytes", type=int, default=None)
-    p.add_argument("--max-response-bytes", type=int, default=None)
-    p.add_argument("--ca-cert", default=None, help="PEM CA certificate to trust for wss:// (test certificates)")
+    p.add_argument("--max-command-bytes", type=int, default=None,
+                   help="max_command_bytes of the StartMessage (default: not sent)")
+    p.add_argument("--max-response-bytes", type=int, default=None,
+                   help="max_response_bytes of the StartMessage (default: not sent)")
+    p.add_argument("--ca-cert", default=None,
+                   help="PEM CA certificate to trust for wss:// (default: the system's CAs)")
     return p
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows every option's default; keeps the exit-status table's line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or "the default" in text or action.default is argparse.SUPPRESS \
+                or action.dest in ("help", "version", "list_profiles"):
+            return text
+        if action.default is False or action.default is None:
+            return text + " (default: off)" if action.nargs == 0 else text
+        if isinstance(action, argparse._StoreFalseAction):
+            return text
+        return text + " (default: %(default)s)"
 
 
 def _profiles():
@@ -147,23 +195,75 @@ def main(argv: list[str] | None = None) -> int:
     if args.pipeline is not None and not 1 <= args.pipeline <= 64:
         print("docval-sim: --pipeline must be 1 to 64", file=sys.stderr)
         return 2
+    try:
+        access_key = _access_key(args, profile)
+    except ValueError as e:
+        print(f"docval-sim: {e}", file=sys.stderr)
+        return EXIT_ERROR
     tls_ca = None
     if args.ca_cert:
-        with open(args.ca_cert, "rb") as f:
-            tls_ca = f.read()
+        try:
+            with open(args.ca_cert, "rb") as f:
+                tls_ca = f.read()
+            from twisted.internet import ssl
+
+            ssl.Certificate.loadPEM(tls_ca)
+        except OSError as e:
+            print(f"docval-sim: --ca-cert {args.ca_cert}: cannot read it ({e.strerror}): "
+                  "give the PEM file of the CA that signed the server's certificate", file=sys.stderr)
+            return EXIT_ERROR
+        except Exception:   # pyOpenSSL's own error types for what is not a PEM certificate
+            print(f"docval-sim: --ca-cert {args.ca_cert}: not a PEM certificate "
+                  "(-----BEGIN CERTIFICATE-----)", file=sys.stderr)
+            return EXIT_ERROR
 
     from twisted.internet import defer, task
 
     # react() stops the reactor and exits with the code of the SystemExit _run raises.
-    task.react(lambda reactor: defer.ensureDeferred(_run(reactor, args, profile, tls_ca)))
+    task.react(lambda reactor: defer.ensureDeferred(_run(reactor, args, profile, tls_ca, access_key)))
     return 1   # not reached
 
 
-async def _run(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: bytes | None) -> None:
-    from docval.sim.phone import PhoneOptions, access_key_json, run_phone
+def _access_key(args: argparse.Namespace, profile: Any) -> dict[str, str]:
+    """The StartMessage access key: the document's own, or the one of --can / --mrz."""
+    from docval.sim.phone import access_key_json
+
+    if args.can is not None:
+        return {"can": args.can}
+    if args.mrz is not None:
+        parts = [part.strip() for part in args.mrz.split(",")]
+        if len(parts) != 3:
+            raise ValueError("--mrz: give document number, date of birth and date of expiry "
+                             "separated by commas, e.g. --mrz L898902C3,740812,120415")
+        return {"document_number": parts[0], "date_of_birth": parts[1], "date_of_expiry": parts[2]}
+    return access_key_json(profile.access_key)
+
+
+def verdict(result: dict[str, Any], profile: Any) -> list[str]:
+    """How ``result`` differs from what ``profile`` expects (empty: as expected)."""
+    expect = profile.expect
+    pairs = (
+        ("access_control", result.get("access_control"), expect.access_control),
+        ("chip_authentication_result", result.get("chip_authentication_result"),
+         expect.chip_authentication),
+        ("active_authentication_result", result.get("active_authentication_result"),
+         expect.active_authentication),
+        ("passive_authentication", result.get("passive_authentication"),
+         expect.passive_authentication),
+    )
+    return [f"{name} {_show(got)} (expected {_show(want)})" for name, got, want in pairs if got != want]
+
+
+def _show(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) or value is None else str(value)
+
+
+async def _run(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: bytes | None,
+               access_key: dict[str, str]) -> None:
+    from docval.sim.phone import PhoneOptions, run_phone
 
     options = PhoneOptions(
-        access_key=access_key_json(profile.access_key),
+        access_key=access_key,
         client_id=args.client_id,
         extended_length=not args.no_extended_length,
         max_command_bytes=args.max_command_bytes,
@@ -188,7 +288,12 @@ async def _run(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: byt
                                  on_status=on_status, tls_ca_pem=tls_ca)
     except Exception as e:
         print(f"docval-sim: cannot connect to {args.url}: {e}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(EXIT_ERROR)
+    if record.tls_error is not None:
+        print(f"docval-sim: TLS handshake failed with {args.url}: {record.tls_error} "
+              "(is it a plain ws:// port? does --ca-cert name the CA of its certificate?)",
+              file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
     reason = f" {record.close_reason}" if record.close_reason else ""
     print(f"closed     {record.close_code}{reason}"
           + ("" if record.was_clean else " (not clean)"))
@@ -203,7 +308,25 @@ async def _run(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: byt
     duration = record.duration if record.duration is not None else reactor.seconds() - start
     print(f"stats      {record.apdus} APDUs, {record.bytes_to_server} bytes to the server, "
           f"{record.bytes_from_server} from it, {duration:.3f}s")
-    raise SystemExit(0 if record.close_code == 1000 else 1)
+    raise SystemExit(_exit_status(record, profile, args.return_result))
+
+
+def _exit_status(record: Any, profile: Any, return_result: bool) -> int:
+    if record.close_code != 1000:
+        print("verdict    FAILED: the session did not end with 1000")
+        return EXIT_FAILED
+    if not return_result:
+        print("verdict    not checked: the result went to the Result Server only")
+        return EXIT_OK
+    if record.result is None:
+        print("verdict    FAILED: no result came back")
+        return EXIT_FAILED
+    differences = verdict(record.result, profile)
+    if differences:
+        print("verdict    NOT as the profile expects: " + "; ".join(differences))
+        return EXIT_FAILED
+    print("verdict    verified, as the profile expects")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IHandshakeListener, IReactorTime
+from zope.interface import implementer
 
 from docval.ws.timers import ClockTimer
 
@@ -84,6 +85,9 @@ class PhoneRecord:
     bytes_to_server: int = 0
     bytes_from_server: int = 0
     chip_error: str | None = None
+    # wss:// only: set when the TLS handshake never completed (a plain ws:// port, an
+    # untrusted certificate), so the tool can say so instead of "peer dropped".
+    tls_error: str | None = None
     opened_at: float | None = None
     closed_at: float | None = None
 
@@ -140,8 +144,19 @@ class _DelayLine:
         self._timer = None
 
 
+@implementer(IHandshakeListener)
 class PhoneProtocol(WebSocketClientProtocol):
     factory: "PhoneFactory"
+    _tls_done = False
+    _lost_reason: Any = None
+
+    def handshakeCompleted(self) -> None:
+        """Called by Twisted's TLS layer once the TLS handshake has succeeded."""
+        self._tls_done = True
+
+    def connectionLost(self, reason: Any) -> None:
+        self._lost_reason = reason
+        super().connectionLost(reason)
 
     def onOpen(self) -> None:
         f = self.factory
@@ -224,6 +239,8 @@ class PhoneProtocol(WebSocketClientProtocol):
         # Autobahn reports the peer's close code when the close was clean.
         record.close_code = code
         record.close_reason = reason
+        if getattr(self.factory, "isSecure", False) and not self._tls_done:
+            record.tls_error = _tls_reason(self._lost_reason)
         for line in ("_inbound", "_outbound"):
             if hasattr(self, line):
                 getattr(self, line).stop()
@@ -235,6 +252,24 @@ class PhoneProtocol(WebSocketClientProtocol):
             drop.cancel()
         if not self.factory.done.called:
             self.factory.done.callback(record)
+
+
+def _tls_reason(failure: Any) -> str:
+    """What ended a TLS connection before its handshake, without a traceback."""
+    value = getattr(failure, "value", None)
+    try:
+        from OpenSSL import SSL
+
+        if isinstance(value, SSL.Error) and value.args and isinstance(value.args[0], list):
+            # [(library, function, reason), ...]: the reason is the readable part.
+            reasons = [str(entry[-1]) for entry in value.args[0] if entry]
+            if reasons:
+                return "; ".join(reasons)
+    except ImportError:   # pragma: no cover - pyOpenSSL is a dependency
+        pass
+    if value is not None:
+        return str(value).splitlines()[0] if str(value) else type(value).__name__
+    return "the connection ended before the TLS handshake completed"
 
 
 class PhoneFactory(WebSocketClientFactory):

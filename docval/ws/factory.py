@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
 from docval.config import ClientConfig, Config
 from docval.ws.protocol import ValidateServerProtocol
@@ -26,9 +27,61 @@ MAX_MESSAGE_BYTES = 70 * 1024
 
 ReadDocument = Callable[[Any, Any, Callable[[str], None]], Awaitable[Any]]
 
+_log = Logger(namespace="docval.ws")
+
+
+def _is_tls_error(value: Any) -> bool:
+    try:
+        from OpenSSL import SSL
+    except ImportError:   # pragma: no cover - pyOpenSSL is a dependency
+        return False
+    return isinstance(value, SSL.Error)
+
+
+class ServerSession(ValidateServerProtocol):
+    """A session as the listener runs it: counted per client address, and with that
+    address shown in Autobahn's and Twisted's log lines only as ``[server] log_addresses``
+    allows."""
+
+    factory: "ValidateServerFactory"
+    _counted_host: str | None = None
+    _peer: str | None = None
+
+    @property
+    def peer(self) -> str | None:   # type: ignore[override]
+        return self._peer
+
+    @peer.setter
+    def peer(self, value: str | None) -> None:
+        # Autobahn sets it in connectionMade and logs it on handshake failures and drops.
+        from docval.addresses import show_peer
+
+        self._peer = show_peer(value, self.factory.config.server.log_addresses)
+
+    def connectionLost(self, reason: Any) -> None:
+        host, self._counted_host = self._counted_host, None
+        if host is not None:
+            self.factory.address_released(host)
+        if _is_tls_error(getattr(reason, "value", None)):
+            # A client that cannot speak TLS (a scanner, plain ws:// to a wss:// port, an old
+            # phone) is not a server error: Autobahn would log it at error level.
+            from twisted.internet.error import ConnectionLost
+            from twisted.python.failure import Failure
+
+            _log.info("TLS handshake with {peer} failed: {why}", peer=self.peer,
+                      why=_tls_reason(reason.value))
+            reason = Failure(ConnectionLost("TLS handshake failed"))
+        super().connectionLost(reason)
+
+
+def _tls_reason(error: Any) -> str:
+    details = error.args[0] if error.args and isinstance(error.args[0], list) else []
+    reasons = [str(entry[-1]) for entry in details if entry]
+    return "; ".join(reasons) or type(error).__name__
+
 
 class ValidateServerFactory(WebSocketServerFactory):
-    protocol = ValidateServerProtocol
+    protocol = ServerSession
     noisy = False   # our own listener and session lines say what matters
 
     def __init__(
@@ -74,6 +127,12 @@ class ValidateServerFactory(WebSocketServerFactory):
         self._signer = signer
         self.sessions: set[ValidateServerProtocol] = set()
         self.posts: set[defer.Deferred] = set()
+        # Open sockets per client address, counted from accept (before the WebSocket
+        # handshake), so slow or idle handshakes from one host count against it too.
+        self.per_address_limit = config.server.per_address_limit()
+        self.connections_per_address: dict[str, int] = {}
+        self._refused_since_log = 0
+        self._refusal_logged_at: float | None = None
         timeouts = config.timeouts
         self.setProtocolOptions(
             maxFramePayloadSize=MAX_MESSAGE_BYTES,
@@ -90,6 +149,41 @@ class ValidateServerFactory(WebSocketServerFactory):
             failByDrop=False,
             tcpNoDelay=True,
         )
+
+    # -- per-address connection limit ---------------------------------------------------
+
+    def buildProtocol(self, addr: Any) -> Any:
+        host = getattr(addr, "host", None)
+        limit = self.per_address_limit
+        if host is not None and limit and self.connections_per_address.get(host, 0) >= limit:
+            self._refused(host)
+            return None   # Twisted closes the socket at once
+        protocol = super().buildProtocol(addr)
+        if host is not None and protocol is not None:
+            self.connections_per_address[host] = self.connections_per_address.get(host, 0) + 1
+            protocol._counted_host = host
+        return protocol
+
+    def address_released(self, host: str) -> None:
+        left = self.connections_per_address.get(host, 0) - 1
+        if left > 0:
+            self.connections_per_address[host] = left
+        else:
+            self.connections_per_address.pop(host, None)
+
+    def _refused(self, host: str) -> None:
+        # One line per minute at most: a flood must not become a log flood.
+        self._refused_since_log += 1
+        now = self.clock.seconds()
+        if self._refusal_logged_at is not None and now - self._refusal_logged_at < 60:
+            return
+        from docval.addresses import show_address
+
+        _log.warn("refused {count} connection(s) over max_connections_per_address={limit}, "
+                  "the last from {address}", count=self._refused_since_log, limit=self.per_address_limit,
+                  address=show_address(host, self.config.server.log_addresses))
+        self._refused_since_log = 0
+        self._refusal_logged_at = now
 
     # -- what sessions call ---------------------------------------------------------
 

@@ -29,6 +29,7 @@ from docval.errors import (
     SUCCESS,
     Close,
     ConnectionLost,
+    InvalidAccessKey,
     InvalidClientId,
     InvalidStartMessage,
     MaxSessionTimeExceeded,
@@ -231,7 +232,13 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         if self._phase == AWAIT_START:
             if is_binary:
                 raise InvalidStartMessage("start message sent as a binary message")
-            self._begin(parse_start_message(payload))
+            try:
+                start = parse_start_message(payload)
+            except (InvalidStartMessage, InvalidAccessKey) as e:
+                # The session's end line names the refused field and keeps the app's id.
+                self._validation_id = getattr(e, "validation_id", None)
+                raise
+            self._begin(start)
         elif self._phase == READING:
             if not is_binary:
                 raise UnexpectedMessage("text message after the start message")

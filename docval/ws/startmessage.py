@@ -150,14 +150,36 @@ def _text(obj: dict[str, Any], name: str) -> str:
     return _typed(obj, name, str)
 
 
+def field_name(name: str) -> str:
+    """A field name the phone sent, quoted for a log line: names are ours to print when
+    they look like names; anything else (it could carry data) is not repeated."""
+    if 0 < len(name) <= 40 and all(c.isascii() and (c.isalnum() or c in "_-.") for c in name):
+        return repr(name)
+    return "(a name that is not printed)"
+
+
 def parse_start_message(payload: bytes) -> StartMessage:
-    """Parse and validate the raw text of a StartMessage (UTF-8 bytes)."""
+    """Parse and validate the raw text of a StartMessage (UTF-8 bytes).
+
+    Errors name the offending field, never its value.  When the message carried a string
+    ``validation_id``, the error keeps it (``error.validation_id``) so the session's log line
+    can be matched with the app's own records.
+    """
     obj = _decode(payload)
     if not isinstance(obj, dict):
         raise _invalid("not a JSON object")
-    unknown = set(obj) - set(_REQUIRED) - _OPTIONAL
+    validation_id = obj.get("validation_id")
+    try:
+        return _parse_fields(obj)
+    except (InvalidStartMessage, InvalidAccessKey) as e:
+        e.validation_id = validation_id if type(validation_id) is str else None
+        raise
+
+
+def _parse_fields(obj: dict[str, Any]) -> StartMessage:
+    unknown = sorted(set(obj) - set(_REQUIRED) - _OPTIONAL)
     if unknown:
-        raise _invalid("unknown field")
+        raise _invalid(f"unknown field {field_name(unknown[0])}")
     for name in _REQUIRED:
         if name not in obj:
             raise _invalid(f"{name} is missing")
@@ -191,7 +213,9 @@ def parse_access_key(obj: dict[str, Any]) -> MrzKey | CanKey:
     """SPEC §3.1: ``{"can"}`` or ``{"document_number", "date_of_birth", "date_of_expiry"}``."""
     fields = frozenset(obj)
     if fields not in (_CAN_FIELDS, _MRZ_FIELDS):
-        raise _invalid("access_key must hold either can or the three MRZ fields")
+        extra = sorted(fields - _CAN_FIELDS - _MRZ_FIELDS)
+        what = f" (unknown field {field_name('access_key.' + extra[0])})" if extra else ""
+        raise _invalid(f"access_key must hold either can or the three MRZ fields{what}")
     for name in fields:
         if type(obj[name]) is not str:
             raise _invalid(f"access_key.{name} has the wrong type")

@@ -89,10 +89,10 @@ class DocVal:
             # test's configuration file in place of /etc/docval/docval.toml.
             unit = Path("/lib/systemd/system/docval@.service").read_text()
             exec_start = re.search(r"^ExecStart=(.*)$", unit, re.MULTILINE).group(1)
-            # The unit puts the admin endpoint on port 1%i; a free test port cannot be
-            # prefixed that way, so the test's own admin port takes its place.
-            assert "--admin tcp:1%i:" in exec_start, exec_start
-            line = exec_start.replace("tcp:1%i:", f"tcp:{self.admin_port}:").replace(
+            # The unit puts the admin endpoint on the instance port + 10000; a free test
+            # port may lie above 55535, so the test's own admin port takes its place.
+            assert "--admin +10000" in exec_start, exec_start
+            line = exec_start.replace("--admin +10000", f"--admin tcp:{self.admin_port}:interface=127.0.0.1").replace(
                 "%i", str(self.port)).replace("--config /etc/docval/docval.toml", f"--config {config}")
             assert str(config) in line, exec_start
             return ["runuser", "-u", "docval", "--", "env", "-i",

@@ -70,7 +70,11 @@ def session(stack, i):
 def docval_calls(reactor):
     """Pending timers set by DocVal or by Autobahn on DocVal's behalf."""
     out = []
+    from twisted.web.client import HTTPConnectionPool
+
     for call in reactor.getDelayedCalls():
+        if isinstance(getattr(call.func, "__self__", None), HTTPConnectionPool):
+            continue   # the Result Server connection cache (docval.quietpool): ends with the pool
         func = getattr(call.func, "__func__", call.func)
         module = getattr(func, "__module__", "") or ""
         owner = getattr(getattr(call.func, "__self__", None), "__class__", type(None)).__module__

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 
 import pytest
 from asn1crypto import core, keys as asn1keys
@@ -19,7 +18,7 @@ from docval.emrtd.errors import AuthenticationError, LimitExceeded, ParseError, 
 from docval.emrtd.flow import Link, run
 from docval.emrtd.securityinfo import ActiveAuthenticationInfo
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+from tests.testdata import TESTDATA
 
 # A real INTERNAL AUTHENTICATE exchange of a passport with the 1792-bit key of
 # dg15/AA_RSA1792_DG15.bin, as published in gmrtd's activeauth tests.
@@ -56,6 +55,7 @@ def _rsa_spki(n: int, e: int) -> bytes:
 
 # ---------------------------------------------------------------- DG15
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("rel", ["dg15/AA_RSA1792_DG15.bin", "icao_specimen/DG15.bin"])
 def test_parse_real_dg15(rel):
     key = aa.parse_dg15((TESTDATA / rel).read_bytes())
@@ -63,6 +63,7 @@ def test_parse_real_dg15(rel):
     assert key.rsa_n.bit_length() == 1792
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("rel", ["bsi_etsi/BSI_TR-03105-5_ReferenceDataSet_DG15.bin",
                                  "bsi_etsi/ETSI_ePassport_Prototype_DG15.bin"])
 def test_parse_bsi_etsi_dg15(rel):
@@ -70,6 +71,7 @@ def test_parse_bsi_etsi_dg15(rel):
     assert (key.kind, key.bits) == ("rsa", 1024)
 
 
+@pytest.mark.testdata
 def test_real_aa_signature_verifies():
     key = aa.parse_dg15((TESTDATA / "dg15/AA_RSA1792_DG15.bin").read_bytes())
     result = _run(aa.active_authentication(key, None, rng=_fixed_rng(REAL_CHALLENGE)),
@@ -77,6 +79,7 @@ def test_real_aa_signature_verifies():
     assert result == aa.AaResult(True, "RSA-1792 ISO9796-2 SHA-256")   # trailer 34CC
 
 
+@pytest.mark.testdata
 def test_real_signature_with_another_challenge_fails():
     key = aa.parse_dg15((TESTDATA / "dg15/AA_RSA1792_DG15.bin").read_bytes())
     result = aa.verify_rsa_9796_2(key, bytes(8), REAL_SIGNATURE)
@@ -98,6 +101,7 @@ def test_huge_exponent_refused():
         aa.parse_dg15(_dg15(_rsa_spki(key.n, (1 << 40) + 1)))
 
 
+@pytest.mark.testdata
 def test_dg15_wrong_tag_and_trailing_bytes():
     good = (TESTDATA / "dg15/AA_RSA1792_DG15.bin").read_bytes()
     with pytest.raises(ParseError):
@@ -292,6 +296,7 @@ def test_command_shape_and_fresh_challenge(rsa2048):
     assert len(first.data) == 8 and first.data != second.data
 
 
+@pytest.mark.testdata
 def test_le_choice_by_key_size(rsa2048):
     private = rsa.generate_private_key(65537, 3072)
     cmd = aa.internal_authenticate_command(bytes(8), _key(private))
@@ -339,6 +344,7 @@ def test_repr_holds_no_key_material(rsa2048):
     assert "Aa" in repr(aa.AaResult(True, "x"))
 
 
+@pytest.mark.testdata
 def test_recorded_exchange_under_secure_messaging():
     """gmrtd's recorded AA session: 3DES SM at SSC CC, the chip's protected answer verifies."""
     from docval.emrtd import crypto
@@ -369,6 +375,7 @@ def test_recorded_exchange_under_secure_messaging():
         "871101ed7f8cb47a4eea086324a7f9dd7427809701008e0897f54bae49aa71f8"))
 
 
+@pytest.mark.testdata
 def test_small_key_keeps_short_apdu_under_sm():
     from docval.emrtd import crypto
     from docval.emrtd.sm import SecureMessaging

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from asn1crypto import keys as asn1keys
@@ -11,7 +10,7 @@ from docval.emrtd.errors import AuthenticationError, LimitExceeded, ParseError, 
 from docval.emrtd.flow import Link, run
 from docval.emrtd.sm import SecureMessaging
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+from tests.testdata import TESTDATA
 
 # SELECT EF DG14 (short id 010E) by file id, no response data: the first command
 # after Chip Authentication in the recorded sessions below.
@@ -67,6 +66,7 @@ def _one(cmd):
 # Real sessions recorded by gmrtd (chipauth tests) with the passports whose DG14
 # is in ../shared/testdata/dg14: ephemeral keys, APDUs and the SM state are theirs.
 
+@pytest.mark.testdata
 def test_recorded_at_aes128_without_key_id():
     result = _recorded_session(
         "dg14/AT_DG14.bin", crypto.AES128, "524170DE3419B7AF2F23E45AD6EF9595", "97893F5FDC29A5C13A924FE7D8ED44FD",
@@ -80,6 +80,7 @@ def test_recorded_at_aes128_without_key_id():
         "CA-ECDH-AES-CBC-CMAC-128", None, "brainpoolP256r1", False)
 
 
+@pytest.mark.testdata
 def test_recorded_de_aes128_with_key_id():
     result = _recorded_session(
         "dg14/DE_DG14.bin", crypto.AES128, "CC86415F2ED7E8FD663B754265695AE1", "581E84B8EE06C4D3EEE30461498D7FB3",
@@ -92,6 +93,7 @@ def test_recorded_de_aes128_with_key_id():
     assert (result.protocol, result.key_id) == ("CA-ECDH-AES-CBC-CMAC-128", 0xC3)
 
 
+@pytest.mark.testdata
 def test_recorded_my_3des_with_general_authenticate():
     result = _recorded_session(
         "dg14/MY_DG14.bin", crypto.TDES, "896de34a942c7076fec207207acb79c2", "d6c47ff4677ac8ae91cb49f4ce673432",
@@ -105,6 +107,7 @@ def test_recorded_my_3des_with_general_authenticate():
     assert result.protocol == "CA-ECDH-3DES-CBC-CBC" and not result.inferred
 
 
+@pytest.mark.testdata
 def test_recorded_fr_inferred_3des_kat():
     result = _recorded_session(
         "dg14/FR_DG14.bin", crypto.AES256, "17da5d46e356f5b31c3d65b1369ef531ca811effc76967d2b62335e1ad9fe5cb",
@@ -119,6 +122,7 @@ def test_recorded_fr_inferred_3des_kat():
 
 # ---------------------------------------------------------------- choosing
 
+@pytest.mark.testdata
 def test_choose_by_key_id_in_card_security():
     from asn1crypto import cms
 
@@ -129,6 +133,7 @@ def test_choose_by_key_id_in_card_security():
     assert ca.load_ca_key(key).curve.name == "brainpoolP256r1"
 
 
+@pytest.mark.testdata
 def test_choose_without_keys_and_mismatches():
     assert ca.choose_ca(si.SecurityInfos()) is None
     infos = si.parse_dg14((TESTDATA / "dg14/DE_DG14.bin").read_bytes())
@@ -151,6 +156,7 @@ def _spki_with_point(spki: bytes, point: bytes) -> bytes:
     return asn1keys.PublicKeyInfo({"algorithm": info["algorithm"], "public_key": point}).dump()
 
 
+@pytest.mark.testdata
 def test_off_curve_key_refused_before_any_command():
     key = si.parse_dg14((TESTDATA / "dg14/AT_DG14.bin").read_bytes()).ca_public_keys[0]
     point = bytearray(asn1keys.PublicKeyInfo.load(key.spki)["public_key"].native)
@@ -189,6 +195,7 @@ def test_huge_dh_key_refused():
         next(ca.chip_authentication(None, si.ChipAuthenticationPublicKeyInfo(si.ID_PK_DH, spki)))
 
 
+@pytest.mark.testdata
 def test_kind_mismatch_refused():
     key = si.parse_dg14((TESTDATA / "dg14/AT_DG14.bin").read_bytes()).ca_public_keys[0]
     with pytest.raises(ParseError):
@@ -197,6 +204,7 @@ def test_kind_mismatch_refused():
         next(ca.chip_authentication(None, si.ChipAuthenticationPublicKeyInfo(si.ID_PK_DH, key.spki)))
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("sw_step", [0, 1])
 def test_refusal_raises_authentication_error(sw_step):
     infos = si.parse_dg14((TESTDATA / "dg14/AT_DG14.bin").read_bytes())
@@ -213,6 +221,7 @@ def test_refusal_raises_authentication_error(sw_step):
             flow.send(ResponseAPDU(b"", 0x6300))
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("data,error", [(b"\x7c\x04\x81\x02\x00\x00", UnsupportedError),
                                         (b"\x7d\x00", AuthenticationError), (b"\x7c\x05", AuthenticationError)])
 def test_bad_general_authenticate_response(data, error):
@@ -224,6 +233,7 @@ def test_bad_general_authenticate_response(data, error):
         flow.send(ResponseAPDU(data, 0x9000))
 
 
+@pytest.mark.testdata
 def test_kat_command_with_key_id():
     infos = si.parse_dg14((TESTDATA / "dg14/FR_DG14.bin").read_bytes())
     _, key = ca.choose_ca(infos)
@@ -239,6 +249,7 @@ def test_result_repr_hides_keys():
     assert "kkkk" not in repr(result) and "6b6b" not in repr(result)
 
 
+@pytest.mark.testdata
 def test_general_authenticate_retried_with_short_le_after_6700():
     infos = si.parse_dg14((TESTDATA / "dg14/AT_DG14.bin").read_bytes())
     flow = ca.chip_authentication(*ca.choose_ca(infos))
@@ -251,6 +262,7 @@ def test_general_authenticate_retried_with_short_le_after_6700():
     assert sent[1].data == sent[3].data and done.value.value.protocol == "CA-ECDH-AES-CBC-CMAC-128"
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("spec", [crypto.TDES, crypto.AES128, crypto.AES256], ids=["3DES", "AES128", "AES256"])
 def test_without_extended_length_general_authenticate_is_short_from_the_start(spec):
     """A phone without extended length cannot relay the protected GA with Le 256 (an

@@ -1,6 +1,8 @@
 """docval.emrtd.certificate: eager X.509 reading, order-insensitive names, hostile bytes."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 from asn1crypto import x509 as asn1x509
 from hypothesis import given, settings, strategies as st
@@ -12,6 +14,7 @@ from docval.sim import pki
 from tests.trust.realdata import IDN_CSCA, MASTER_LISTS
 
 
+@pytest.mark.testdata
 def test_real_certificate_fields():
     cert = parse_certificate((MASTER_LISTS / "DE_ROOT_CA_CSCA07.cer").read_bytes())
     assert cert.self_issued and cert.is_ca and "key_cert_sign" in cert.key_usage
@@ -72,10 +75,11 @@ def test_arbitrary_bytes(data):
         pass
 
 
+@pytest.mark.testdata
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_mutated_certificates(data):
-    raw = bytearray(_BASE)
+    raw = bytearray(_base())
     for _ in range(data.draw(st.integers(1, 4))):
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     try:
@@ -88,4 +92,6 @@ def test_mutated_certificates(data):
         pass
 
 
-_BASE = (MASTER_LISTS / "DE_ROOT_CA_CSCA07.cer").read_bytes()
+@functools.lru_cache(maxsize=None)
+def _base() -> bytes:
+    return (MASTER_LISTS / "DE_ROOT_CA_CSCA07.cer").read_bytes()

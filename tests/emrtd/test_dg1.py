@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -7,9 +5,10 @@ from docval.emrtd import tlv
 from docval.emrtd.errors import ParseError
 from docval.emrtd.lds.dg1 import parse_dg1
 
-SPECIMEN = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "icao_specimen"
+from tests.testdata import SPECIMEN
 
 
+@pytest.mark.testdata
 def test_icao_specimen_td2():
     mrz = parse_dg1((SPECIMEN / "DG1_TD2.bin").read_bytes())
     assert mrz.document_type == "TD2"
@@ -27,6 +26,7 @@ def test_icao_specimen_td2():
     assert mrz.check_digit_errors == ()
 
 
+@pytest.mark.testdata
 def test_specimen_repr_shows_no_personal_data():
     mrz = parse_dg1((SPECIMEN / "DG1_TD2.bin").read_bytes())
     assert "ERIKSSON" not in repr(mrz) and "D231" not in repr(mrz)
@@ -64,6 +64,7 @@ def test_arbitrary_bytes_raise_only_parse_error(raw):
         pass
 
 
+@pytest.mark.testdata
 @settings(max_examples=150, deadline=None)
 @given(st.integers(min_value=0, max_value=76), st.integers(min_value=0, max_value=255))
 def test_mutated_specimen_raises_only_parse_error(position, byte):

@@ -1,6 +1,5 @@
 import base64
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -12,7 +11,7 @@ from docval.emrtd.lds.dg12 import AdditionalDocumentDetails, parse_dg12
 from docval.emrtd.lds.dgfields import encode_bcd
 from docval.sim.datagroups import encode_dg11, encode_dg12
 
-SPECIMEN = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "icao_specimen"
+from tests.testdata import SPECIMEN
 
 DG11_KEYS = [
     "full_name_of_holder", "other_names", "personal_number", "full_date_of_birth", "place_of_birth",
@@ -42,6 +41,7 @@ def dg12(*fields, tag_list=True):
 
 # ------------------------------------------------------------------ specimens
 
+@pytest.mark.testdata
 def test_icao_specimen_dg11():
     details = parse_dg11((SPECIMEN / "DG11.bin").read_bytes())
     assert details.problems == []
@@ -64,6 +64,7 @@ def test_icao_specimen_dg11():
     assert "SMITH" not in repr(details)
 
 
+@pytest.mark.testdata
 def test_icao_specimen_dg12():
     details = parse_dg12((SPECIMEN / "DG12.bin").read_bytes())
     assert details.problems == []
@@ -356,6 +357,7 @@ def test_arbitrary_bytes_raise_only_parse_error(raw):
                 pass
 
 
+@pytest.mark.testdata
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from(["DG11.bin", "DG12.bin"]), st.data())
 def test_mutated_specimens_raise_only_parse_error(name, data):

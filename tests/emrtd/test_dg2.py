@@ -1,5 +1,4 @@
 import io
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -10,7 +9,7 @@ from docval.emrtd.errors import ParseError
 from docval.emrtd.lds.dg2 import MAX_FACES, parse_dg2
 from docval.sim.datagroups import encode_dg2, make_face_jpeg
 
-SPECIMEN = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "icao_specimen"
+from tests.testdata import SPECIMEN
 
 
 def _opens_as_jpeg(data: bytes) -> tuple[int, int]:
@@ -31,6 +30,7 @@ def _dg2_with_block(block: bytes, tag: int = 0x5F2E) -> bytes:
     return tlv.encode(0x75, tlv.encode(0x7F61, tlv.encode(0x02, b"\x01") + template))
 
 
+@pytest.mark.testdata
 def test_icao_specimen_yields_a_jpeg_pillow_opens():
     faces = parse_dg2((SPECIMEN / "DG2.bin").read_bytes())
     assert len(faces) == 1

@@ -1,5 +1,4 @@
 import io
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -10,9 +9,10 @@ from docval.emrtd.errors import ParseError
 from docval.emrtd.lds.dg7 import MAX_IMAGES, parse_dg7
 from docval.sim.datagroups import encode_dg7, make_face_jpeg
 
-SPECIMEN = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "icao_specimen"
+from tests.testdata import SPECIMEN
 
 
+@pytest.mark.testdata
 def test_icao_specimen_signature_image():
     found = parse_dg7((SPECIMEN / "DG7.bin").read_bytes())
     assert len(found) == 1 and len(found[0]) == 5099

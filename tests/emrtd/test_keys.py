@@ -5,7 +5,6 @@ implementation) and by real documents in ../shared/testdata.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from asn1crypto import core as asn1
@@ -20,7 +19,7 @@ from docval.emrtd import ec, keys
 from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
 from docval.emrtd.keys import PSSParams, load_public_key, verify_signature
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+from tests.testdata import TESTDATA
 DOCUMENTED = (ParseError, UnsupportedError, LimitExceeded)
 
 
@@ -308,6 +307,7 @@ def test_unknown_algorithm_and_curve():
         load_public_key(b"\x30" + _len(len(body)) + body)
 
 
+@pytest.mark.testdata
 def test_real_dg15_rsa_1792_key():
     from docval.emrtd import tlv
 
@@ -436,6 +436,7 @@ def test_mutated_real_keys_raise_only_documented_errors(data):
         pass
 
 
+@pytest.mark.testdata
 def test_standardized_dh_group_from_real_card_security():
     """vsmartcard nPA EF.CardSecurity: id-PK-DH key given as standardized domain parameters 0."""
     from asn1crypto import cms

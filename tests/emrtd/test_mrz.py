@@ -1,7 +1,6 @@
 """MRZ parsing and access keys against the ICAO 9303 specimens (Parts 4, 5, 6, 11)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -10,7 +9,7 @@ from docval.emrtd.errors import ParseError
 from docval.emrtd.mrz import CanKey, MrzKey, check_digit, parse_mrz
 from docval.emrtd.tlv import parse_single
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+from tests.testdata import TESTDATA
 
 # ICAO 9303-5/-6/-4 specimens (Anna Maria Eriksson)
 TD1 = ("I<UTOD231458907<<<<<<<<<<<<<<<"
@@ -134,6 +133,7 @@ def test_td2_document_number_overflow():
     assert m.check_digit_errors == ()
 
 
+@pytest.mark.testdata
 def test_dg1_td2_specimen_file():
     dg1 = (TESTDATA / "icao_specimen" / "DG1_TD2.bin").read_bytes()
     mrz_bytes = parse_single(parse_single(dg1, 0x61).value, 0x5F1F).value

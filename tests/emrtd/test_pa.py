@@ -56,6 +56,7 @@ def demo_store() -> TrustStore:
 
 # --- real documents ---------------------------------------------------------------
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("country", sorted(REAL))
 def test_real_sod_verifies_with_the_right_algorithms(store, country):
     sod = parse_sod((SOD_DIR / f"{country}_EF.SOD.bin").read_bytes())
@@ -72,6 +73,7 @@ def test_real_sod_verifies_with_the_right_algorithms(store, country):
     assert r.error == "no data group was read, so no hash could be checked"
 
 
+@pytest.mark.testdata
 def test_indonesian_sod_chains_to_the_2020_csca(store):
     sod = parse_sod((SOD_DIR / "ID_EF.SOD.bin").read_bytes())
     r = passive_authentication(sod, {}, TrustStore.load([IDN_CSCA]), at=_signed_at(sod))
@@ -79,6 +81,7 @@ def test_indonesian_sod_chains_to_the_2020_csca(store):
     assert r.document_certificate_valid and r.csca_fingerprint == expected.fingerprint
 
 
+@pytest.mark.testdata
 def test_german_chain_uses_explicit_brainpool_parameters(store):
     sod = parse_sod((SOD_DIR / "DE_EF.SOD.bin").read_bytes())
     r = passive_authentication(sod, {}, store, at=_signed_at(sod))
@@ -89,6 +92,7 @@ def test_german_chain_uses_explicit_brainpool_parameters(store):
     assert sod.certificates[0].public_key().curve.name == "brainpoolP384r1"
 
 
+@pytest.mark.testdata
 def test_expired_dsc_is_reported_as_expiry_not_as_a_bad_signature(store):
     sod = parse_sod((SOD_DIR / "FI_EF.SOD.bin").read_bytes())
     r = passive_authentication(sod, {}, store, at=datetime(2030, 1, 1, tzinfo=UTC))
@@ -101,6 +105,7 @@ def test_expired_dsc_is_reported_as_expiry_not_as_a_bad_signature(store):
     assert "not valid before 2023-07-30" in early.error
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("country", ["AT", "DE", "FR"])
 def test_real_sod_in_ber_with_indefinite_lengths_still_verifies(store, country):
     inner = tlv.parse_single((SOD_DIR / f"{country}_EF.SOD.bin").read_bytes(), 0x77).value
@@ -109,6 +114,7 @@ def test_real_sod_in_ber_with_indefinite_lengths_still_verifies(store, country):
     assert r.sod_signature_valid and r.document_certificate_valid, r.error
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("country,algorithm", [("DE", "ECDSA-SHA384"), ("FI", "ECDSA-SHA512")])
 def test_real_card_security_verifies(store, country, algorithm):
     signed = parse_signed_data((CARD_SECURITY / f"{country}_EF.CardSecurity.bin").read_bytes())
@@ -117,6 +123,7 @@ def test_real_card_security_verifies(store, country, algorithm):
     assert r.signature_algorithm == algorithm and f"Country: {country}" in r.csca_subject
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("name", ["BSI_TR-03105-5_ReferenceDataSet_EF_SOD.bin", "ETSI_ePassport_Prototype_EF_SOD.bin"])
 def test_reference_sods_have_valid_signatures_but_no_trusted_csca(store, name):
     sod = parse_sod((BSI_ETSI / name).read_bytes())
@@ -126,6 +133,7 @@ def test_reference_sods_have_valid_signatures_but_no_trusted_csca(store, name):
     assert "document signer certificate is not issued by a trusted CSCA" in r.error
 
 
+@pytest.mark.testdata
 def test_modified_bsi_sod_fails_the_signature(store):
     sod = parse_sod((BSI_ETSI / "BSI_TR-03105-5_ReferenceDataSet_MODIFIED_EF_SOD.bin").read_bytes())
     r = passive_authentication(sod, {}, store, at=_signed_at(sod))
@@ -133,6 +141,7 @@ def test_modified_bsi_sod_fails_the_signature(store):
     assert "signature over the signed attributes is invalid" in r.error
 
 
+@pytest.mark.testdata
 def test_real_document_under_an_untrusted_store_only():
     sod = parse_sod((SOD_DIR / "FR_EF.SOD.bin").read_bytes())
     only_nl = TrustStore.load([MASTER_LISTS / "NL_ROOT_CA.cer"])

@@ -674,7 +674,7 @@ def test_choose_pace_info():
 
 # ---------------------------------------------------------------- CAM against real EF.CardSecurity
 
-TESTDATA = __import__("pathlib").Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+from tests.testdata import TESTDATA  # noqa: E402
 
 
 def _card_security_infos(name: str):
@@ -685,6 +685,7 @@ def _card_security_infos(name: str):
     return parse_security_infos(content)
 
 
+@pytest.mark.testdata
 def test_real_de_cam_verifies_against_its_card_security():
     """The DE trace above is a real ID card whose EF.CardSecurity is in testdata."""
     result, _ = run_script(pace.pace(
@@ -712,6 +713,7 @@ def test_verify_cam_needs_a_cam_result():
     assert not pace.verify_cam(result, I1["pk_ic_static"])
 
 
+@pytest.mark.testdata
 def test_choose_on_real_card_access_files():
     from docval.emrtd.securityinfo import parse_card_access
     for name, oid, param in [("ecdh_ef_cardaccess.bin", OID_ECDH_GM_AES128, 13),

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from asn1crypto import cms, core
@@ -10,7 +9,7 @@ from hypothesis import strategies as st
 from docval.emrtd import securityinfo as si, tlv
 from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+from tests.testdata import TESTDATA
 
 
 def _read(rel: str) -> bytes:
@@ -32,6 +31,7 @@ def _ec_curve_of(spki: bytes) -> int:
     return params["field_id"]["parameters"].native
 
 
+@pytest.mark.testdata
 def test_at_dg14():
     infos = si.parse_dg14(_read("dg14/AT_DG14.bin"))
     assert [p.name for p in infos.pace_infos] == ["PACE-ECDH-GM-AES-CBC-CMAC-128"]
@@ -46,6 +46,7 @@ def test_at_dg14():
     assert infos.unknown == [] and infos.aa_infos == []
 
 
+@pytest.mark.testdata
 def test_de_dg14_key_id_and_cam():
     infos = si.parse_dg14(_read("dg14/DE_DG14.bin"))
     assert [p.name for p in infos.pace_infos] == ["PACE-ECDH-GM-AES-CBC-CMAC-128", "PACE-ECDH-CAM-AES-CBC-CMAC-128"]
@@ -54,6 +55,7 @@ def test_de_dg14_key_id_and_cam():
     assert [k.key_id for k in infos.ca_public_keys] == [0xC3]
 
 
+@pytest.mark.testdata
 def test_fr_dg14_has_key_but_no_ca_info():
     infos = si.parse_dg14(_read("dg14/FR_DG14.bin"))
     assert infos.ca_infos == []
@@ -63,6 +65,7 @@ def test_fr_dg14_has_key_but_no_ca_info():
     assert [(p.name, p.parameter_id) for p in infos.pace_infos] == [("PACE-ECDH-GM-AES-CBC-CMAC-256", 12)]
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("rel", ["dg14/MY_DG14.bin", "bsi_etsi/BSI_TR-03105-5_ReferenceDataSet_DG14.bin",
                                  "bsi_etsi/ETSI_ePassport_Prototype_DG14.bin"])
 def test_3des_ca_dg14(rel):
@@ -73,6 +76,7 @@ def test_3des_ca_dg14(rel):
     assert [t.version for t in infos.terminal_auth] == [1]
 
 
+@pytest.mark.testdata
 def test_icao_specimen_dg14():
     infos = si.parse_dg14(_read("icao_specimen/DG14.bin"))
     assert [c.name for c in infos.ca_infos] == ["CA-ECDH-AES-CBC-CMAC-256"]
@@ -82,6 +86,7 @@ def test_icao_specimen_dg14():
     assert _ec_curve_of(infos.ca_public_keys[0].spki) == ec.BY_NAME["brainpoolP384r1"].p
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("kind,pace,ca_oid,std_id", [
     ("ecdh", "PACE-ECDH-GM-AES-CBC-CMAC-128", "0.4.0.127.0.7.2.2.3.2.2", 13),
     ("dh", "PACE-DH-GM-AES-CBC-CMAC-128", "0.4.0.127.0.7.2.2.3.1.2", 0),
@@ -96,6 +101,7 @@ def test_vsmartcard_card_access(kind, pace, ca_oid, std_id):
     assert [t.version for t in infos.terminal_auth] == [2]
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("kind,pk_oid,std_id", [("ecdh", si.ID_PK_ECDH, 13), ("dh", si.ID_PK_DH, 0)])
 def test_vsmartcard_card_security(kind, pk_oid, std_id):
     infos = si.parse_security_infos(_card_security_content(f"vsmartcard_npa/{kind}_ef_cardsecurity.bin"))
@@ -106,6 +112,7 @@ def test_vsmartcard_card_security(kind, pk_oid, std_id):
     assert "0.4.0.127.0.7.2.2.5.1" in infos.unknown or "0.4.0.127.0.7.2.2.5.2" in infos.unknown
 
 
+@pytest.mark.testdata
 def test_de_card_security_two_keys():
     infos = si.parse_security_infos(_card_security_content("cardsecurity/DE_EF.CardSecurity.bin"))
     assert [(c.name, c.key_id) for c in infos.ca_infos] == [("CA-ECDH-AES-CBC-CMAC-128", 0x48)]
@@ -114,6 +121,7 @@ def test_de_card_security_two_keys():
     assert [p.parts.mapping for p in infos.pace_infos] == ["GM", "CAM"]
 
 
+@pytest.mark.testdata
 def test_fi_card_security():
     infos = si.parse_security_infos(_card_security_content("cardsecurity/FI_EF.CardSecurity.bin"))
     assert [(p.name, p.parameter_id) for p in infos.pace_infos] == [
@@ -121,6 +129,7 @@ def test_fi_card_security():
     assert [(k.key_id, k.algorithm.standardized_id) for k in infos.ca_public_keys] == [(16, 16)]
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("rel", ["dg14/AT_DG14.bin", "dg14/DE_DG14.bin", "dg14/FR_DG14.bin", "dg14/MY_DG14.bin",
                                  "icao_specimen/DG14.bin"])
 def test_reencoding_real_dg14_is_identical(rel):
@@ -249,6 +258,7 @@ def test_too_many_infos():
         si.parse_security_infos(data)
 
 
+@pytest.mark.testdata
 def test_dg14_wrapper_required():
     with pytest.raises(ParseError):
         si.parse_dg14(_read("vsmartcard_npa/ecdh_ef_cardaccess.bin"))
@@ -264,20 +274,19 @@ def test_fuzz_parse_security_infos(data):
             pass
 
 
-_SEED = _read("vsmartcard_npa/dh_ef_cardaccess.bin")
-
-
-@given(st.integers(0, len(_SEED) - 1), st.integers(0, 255))
+@pytest.mark.testdata
+@given(st.integers(0, 10_000), st.integers(0, 255))
 @settings(max_examples=200, deadline=None)
 def test_fuzz_mutated_card_access(pos, value):
-    data = bytearray(_SEED)
-    data[pos] = value
+    data = bytearray(_read("vsmartcard_npa/dh_ef_cardaccess.bin"))
+    data[pos % len(data)] = value
     try:
         si.parse_security_infos(bytes(data))
     except (ParseError, UnsupportedError, LimitExceeded):
         pass
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("rel,curve", [
     ("dg14/AT_DG14.bin", "brainpoolP256r1"), ("dg14/DE_DG14.bin", "brainpoolP256r1"),
     ("dg14/FR_DG14.bin", "secp256r1"), ("dg14/MY_DG14.bin", "brainpoolP256r1"),
@@ -294,6 +303,7 @@ def test_real_dg14_ca_keys_load_on_their_named_curve(rel, curve):
     assert (loaded.kind, loaded.curve.name) == ("ec", curve)
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("rel,kinds", [
     ("cardsecurity/DE_EF.CardSecurity.bin", {("ec", "brainpoolP256r1")}),
     ("cardsecurity/FI_EF.CardSecurity.bin", {("ec", "brainpoolP384r1")}),
@@ -313,6 +323,7 @@ def test_card_security_ca_keys_by_standardized_id(rel, kinds):
     assert got == kinds
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("kind", ["ecdh", "dh"])
 def test_reencoding_card_access_keeps_privileged_info(kind):
     raw = _read(f"vsmartcard_npa/{kind}_ef_cardaccess.bin")

@@ -29,6 +29,7 @@ def real_sod(country: str) -> bytes:
     return (SOD_DIR / f"{country}_EF.SOD.bin").read_bytes()
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("country", sorted(REAL))
 def test_real_sods_parse(country):
     hash_name, dgs, sig_oid = REAL[country]
@@ -44,6 +45,7 @@ def test_real_sods_parse(country):
     assert country not in repr(sod) or "SOD" in repr(sod)
 
 
+@pytest.mark.testdata
 def test_optional_fields_of_real_sods():
     de = parse_sod(real_sod("DE"))
     assert (de.version, de.lds_version, de.unicode_version) == (1, "0108", "040000")
@@ -55,6 +57,7 @@ def test_optional_fields_of_real_sods():
     assert my.signer.serial == my.certificates[0].serial and my.signer.ski is None
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("country", sorted(REAL))
 def test_ber_indefinite_lengths_parse_to_the_same_values(country):
     der = real_sod(country)
@@ -67,6 +70,7 @@ def test_ber_indefinite_lengths_parse_to_the_same_values(country):
     assert [c.der for c in b.certificates] == [c.der for c in a.certificates]
 
 
+@pytest.mark.testdata
 def test_to_definite_keeps_definite_input_byte_for_byte():
     inner = tlv.parse_single(real_sod("AT"), 0x77).value
     assert cms.to_definite(inner) == inner
@@ -98,6 +102,7 @@ def _with_ber_inside(der: bytes, old: bytes) -> bytes:
     return tlv.encode(item.tag, b"".join(_with_ber_inside(c.encode(), old) for c in item.children()))
 
 
+@pytest.mark.testdata
 def test_real_sod_with_only_its_encapsulated_content_in_ber_parses_the_same():
     der = real_sod("AT")
     signed_data = tlv.parse_single(tlv.parse_single(der, 0x77).value, 0x30).children()[1].children()[0]
@@ -120,6 +125,7 @@ def test_deep_nesting_is_refused_before_asn1crypto():
         cms.parse_signed_data(definite)
 
 
+@pytest.mark.testdata
 @pytest.mark.parametrize("name", ["DE_EF.CardSecurity.bin", "FI_EF.CardSecurity.bin"])
 def test_card_security_is_signed_data_with_security_infos(name):
     signed = cms.parse_signed_data((CARD_SECURITY / name).read_bytes())
@@ -128,6 +134,7 @@ def test_card_security_is_signed_data_with_security_infos(name):
     assert len(signed.signer_infos) == 1 and len(signed.certificates) == 1
 
 
+@pytest.mark.testdata
 def test_bsi_sods_and_the_modified_one():
     sod = parse_sod((BSI_ETSI / "BSI_TR-03105-5_ReferenceDataSet_EF_SOD.bin").read_bytes())
     assert sorted(sod.dg_hashes) == [1, 2, 3, 4, 14]
@@ -171,6 +178,7 @@ def test_malformed_lds_security_objects():
         parse_sod(_sod_with_content(b"\x30\x00"))
 
 
+@pytest.mark.testdata
 def test_wrapper_and_size_errors():
     inner = tlv.parse_single(real_sod("AT"), 0x77).value
     with pytest.raises(ParseError):
@@ -200,6 +208,7 @@ def test_arbitrary_bytes(data):
             pass
 
 
+@pytest.mark.testdata
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_mutated_real_sods(data):

@@ -3,7 +3,7 @@
 Shared by the bounded hypothesis tests (``tests/fuzz/test_*.py``) and the long
 runs of ``bench/fuzz.py``: a target is a function of one ``bytes`` argument and
 the exception types it may raise.  Anything else escaping is a bug (HOSTILE_INPUTS:
-"never a traceback").  Seeds are real documents from ``../shared/testdata`` and
+"never a traceback").  Seeds are real documents from the data set (``tests/testdata.py``), when present, and
 files the virtual passport builds, so mutations start from structures deep enough
 to reach the interesting code, not only the first length check.
 """
@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 from docval.emrtd.errors import EmrtdError
 
 ROOT = Path(__file__).resolve().parents[2]
-TESTDATA = ROOT / ".." / "shared" / "testdata"
+from tests.testdata import TESTDATA  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,12 @@ class Target:
 
 def _read(*parts: str) -> bytes:
     return (TESTDATA.joinpath(*parts)).read_bytes()
+
+
+def _opt(*parts: str) -> list[bytes]:
+    """The file as a one-seed list, or no seed without the data set."""
+    path = TESTDATA.joinpath(*parts)
+    return [path.read_bytes()] if path.is_file() else []
 
 
 def _glob(pattern: str) -> list[bytes]:
@@ -171,7 +177,7 @@ def _spki_seeds() -> list[bytes]:
 
 
 def _certificate_seeds() -> list[bytes]:
-    return _glob("master_lists/IDN_CSCA/*.cer") + [_read("master_lists", "DE_ROOT_CA_CSCA07.cer")]
+    return _glob("master_lists/IDN_CSCA/*.cer") + _opt("master_lists", "DE_ROOT_CA_CSCA07.cer")
 
 
 def _master_list_content_seeds() -> list[bytes]:
@@ -203,7 +209,10 @@ def _crl_seed() -> bytes:
 
 def _ldif_seeds() -> list[bytes]:
     import base64
-    cert = base64.b64encode(_certificate_seeds()[0]).decode()
+    certificates = _certificate_seeds()
+    if not certificates:
+        return []
+    cert = base64.b64encode(certificates[0]).decode()
     folded = "\n ".join(cert[i : i + 76] for i in range(0, len(cert), 76))
     text = f"dn: cn=x,o=ml\nuserCertificate;binary:: {folded}\nsn: 1\n\n# comment\ncn:: YWJj\n"
     return [text.encode()]
@@ -495,7 +504,7 @@ def _dg_seeds(*keys: str, specimen: str = "", extra: Sequence[str] = ()) -> Call
         dgs = _virtual_dgs()
         out = [dgs[k] for k in keys if k in dgs]
         if specimen:
-            out.append(_read("icao_specimen", specimen))
+            out += _opt("icao_specimen", specimen)
         for pattern in extra:
             out += _glob(pattern)
         return out
@@ -512,9 +521,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("security_infos", _imp("docval.emrtd.securityinfo", "parse_security_infos"),
            lambda: _glob("vsmartcard_npa/*cardaccess.bin")),
     Target("dg14", _imp("docval.emrtd.securityinfo", "parse_dg14"),
-           lambda: _glob("dg14/*.bin") + _glob("bsi_etsi/*DG14.bin") + [_read("icao_specimen", "DG14.bin")]),
+           lambda: _glob("dg14/*.bin") + _glob("bsi_etsi/*DG14.bin") + _opt("icao_specimen", "DG14.bin")),
     Target("dg15", _imp("docval.emrtd.aa", "parse_dg15"),
-           lambda: _glob("dg15/*.bin") + _glob("bsi_etsi/*DG15.bin") + [_read("icao_specimen", "DG15.bin")]),
+           lambda: _glob("dg15/*.bin") + _glob("bsi_etsi/*DG15.bin") + _opt("icao_specimen", "DG15.bin")),
     Target("public_key", _imp("docval.emrtd.keys", "load_public_key"), _spki_seeds),
     Target("sod", _imp("docval.emrtd.lds.sod", "parse_sod"), lambda: _glob("sod/*.bin") + _glob("bsi_etsi/*SOD.bin")),
     Target("cms", _imp("docval.emrtd.lds.cms", "parse_signed_data"), _cms_seeds),
@@ -540,6 +549,23 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("flow_ca", lambda s: drive(_ca_flow, s), _generic_response_seeds),
     Target("flow_aa", lambda s: drive(_aa_flow, s), _generic_response_seeds),
 ]}
+
+
+# Targets whose only seeds, or whose keys (CA, AA flows), come from the real-document data
+# set: their tests carry the `testdata` marker and skip without it.  The others fall back to
+# the virtual chip's files and recorded sessions.
+NEEDS_TESTDATA = frozenset({
+    "card_access", "certificate", "cms", "dg14", "dg15", "flow_aa", "flow_ca", "ldif",
+    "master_list", "public_key", "security_infos", "sod", "tlv",
+})
+
+
+def target_params() -> list:
+    """Every target name for ``pytest.mark.parametrize``, marked when it needs the data set."""
+    import pytest
+
+    return [pytest.param(name, marks=pytest.mark.testdata) if name in NEEDS_TESTDATA else name
+            for name in sorted(TARGETS)]
 
 
 def allowed_for(target: Target) -> tuple[type[BaseException], ...]:

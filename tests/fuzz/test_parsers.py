@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.targets import N_KINDS, TARGETS, check_one, mutate, seeds_for
+from tests.fuzz.targets import N_KINDS, TARGETS, check_one, mutate, seeds_for, target_params
 
 EXAMPLES = {"flow_pace": 40, "flow_ca": 40, "start_message": 150, "sod": 80, "master_list": 60,
             "image": 60}
@@ -30,13 +30,13 @@ def _inputs(name: str):
     return st.one_of(mutated, st.binary(max_size=300))
 
 
-@pytest.mark.parametrize("name", sorted(TARGETS))
+@pytest.mark.parametrize("name", target_params())
 def test_seeds_are_accepted_or_rejected_cleanly(name):
     for seed in seeds_for(name):
         check_one(TARGETS[name], seed)
 
 
-@pytest.mark.parametrize("name", sorted(TARGETS))
+@pytest.mark.parametrize("name", target_params())
 def test_fuzz_only_documented_errors(name):
     target = TARGETS[name]
 

@@ -1,5 +1,11 @@
-"""Every row of ../shared/HOSTILE_INPUTS.md has a test named after its ID, and every
-hostile chip behaviour shipped in docval.sim.hostile names a row that exists."""
+"""Every row of the hostile-input catalogue (the table in docs/reliability.md) has a test
+named after its ID, and every hostile chip behaviour shipped in docval.sim.hostile names a
+row that exists.
+
+When the real-document data set comes with an external copy of the catalogue
+(``$DOCVAL_TESTDATA/../HOSTILE_INPUTS.md``), every ID in it must be in the project's table
+and have a test too, so the two cannot drift apart unnoticed.
+"""
 from __future__ import annotations
 
 import ast
@@ -10,15 +16,22 @@ import pytest
 
 from docval.sim.hostile import BEHAVIOURS, hostile_chip
 from docval.sim.hostile_phone import phone_behaviours
+from tests.testdata import TESTDATA
 
 pytestmark = pytest.mark.hostile
 
 HERE = Path(__file__).resolve().parent
-CATALOGUE = HERE.parents[1] / ".." / "shared" / "HOSTILE_INPUTS.md"
+CATALOGUE = HERE.parents[1] / "docs" / "reliability.md"
+EXTERNAL = TESTDATA.parent / "HOSTILE_INPUTS.md"
+_ROW = re.compile(r"^\| ([A-Z]\d+) \|", flags=re.M)
+
+
+def ids_in(path: Path) -> list[str]:
+    return _ROW.findall(path.read_text(encoding="utf-8"))
 
 
 def catalogue_ids() -> list[str]:
-    return re.findall(r"^\| ([A-Z]\d+) \|", CATALOGUE.read_text(), flags=re.M)
+    return ids_in(CATALOGUE)
 
 
 def defined_test_names() -> set[str]:
@@ -30,12 +43,31 @@ def defined_test_names() -> set[str]:
     return names
 
 
-def test_every_catalogue_id_has_a_test():
-    ids = catalogue_ids()
-    assert len(ids) == 54
+def _without_test(ids: list[str]) -> list[str]:
     names = defined_test_names()
-    missing = [i for i in ids if not any(n.startswith(f"test_{i}_") for n in names)]
-    assert missing == []
+    return [i for i in ids if not any(n.startswith(f"test_{i}_") for n in names)]
+
+
+def test_the_catalogue_table_is_well_formed():
+    ids = catalogue_ids()
+    assert ids, f"no catalogue rows found in {CATALOGUE}"
+    assert len(ids) == len(set(ids)), "an ID appears twice in the catalogue"
+    # every transport, protocol, APDU, SM, TLV, key, PKI and content group is present
+    assert {i[0] for i in ids} == set("WPASTKXD")
+
+
+def test_every_catalogue_id_has_a_test():
+    assert _without_test(catalogue_ids()) == []
+
+
+@pytest.mark.testdata
+def test_every_id_of_the_external_catalogue_is_in_ours_and_tested():
+    if not EXTERNAL.is_file():
+        pytest.skip(f"no external catalogue beside DOCVAL_TESTDATA (looked for {EXTERNAL})")
+    external = ids_in(EXTERNAL)
+    assert external, f"no catalogue rows found in {EXTERNAL}"
+    assert sorted(set(external) - set(catalogue_ids())) == []
+    assert _without_test(external) == []
 
 
 def test_every_behaviour_names_a_catalogue_row():

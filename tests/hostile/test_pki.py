@@ -6,7 +6,6 @@ one is wrong in exactly the way its test names.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from docval.emrtd import keys
@@ -18,7 +17,7 @@ from tests.hostile.chipharness import run_chip, run_hostile
 
 pytestmark = pytest.mark.hostile
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+from tests.testdata import TESTDATA
 DG1 = b"\x61\x05\x5f\x1f\x02AB"
 DGS = {1: DG1}
 
@@ -59,6 +58,7 @@ def test_X2_legacy_lds_oid_is_accepted(demo_trust):
     assert out.result["passive_authentication"] is True, out.errors
 
 
+@pytest.mark.testdata
 def test_X3_real_explicit_brainpool_parameters_verify():
     """The German SOD's DSC carries explicit brainpool parameters: matched strictly, then verified."""
     from docval.emrtd.pa import check_signer, find_signer_certificate
@@ -73,6 +73,7 @@ def test_X3_fake_curve_sharing_brainpools_prime_is_rejected():
         keys.load_public_key(fake_curve_spki())
 
 
+@pytest.mark.testdata
 def test_X4_rsassa_pss_real_document_verifies():
     from docval.emrtd.pa import check_signer, find_signer_certificate
     for name in ("ID_EF.SOD.bin", "MY_EF.SOD.bin"):

@@ -1,5 +1,4 @@
 import io
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -10,7 +9,7 @@ from docval.emrtd.lds.dg2 import parse_dg2
 from docval.emrtd.mrz import parse_mrz
 from docval.sim import datagroups as dg
 
-SPECIMEN = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "icao_specimen"
+from tests.testdata import SPECIMEN
 
 ANNA = dict(issuing_state="UTO", primary_identifier="ERIKSSON", secondary_identifier="ANNA MARIA",
             nationality="UTO", date_of_birth="740812", gender="F", date_of_expiry="120415")
@@ -25,6 +24,7 @@ def test_td3_matches_the_icao_9303_4_specimen():
                    "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
 
 
+@pytest.mark.testdata
 def test_td2_dg1_matches_the_icao_specimen_file_byte_for_byte():
     mrz = dg.make_td2_mrz(document_number="D23145890", **ANNA)
     assert dg.encode_dg1(mrz) == (SPECIMEN / "DG1_TD2.bin").read_bytes()

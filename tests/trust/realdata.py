@@ -1,4 +1,4 @@
-"""Real trust anchors from ../shared/testdata, loaded once per test session.
+"""Real trust anchors from the real-document data set (tests/testdata.py), loaded once per test session.
 
 The German master list is ~900 KB with ~600 certificates: parse it once and
 share the store between test modules (a module-level cache lives as long as
@@ -7,11 +7,10 @@ the pytest process).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from docval.trust.store import TrustStore
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+from tests.testdata import TESTDATA
 MASTER_LISTS = TESTDATA / "master_lists"
 DE_ML = MASTER_LISTS / "DE_ML_2026-05-28-08-28-45.ml"
 NL_ML = MASTER_LISTS / "NL_ML_2026-07-22.ml"

@@ -17,6 +17,7 @@ from tests.trust.realdata import DE_ML, DE_ROOT, IDN_CSCA, MASTER_LISTS, NL_ML, 
 DOCUMENTED = (ParseError, UnsupportedError, LimitExceeded)
 
 
+@pytest.mark.testdata
 def test_german_master_list():
     store = de_store()
     assert store.problems == []
@@ -32,6 +33,7 @@ def test_german_master_list():
     assert {"DE", "AT", "FR", "FI"} <= set(store.countries())
 
 
+@pytest.mark.testdata
 def test_dutch_master_list():
     store = nl_store()
     assert store.problems == [] and store.count == 411
@@ -41,6 +43,7 @@ def test_dutch_master_list():
     assert ml.signer_issuer_subject == root.subject_text and ml.anchor_fingerprint == root.fingerprint
 
 
+@pytest.mark.testdata
 def test_master_list_with_a_broken_signature_is_rejected(tmp_path):
     data = bytearray(NL_ML.read_bytes())
     data[-10] ^= 0xFF            # inside the signature value at the end
@@ -140,6 +143,7 @@ def test_one_master_list_cannot_vouch_for_another(tmp_path):
     assert "its issuer is" in store.problems[0].reason and "XB CSCA" in store.problems[0].reason
 
 
+@pytest.mark.testdata
 def test_real_master_lists_need_their_publishers_csca(tmp_path):
     """The real German and Dutch lists each carry their own root and each other's: without
     the root pinned as a file neither is accepted, whatever else is loaded."""
@@ -155,6 +159,7 @@ def test_real_master_lists_need_their_publishers_csca(tmp_path):
     assert "Common Name: CSCA NL" in only_de.problems[0].reason
 
 
+@pytest.mark.testdata
 def test_directory_of_pem_and_der_and_link_certificates(tmp_path):
     p = pki.generate_pki()
     (tmp_path / "sub").mkdir()
@@ -198,6 +203,7 @@ def test_missing_and_empty_paths_are_problems(tmp_path):
     assert store.count == 0
 
 
+@pytest.mark.testdata
 def test_version_is_a_stable_fingerprint_of_the_set(tmp_path):
     a = TrustStore.load([IDN_CSCA])
     files = sorted(IDN_CSCA.iterdir())
@@ -211,6 +217,7 @@ def test_version_is_a_stable_fingerprint_of_the_set(tmp_path):
     assert TrustStore().version == TrustStore.load([]).version
 
 
+@pytest.mark.testdata
 def test_lookup_by_ski_and_name():
     store = TrustStore.load([IDN_CSCA])
     cert = parse_certificate((IDN_CSCA / "2020-10_CSCA.cer").read_bytes())
@@ -299,6 +306,7 @@ def test_sod_without_embedded_certificate_uses_a_dsc_from_ldif(tmp_path):
     assert passive_authentication(sod, dgs, store, at=pki.DEMO_NOT_BEFORE.replace(year=2025)).passive_authentication
 
 
+@pytest.mark.testdata
 def test_summary_has_no_certificates():
     s = TrustStore.load([IDN_CSCA]).summary()
     assert s["csca_count"] == 5 and s["countries"] == ["ID"] and s["problems"] == []
