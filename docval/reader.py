@@ -478,8 +478,11 @@ class _Session:
         ca_info, ca_key = choice
         self.progress("CHIP_AUTHENTICATION")
         try:
+            # A chip that already answered an extended READ BINARY with 6700 gets the
+            # short GENERAL AUTHENTICATE at once, not after one more 6700.
+            extended = self.extended and (self.limits is None or self.limits.extended)
             result = await self._run(chip_authentication(ca_info, ca_key, rng=self.params.rng,
-                                                         extended_length=self.extended,
+                                                         extended_length=extended,
                                                          max_command_data=self.link.max_command_data()))
         except CommandTooLong as exc:
             ca.tried(verdicts.RESPONSE_TOO_LONG if exc.response else verdicts.COMMAND_TOO_LONG, str(exc))
