@@ -7,6 +7,7 @@ import pytest
 from docval.emrtd.errors import AccessControlError, CommunicationError
 from docval.sim import profiles
 from tests.hostile.chipharness import assert_closed, run_chip, run_hostile
+from tests.schema import check_emrtd_passport
 
 pytestmark = pytest.mark.hostile
 
@@ -29,6 +30,7 @@ def _verdicts(out):
 
 
 def _not_read(out):
+    check_emrtd_passport(out.result)
     return out.result["passive_authentication_details"]["data_groups_not_read"]
 
 
