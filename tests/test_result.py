@@ -12,7 +12,16 @@ def test_empty_report_has_every_required_field():
     assert obj["passive_authentication_details"]["error"]
     assert obj["chip_authentication_result"] == "UNAVAILABLE"
     assert obj["errors"] == [] and "files_binary" not in obj
+    assert obj["passive_authentication_details"]["data_groups_not_read"] == []
     json.dumps(obj)
+
+
+def test_data_groups_not_read_are_in_the_result():
+    report = Report(errors=["EF.DG11 is listed in EF.SOD but was not read: the chip withheld it (status 6982)"])
+    report.pa.data_groups_not_read = [11]
+    obj = report.to_emrtd_passport()
+    check_emrtd_passport(obj)
+    assert obj["passive_authentication_details"]["data_groups_not_read"] == [11]
 
 
 def test_full_report():

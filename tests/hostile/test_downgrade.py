@@ -111,3 +111,10 @@ def test_K8_shifted_answer_after_access_control_is_communication_failed(name, de
     out = run_hostile(name, demo_trust)
     assert_closed(out, "COMMUNICATION_FAILED", CommunicationError)
     assert not isinstance(out.exc, AccessControlError)
+
+
+def test_K7_withheld_content_group_is_named_and_verdicts_stand(demo_trust):
+    out = run_hostile("dg11-needs-eac", demo_trust)
+    assert _not_read(out) == [11]
+    assert _verdicts(out) == ("SUCCESS", "SUCCESS")
+    assert out.result["passive_authentication_details"]["data_groups_checked"] == [1, 2, 12, 14, 15]
