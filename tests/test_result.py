@@ -63,3 +63,11 @@ def test_phone_options_repr_hides_the_access_key():
     from docval.sim.phone import PhoneOptions
 
     assert "491736" not in repr(PhoneOptions(access_key={"can": "491736"}))
+
+
+def test_the_virtual_phone_shows_groups_not_read():
+    from docval.sim.cli import summarize
+    obj = Report().to_emrtd_passport()
+    assert not any("not read" in line for line in summarize(obj))
+    obj["passive_authentication_details"]["data_groups_not_read"] = [3, 11]
+    assert "    not read: DG 3,11" in summarize(obj)
