@@ -439,7 +439,7 @@ class _Session:
         else:
             # Listed in EF.SOD but not delivered: named in the result, never dropped silently.
             state, why = self.unread.get(files.dg(dg).name, (verdicts.FILE_UNREADABLE, "no reason given"))
-            self.facts.not_read[dg] = _plain(state, why)
+            self.facts.not_read[dg] = (state, why)
         return data
 
     def _key_file_missing(self, mech: verdicts.MechanismFacts, ref: files.FileRef) -> None:
@@ -674,13 +674,6 @@ def _mapping(info: Any) -> str | None:
         return info.parts.mapping
     except EmrtdError:
         return None
-
-
-def _plain(state: str, why: str) -> str:
-    """Why a data group was not delivered, in words for ``errors``."""
-    if state == verdicts.FILE_WITHHELD:
-        return f"the chip withheld it ({why})"
-    return f"it could not be read ({why})"
 
 
 def _pa_call(fn: Callable[..., Any], sod: Any, dgs: dict[int, bytes], trust: Any,

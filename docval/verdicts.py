@@ -77,8 +77,9 @@ class Facts:
     aa: MechanismFacts = field(default_factory=MechanismFacts)
     # Whether EF.SOD's signature and its certificate verified; None before PA ran.
     sod_valid: Optional[bool] = None
-    # Data groups EF.SOD lists that the chip did not deliver, with the reason in plain words.
-    not_read: dict[int, str] = field(default_factory=dict)
+    # Data groups EF.SOD lists that the chip did not deliver: (FILE_WITHHELD or
+    # FILE_UNREADABLE, the status or read error in plain words).
+    not_read: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,12 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def _not_read(dg: int, state: str, why: str) -> str:
+    if state == FILE_WITHHELD:
+        return f"EF.DG{dg} is listed in EF.SOD but the chip withheld it ({why})"
+    return f"EF.DG{dg} could not be read: {why} (it is listed in EF.SOD)"
+
+
 def verdict(mech: str, facts: Facts, ca_result: Optional[str] = None) -> tuple[Rule, Verdict]:
     """The first rule of :data:`RULES` that applies to ``mech`` ("CA" or "AA")."""
     m = facts.ca if mech == CA else facts.aa
@@ -178,7 +185,7 @@ def verdict(mech: str, facts: Facts, ca_result: Optional[str] = None) -> tuple[R
 
 def decide(facts: Facts) -> Decision:
     """Both verdicts, the sentences for ``errors`` and ``data_groups_not_read``."""
-    errors = [f"EF.DG{dg} is listed in EF.SOD but was not read: {why}" for dg, why in sorted(facts.not_read.items())]
+    errors = [_not_read(dg, state, why) for dg, (state, why) in sorted(facts.not_read.items())]
     _, ca = verdict(CA, facts)
     _, aa = verdict(AA, facts, ca.result)
     errors += [v.error for v in (ca, aa) if v.error]

@@ -17,7 +17,7 @@ def test_empty_report_has_every_required_field():
 
 
 def test_data_groups_not_read_are_in_the_result():
-    report = Report(errors=["EF.DG11 is listed in EF.SOD but was not read: the chip withheld it (status 6982)"])
+    report = Report(errors=["EF.DG11 is listed in EF.SOD but the chip withheld it (status 6982)"])
     report.pa.data_groups_not_read = [11]
     obj = report.to_emrtd_passport()
     check_emrtd_passport(obj)

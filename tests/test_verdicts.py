@@ -145,12 +145,12 @@ def test_decide_names_unread_groups_and_uses_the_final_ca_verdict():
     f = facts(ca=["EF.SOD"], aa=["EF.SOD"], sod_valid=False)
     f.ca.tried(v.PROVEN)                     # downgraded by the invalid EF.SOD ...
     f.aa.tried(v.RESPONSE_TOO_LONG)          # ... so the AA exception does not apply
-    f.not_read = {11: "the chip withheld it (status 6982)", 3: "it could not be read (x)"}
+    f.not_read = {11: (v.FILE_WITHHELD, "status 6982"), 3: (v.FILE_UNREADABLE, "READ BINARY status 6B00")}
     d = v.decide(f)
     assert (d.chip_authentication, d.active_authentication) == (FAILED, FAILED)
     assert d.data_groups_not_read == [3, 11]
-    assert d.errors[0].startswith("EF.DG3 is listed in EF.SOD but was not read")
-    assert d.errors[1].startswith("EF.DG11 is listed in EF.SOD but was not read")
+    assert d.errors[0] == "EF.DG3 could not be read: READ BINARY status 6B00 (it is listed in EF.SOD)"
+    assert d.errors[1] == "EF.DG11 is listed in EF.SOD but the chip withheld it (status 6982)"
     assert len(d.errors) == 4
 
 
