@@ -72,6 +72,9 @@ _TABLE: tuple[tuple[type[BaseException], Close], ...] = (
     (InvalidStartMessage, Close(1008, "INVALID_START_MESSAGE")),
     (InvalidAccessKey, Close(1008, "INVALID_ACCESS_KEY_VALUES")),
     (InvalidClientId, Close(4401, "INVALID_CLIENT_ID")),
+    # 4403 tells the user to check the CAN/MRZ: only when the session's first access
+    # control fails.  Failing again after it once succeeded is the relay's fault.
+    (emrtd.AccessControlLost, Close(1011, "COMMUNICATION_FAILED")),
     (emrtd.AccessControlError, Close(4403, "ACCESS_CONTROL_FAILED")),
     (emrtd.CommunicationError, Close(1011, "COMMUNICATION_FAILED")),
     (ConnectionLost, Close(1011, "COMMUNICATION_FAILED")),

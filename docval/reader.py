@@ -6,11 +6,11 @@ tests the virtual chip answers synchronously.  Everything chip-specific is in
 the sans-IO flows of ``docval.emrtd``; this module decides what to run next and
 what a result may claim.
 
-What may be claimed (DESIGN.md §2): access control proves nothing about the chip.
-Chip Authentication is SUCCESS only with a DG14 whose hash matches the SOD and a
-protected read under the new keys; Active Authentication only with a fresh
-challenge and a DG15 covered by the SOD; and neither survives a SOD that fails
-Passive Authentication.
+What may be claimed: access control proves nothing about the chip.  This module
+only records *facts* (what the document declares, which files were delivered,
+what each protocol run did) in a :class:`docval.verdicts.Facts`; the verdicts
+and their sentences in ``errors`` come from the rule table of
+:mod:`docval.verdicts` once Passive Authentication is done (docs/verdicts.md).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from docval.emrtd.apdu import MAX_SHORT_LE
 from docval.emrtd.atrinfo import parse_atr_info
 from docval.emrtd.errors import (
     AccessControlError,
+    AccessControlLost,
     CommandTooLong,
     AuthenticationError,
     EmrtdError,
@@ -39,7 +40,9 @@ from docval.emrtd.errors import (
 )
 from docval.emrtd.flow import Flow, Link, run_async
 from docval.emrtd.mrz import CanKey, MrzKey
-from docval.result import FAILED, SUCCESS, UNAVAILABLE, PADetails, Report
+from docval.result import PADetails, Report
+from docval import verdicts
+from docval.verdicts import Facts
 
 # Data groups read for the result, in SPEC §3.3 order, with their statuses.
 CONTENT_DGS = (1, 2, 7, 11, 12)
@@ -101,6 +104,9 @@ class _Session:
         self.limits: files.ReadLimits | None = None
         self.ca_proof_pending = False
         self.reestablished = False
+        self.facts = Facts()
+        # Why an optional file came back as None, by name: (verdicts.FILE_* state, plain words).
+        self.unread: dict[str, tuple[str, str]] = {}
         # Files read ahead in a pipelined burst, by name, consumed by _read when their step
         # comes; a Pending one is valid only while no other command was sent (see _fetch).
         self.prefetched: dict[str, burst.Result] = {}
@@ -182,7 +188,9 @@ class _Session:
         return await self._run(files.read_file(ref, self.limits))
 
     async def _read(self, ref: files.FileRef, *, mandatory: bool) -> bytes | None:
-        """Read a whole file; a missing optional file is None, a broken one an error entry."""
+        """Read a whole file; a missing or broken optional file is None, with the reason
+        in ``self.unread`` (data groups) or in ``errors`` (the master file's EFs)."""
+        is_dg = ref.in_application and ref.name.startswith("EF.DG")
         try:
             data = await self._fetch(ref)
         except SecureMessagingError:
@@ -190,19 +198,31 @@ class _Session:
         except (FileNotFoundOnChip, FileAccessDenied) as exc:
             if mandatory:
                 raise FileReadError(f"{ref.name}: {exc}") from None
-            if isinstance(exc, FileAccessDenied):
+            denied = isinstance(exc, FileAccessDenied)
+            self.unread[ref.name] = (verdicts.FILE_WITHHELD, "status 6982: protected by Extended Access Control" if denied
+                                     else "status 6A82: file not found")
+            if denied and not is_dg:
                 self.report.error(f"{ref.name} is protected by Extended Access Control and was not read")
             return None
-        except (FileReadError, StatusError, LimitExceeded, ParseError) as exc:
+        except StatusError as exc:
             if mandatory:
                 raise FileReadError(f"{ref.name} could not be read: {exc}") from None
-            self.report.error(f"{ref.name} could not be read: {exc}")
+            self.unread[ref.name] = (verdicts.FILE_WITHHELD, str(exc))
+            if not is_dg:
+                self.report.error(f"{ref.name} could not be read: {exc}")
+            return None
+        except (FileReadError, LimitExceeded, ParseError) as exc:
+            if mandatory:
+                raise FileReadError(f"{ref.name} could not be read: {exc}") from None
+            self.unread[ref.name] = (verdicts.FILE_UNREADABLE, str(exc))
+            if not is_dg:
+                self.report.error(f"{ref.name} could not be read: {exc}")
             return None
         if self.ca_proof_pending:
             # The first protected read under the CA session keys succeeded: only the chip
             # holding the DG14 private key could have derived them.
             self.ca_proof_pending = False
-            self.report.chip_authentication = SUCCESS
+            self.facts.ca.tried(verdicts.PROVEN)
         return data
 
     # -- the procedure ----------------------------------------------------------------------
@@ -275,6 +295,10 @@ class _Session:
                 offered = len(infos.pace_infos)
             except (ParseError, UnsupportedError) as exc:
                 self.report.error(f"EF.CardAccess ignored: {exc}")
+            else:
+                if (infos.ca_infos or infos.ca_public_keys
+                        or any(_mapping(i) == "CAM" for i in infos.pace_infos)):
+                    self.facts.ca.declare("EF.CardAccess")
         if pace_info is not None:
             try:
                 await self._pace(pace_info, send_parameter_id=offered > 1)
@@ -328,7 +352,10 @@ class _Session:
             await self._run(files.select_application())
 
     async def _reestablish(self) -> None:
-        """Run access control again after the chip dropped Secure Messaging (e.g. failed CA)."""
+        """Run access control again after the chip dropped Secure Messaging (e.g. failed CA).
+
+        The CAN or MRZ already worked once in this session, so a failure now is never
+        the user's: it closes with COMMUNICATION_FAILED, not ACCESS_CONTROL_FAILED."""
         if self.reestablished:
             raise SecureMessagingError("secure messaging failed again after re-establishing it")
         self.reestablished = True
@@ -340,7 +367,10 @@ class _Session:
             await self._run(files.select_master_file())
         except (StatusError, FileReadError) as exc:
             self.report.error(f"selecting the master file failed: {exc}")
-        await self._access_control()
+        try:
+            await self._access_control()
+        except AccessControlError as exc:
+            raise AccessControlLost(f"access control failed after it had succeeded once: {exc}") from None
 
     async def _read_sod(self) -> None:
         from docval.emrtd.lds.sod import parse_sod
@@ -354,6 +384,10 @@ class _Session:
         self.report.files["sod"] = data
         self.report.sod_hash_algorithm = self.sod.hash_algorithm
         self.report.sod_hashes = dict(self.sod.dg_hashes)
+        if 14 in self.sod.dg_hashes:
+            self.facts.ca.declare("EF.SOD")
+        if 15 in self.sod.dg_hashes:
+            self.facts.aa.declare("EF.SOD")
 
     async def _read_sod_with_dg14(self) -> None:
         """Pipelining: DG14's first read rides with EF.SOD's last burst.  Documents with
@@ -396,51 +430,70 @@ class _Session:
                 raise
             # A clone chip cannot derive the CA session keys: the first protected read fails.
             self.ca_proof_pending = False
-            self.report.chip_authentication = FAILED
-            self.report.error("chip authentication failed: the chip did not continue secure messaging with the new keys")
+            self.facts.ca.tried(verdicts.SM_BROKEN)
             await self._reestablish()
             data = await self._read(files.dg(dg), mandatory=mandatory)
         if data is not None:
             self.dgs[dg] = data
             self.report.files[f"dg{dg}"] = data
-        elif not any(f"EF.DG{dg} " in e for e in self.report.errors):
-            # Listed in EF.SOD but absent from the chip (HOSTILE_INPUTS T6): say so.
-            self.report.error(f"EF.DG{dg} is listed in EF.SOD but the chip does not have it")
+        else:
+            # Listed in EF.SOD but not delivered: named in the result, never dropped silently.
+            state, why = self.unread.get(files.dg(dg).name, (verdicts.FILE_UNREADABLE, "no reason given"))
+            self.facts.not_read[dg] = (state, why)
         return data
+
+    def _key_file_missing(self, mech: verdicts.MechanismFacts, ref: files.FileRef) -> None:
+        state, why = self.unread.get(ref.name, (verdicts.FILE_UNREADABLE, "no reason given"))
+        mech.file(ref.name, state, why)
 
     async def _chip_authentication(self) -> None:
         if self.pace_result is not None and self.pace_result.mapping == "CAM":
             return  # CAM proved the chip during PACE; verified against EF.CardSecurity in PA
+        ca = self.facts.ca
         data = await self._read_dg(14)
         if data is None:
+            if 14 in self.sod.dg_hashes:
+                self._key_file_missing(ca, files.dg(14))
             return
         from docval.emrtd.ca import chip_authentication, choose_ca
         from docval.emrtd.securityinfo import parse_dg14
         if not self._hash_matches(14, data):
-            self.report.chip_authentication = FAILED
-            self.report.error("chip authentication not attempted: DG14 does not match its hash in EF.SOD")
+            ca.file("EF.DG14", verdicts.FILE_HASH_MISMATCH)
             return
         try:
-            choice = choose_ca(parse_dg14(data))
+            infos = parse_dg14(data)
+            choice = choose_ca(infos)
         except (ParseError, UnsupportedError, LimitExceeded) as exc:
-            self.report.chip_authentication = FAILED
-            self.report.error(f"chip authentication not possible: {exc}")
+            ca.file("EF.DG14", verdicts.FILE_UNPARSABLE, str(exc))
             return
+        ca.file("EF.DG14", verdicts.FILE_READ)
         if choice is None:
+            if not infos.ca_infos and ca.declared_by == ["EF.SOD"]:
+                # A DG14 that EF.SOD signs and that holds no CA at all (only PACE or AA
+                # infos): the document itself says it has no Chip Authentication.
+                ca.declared_by.clear()
+            else:
+                ca.file("EF.DG14", verdicts.FILE_UNPARSABLE, "no Chip Authentication public key")
             return
         ca_info, ca_key = choice
         self.progress("CHIP_AUTHENTICATION")
         try:
+            # A chip that already answered an extended READ BINARY with 6700 gets the
+            # short GENERAL AUTHENTICATE at once, not after one more 6700.
+            extended = self.extended and (self.limits is None or self.limits.extended)
             result = await self._run(chip_authentication(ca_info, ca_key, rng=self.params.rng,
-                                                         extended_length=self.extended))
+                                                         extended_length=extended,
+                                                         max_command_data=self.link.max_command_data()))
         except CommandTooLong as exc:
-            # Not a verdict on the chip: the phone cannot carry the protocol's APDUs.
-            self.report.chip_authentication = UNAVAILABLE
-            self.report.error(f"chip authentication not possible with this phone: {exc}")
+            ca.tried(verdicts.RESPONSE_TOO_LONG if exc.response else verdicts.COMMAND_TOO_LONG, str(exc))
             return
-        except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded, ParseError) as exc:
-            self.report.chip_authentication = FAILED
-            self.report.error(f"chip authentication failed: {exc}")
+        except StatusError as exc:
+            ca.tried(verdicts.REFUSED, str(exc))
+            if self.link.broken:
+                await self._reestablish()
+            return
+        except (AuthenticationError, UnsupportedError, LimitExceeded, ParseError) as exc:
+            ca.tried(verdicts.DISPROVEN, str(exc))
             if self.link.broken:
                 await self._reestablish()
             return
@@ -450,13 +503,15 @@ class _Session:
         self.ca_proof_pending = True
 
     async def _active_authentication(self) -> None:
+        aa = self.facts.aa
         data = await self._read_dg(15)
         if data is None:
+            if 15 in self.sod.dg_hashes:
+                self._key_file_missing(aa, files.dg(15))
             return
         from docval.emrtd.aa import active_authentication, parse_dg15
         if not self._hash_matches(15, data):
-            self.report.active_authentication = FAILED
-            self.report.error("active authentication not attempted: DG15 does not match its hash in EF.SOD")
+            aa.file("EF.DG15", verdicts.FILE_HASH_MISMATCH)
             return
         aa_info = None
         dg14 = self.dgs.get(14)
@@ -467,9 +522,9 @@ class _Session:
                 aa_info = infos.aa_infos[0] if infos.aa_infos else None
             key = parse_dg15(data)
         except (ParseError, UnsupportedError, LimitExceeded) as exc:
-            self.report.active_authentication = FAILED
-            self.report.error(f"active authentication not possible: {exc}")
+            aa.file("EF.DG15", verdicts.FILE_UNPARSABLE, str(exc))
             return
+        aa.file("EF.DG15", verdicts.FILE_READ)
         self.progress("ACTIVE_AUTHENTICATION")
         try:
             flow = active_authentication(key, aa_info, rng=self.params.rng)
@@ -479,19 +534,19 @@ class _Session:
             else:
                 result = await self._run(flow)
         except CommandTooLong as exc:
-            self.report.active_authentication = UNAVAILABLE
-            self.report.error(f"active authentication not possible with this phone: {exc}")
+            aa.tried(verdicts.RESPONSE_TOO_LONG if exc.response else verdicts.COMMAND_TOO_LONG, str(exc))
             return
-        except (AuthenticationError, StatusError, UnsupportedError, LimitExceeded, ParseError) as exc:
-            self.report.active_authentication = FAILED
-            self.report.error(f"active authentication failed: {exc}")
+        except StatusError as exc:
+            aa.tried(verdicts.REFUSED, str(exc))
+            return
+        except (AuthenticationError, UnsupportedError, LimitExceeded, ParseError) as exc:
+            aa.tried(verdicts.DISPROVEN, str(exc))
             return
         self.report.active_authentication_algorithm = result.algorithm
         if result.success:
-            self.report.active_authentication = SUCCESS
+            aa.tried(verdicts.PROVEN)
         else:
-            self.report.active_authentication = FAILED
-            self.report.error(f"active authentication failed: {result.error}")
+            aa.tried(verdicts.DISPROVEN, str(result.error))
 
     def _content_refs(self) -> list[files.FileRef]:
         """The content files to read, small ones first and DG2 last (left Pending: its
@@ -518,8 +573,7 @@ class _Session:
                 await self._read(files.EF_SOD, mandatory=True)
             except SecureMessagingError:
                 self.ca_proof_pending = False
-                self.report.chip_authentication = FAILED
-                self.report.error("chip authentication failed: the chip did not continue secure messaging with the new keys")
+                self.facts.ca.tried(verdicts.SM_BROKEN)
 
     def _parse_content(self, dg: int, data: bytes) -> None:
         if dg == 1:
@@ -576,12 +630,13 @@ class _Session:
                 self.report.error(f"DG{dg} does not match its hash in EF.SOD")
         if self.pace_result is not None and self.pace_result.mapping == "CAM":
             await self._verify_cam()
-        sod_valid = self.report.pa.sod_signature_valid and self.report.pa.document_certificate_valid
-        for attr, name in (("chip_authentication", "chip authentication"),
-                           ("active_authentication", "active authentication")):
-            if getattr(self.report, attr) == SUCCESS and not sod_valid:
-                setattr(self.report, attr, FAILED)
-                self.report.error(f"{name} is not proof: its key is not covered by a valid EF.SOD")
+        self.facts.sod_valid = self.report.pa.sod_signature_valid and self.report.pa.document_certificate_valid
+        decision = verdicts.decide(self.facts)
+        self.report.chip_authentication = decision.chip_authentication
+        self.report.active_authentication = decision.active_authentication
+        for error in decision.errors:
+            self.report.error(error)
+        self.report.pa.data_groups_not_read = decision.data_groups_not_read
 
     async def _verify_cam(self) -> None:
         from docval.emrtd.ca import load_ca_key
@@ -589,28 +644,36 @@ class _Session:
         from docval.emrtd.pa import verify_signed_data
         from docval.emrtd.pace import verify_cam
         from docval.emrtd.securityinfo import parse_security_infos
+        ca = self.facts.ca
+        ca.declare("EF.CardAccess")
         self.report.chip_authentication_protocol = self.report.access_control
         if self.card_security is None:
-            self.report.chip_authentication = FAILED
-            self.report.error("PACE-CAM not verified: EF.CardSecurity could not be read")
+            self._key_file_missing(ca, files.CARD_SECURITY)
             return
         try:
             signed = parse_signed_data(self.card_security)
             verdict = await self.params.offload(verify_signed_data, signed, self.params.trust, self.at)
             infos = parse_security_infos(signed.content)
         except (ParseError, UnsupportedError, LimitExceeded) as exc:
-            self.report.chip_authentication = FAILED
-            self.report.error(f"PACE-CAM not verified: EF.CardSecurity is malformed: {exc}")
+            ca.file("EF.CardSecurity", verdicts.FILE_UNPARSABLE, f"malformed: {exc}")
             return
+        if infos.ca_infos or infos.ca_public_keys:
+            ca.declare("EF.CardSecurity")
         if not (verdict.sod_signature_valid and verdict.document_certificate_valid):
-            self.report.chip_authentication = FAILED
-            self.report.error(f"PACE-CAM not verified: EF.CardSecurity is not validly signed: {verdict.error}")
+            ca.file("EF.CardSecurity", verdicts.FILE_UNSIGNED, str(verdict.error or ""))
             return
+        ca.file("EF.CardSecurity", verdicts.FILE_READ)
         if any(verify_cam(self.pace_result, load_ca_key(k)) for k in infos.ca_public_keys):
-            self.report.chip_authentication = SUCCESS
+            ca.tried(verdicts.PROVEN)
         else:
-            self.report.chip_authentication = FAILED
-            self.report.error("PACE-CAM failed: the chip's authentication data does not match EF.CardSecurity")
+            ca.tried(verdicts.DISPROVEN, "PACE-CAM: the chip's authentication data does not match EF.CardSecurity")
+
+
+def _mapping(info: Any) -> str | None:
+    try:
+        return info.parts.mapping
+    except EmrtdError:
+        return None
 
 
 def _pa_call(fn: Callable[..., Any], sod: Any, dgs: dict[int, bytes], trust: Any,

@@ -36,6 +36,9 @@ class PADetails:
     signature_algorithm: str | None = None
     hash_algorithm: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Data groups EF.SOD lists that the chip did not deliver (withheld or unreadable);
+    # each is also named in ``errors``.  Filled by the reader, not by PA.
+    data_groups_not_read: list[int] = field(default_factory=list)
 
     @classmethod
     def from_pa(cls, pa: Any) -> "PADetails":
@@ -107,6 +110,7 @@ class Report:
                 "signature_algorithm": self.pa.signature_algorithm,
                 "hash_algorithm": self.pa.hash_algorithm,
                 "warnings": list(self.pa.warnings),
+                "data_groups_not_read": list(self.pa.data_groups_not_read),
             },
             "chip_authentication_result": self.chip_authentication,
             "active_authentication_result": self.active_authentication,

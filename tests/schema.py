@@ -55,6 +55,8 @@ PA_DETAILS = {
     "sod_signature_valid": (bool,), "document_certificate_valid": (bool,),
     "data_groups_checked": (list,), "data_groups_with_valid_hash": (list,),
     "all_hashes_valid": (bool,), "error": OPT_STR,
+    # DocVal's addition, always present: SOD-listed data groups the chip did not deliver.
+    "data_groups_not_read": (list,),
 }
 VERDICTS = {"SUCCESS", "FAILED", "UNAVAILABLE"}
 HASH_NAMES = {"SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"}
@@ -118,6 +120,11 @@ def check_emrtd_passport(obj: dict) -> None:
     assert all(type(n) is int for n in details["data_groups_checked"])
     assert all(type(n) is int for n in details["data_groups_with_valid_hash"])
     assert set(details["data_groups_with_valid_hash"]) <= set(details["data_groups_checked"])
+    not_read = details["data_groups_not_read"]
+    assert all(type(n) is int and 1 <= n <= 16 for n in not_read) and not_read == sorted(set(not_read))
+    assert not set(not_read) & set(details["data_groups_checked"])
+    # A group that never arrived is never silent: each is named in errors.
+    assert all(any(e.startswith(f"EF.DG{n} ") for e in obj["errors"]) for n in not_read)
     assert obj["chip_authentication_result"] in VERDICTS
     assert obj["active_authentication_result"] in VERDICTS
     assert isinstance(obj["errors"], list) and all(isinstance(e, str) for e in obj["errors"])

@@ -176,3 +176,83 @@ def test_long_document_number_with_fillers_opens_the_td1_card(demo_trust):
     with pytest.raises(AccessControlError):     # the first nine characters alone are not it
         read(profile, demo_trust, access_key=MrzKey(profiles.ID_CARD_NUMBER[:9], "850312",
                                                     profiles.DATE_OF_EXPIRY))
+
+
+# -- close reasons that do not blame the user wrongly (issue 15 §4) ------------------------
+
+def _refuse_second_access_control(chip):
+    """A chip that accepts the first PACE/BAC and refuses every later one."""
+    from docval.emrtd.apdu import ResponseAPDU
+    from docval.sim.hostile import HostileChip
+
+    hostile = HostileChip(chip, "second-access-control-refused")
+
+    def hook(c, cmd, resp):
+        if cmd.ins == 0x22 and (cmd.p1, cmd.p2) == (0xC1, 0xA4):
+            c.state["pace"] = c.state.get("pace", 0) + 1
+        if cmd.ins == 0x82:
+            c.state["bac"] = c.state.get("bac", 0) + 1
+        if (cmd.ins == 0x86 and c.state.get("pace", 0) >= 2) or c.state.get("bac", 0) >= 2 or \
+                (cmd.ins == 0x82 and c.state.get("pace", 0) >= 1):
+            return ResponseAPDU(b"", 0x6300)
+        return resp
+    hostile.plain_hooks.append(hook)
+    return hostile
+
+
+@pytest.mark.parametrize("name", ["clone", "bac-3des"])
+def test_access_control_failing_after_it_once_succeeded_is_communication_failed(name, demo_trust):
+    # A clone fails CA, the reader re-establishes access control, and that fails: the
+    # user's CAN/MRZ already worked once, so the app must not tell them to check it.
+    from docval.emrtd.errors import AccessControlLost
+    profile = profiles.get_profile(name)
+    chip = profile.chip()
+    if name == "bac-3des":
+        from docval.sim.ca_chip import CaChip, CaKey
+        chip.mechanisms = [m for m in chip.mechanisms if not isinstance(m, CaChip)]
+        chip.mechanisms.append(CaChip(CaKey.generate_dh(1)))       # a clone's CA key
+    hostile = _refuse_second_access_control(chip)
+    params = ReadParams(access_key=profile.access_key, extended_length=True, trust=demo_trust)
+    with pytest.raises(AccessControlLost) as info:
+        read_sync(hostile, params)
+    assert close_for(info.value).reason == "COMMUNICATION_FAILED"
+
+
+def test_first_access_control_failing_is_still_access_control_failed(demo_trust):
+    profile = profiles.get_profile("pace-ecdh-gm-aes128")
+    wrong = MrzKey("XX1234567", "850312", profiles.DATE_OF_EXPIRY)
+    params = ReadParams(access_key=wrong, extended_length=True, trust=demo_trust)
+    with pytest.raises(AccessControlError) as info:
+        read_sync(profile.chip(), params)
+    assert close_for(info.value).reason == "ACCESS_CONTROL_FAILED"
+
+
+# -- one extended attempt at most (issue 15 §7) -------------------------------------------
+
+class _CountingExtended(ChipTransport):
+    def __init__(self, chip):
+        super().__init__(chip)
+        self.extended = 0
+
+    async def transmit_many(self, apdus):
+        from docval.emrtd.apdu import CommandAPDU
+        self.extended += sum(CommandAPDU.decode(a).is_extended for a in apdus)
+        return await super().transmit_many(apdus)
+
+
+@pytest.mark.parametrize("pipeline", [1, 16])
+def test_phone_claiming_extended_length_on_a_chip_without_it_wastes_one_round_trip(pipeline, demo_trust):
+    profile = profiles.get_profile("pace-short-nosfi")         # the chip answers 6700 to extended APDUs
+    runs = {}
+    for extended in (True, False):
+        transport = _CountingExtended(profile.chip())
+        params = ReadParams(access_key=profile.access_key, extended_length=extended, trust=demo_trust,
+                            max_pipelined=pipeline)
+        report = read_sync(transport.chip, params, transport=transport)
+        assert report.to_emrtd_passport()["passive_authentication"] is True
+        runs[extended] = transport
+    # One extended attempt (a burst when pipelining), answered 6700, then short APDUs only;
+    # CA's GENERAL AUTHENTICATE is short at once.  Before: 9 extended commands, 127 round trips.
+    assert runs[True].extended == (1 if pipeline == 1 else 2)
+    # Reading EF.ATR/INFO (absent on this chip) and the one refused attempt are the whole cost.
+    assert runs[True].round_trips <= runs[False].round_trips + 3

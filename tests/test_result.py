@@ -12,7 +12,16 @@ def test_empty_report_has_every_required_field():
     assert obj["passive_authentication_details"]["error"]
     assert obj["chip_authentication_result"] == "UNAVAILABLE"
     assert obj["errors"] == [] and "files_binary" not in obj
+    assert obj["passive_authentication_details"]["data_groups_not_read"] == []
     json.dumps(obj)
+
+
+def test_data_groups_not_read_are_in_the_result():
+    report = Report(errors=["EF.DG11 is listed in EF.SOD but the chip withheld it (status 6982)"])
+    report.pa.data_groups_not_read = [11]
+    obj = report.to_emrtd_passport()
+    check_emrtd_passport(obj)
+    assert obj["passive_authentication_details"]["data_groups_not_read"] == [11]
 
 
 def test_full_report():
@@ -54,3 +63,11 @@ def test_phone_options_repr_hides_the_access_key():
     from docval.sim.phone import PhoneOptions
 
     assert "491736" not in repr(PhoneOptions(access_key={"can": "491736"}))
+
+
+def test_the_virtual_phone_shows_groups_not_read():
+    from docval.sim.cli import summarize
+    obj = Report().to_emrtd_passport()
+    assert not any("not read" in line for line in summarize(obj))
+    obj["passive_authentication_details"]["data_groups_not_read"] = [3, 11]
+    assert "    not read: DG 3,11" in summarize(obj)

@@ -15,10 +15,14 @@ MAX_SHORT_LC = 255
 MAX_SHORT_LE = 256
 MAX_EXTENDED_LC = 65535
 MAX_EXTENDED_LE = 65536
+MAX_SHORT_COMMAND = 4 + 1 + MAX_SHORT_LC + 1     # header, Lc, 255 data bytes, Le
+CLA_CHAINING = 0x10                             # ISO/IEC 7816-4 CLA b5: more commands of this chain follow
 
 SW_OK = 0x9000
 SW_END_OF_FILE = 0x6282          # fewer bytes than Le: end of file reached
 SW_WRONG_LENGTH = 0x6700
+SW_LAST_COMMAND_EXPECTED = 0x6883
+SW_CHAINING_NOT_SUPPORTED = 0x6884
 SW_SECURITY_NOT_SATISFIED = 0x6982
 SW_AUTH_METHOD_BLOCKED = 0x6983
 SW_SM_DATA_MISSING = 0x6987
@@ -41,6 +45,8 @@ _SW_NAMES = {
     0x6581: "memory failure",
     SW_WRONG_LENGTH: "wrong length",
     0x6882: "secure messaging not supported",
+    SW_LAST_COMMAND_EXPECTED: "last command of the chain expected",
+    SW_CHAINING_NOT_SUPPORTED: "command chaining not supported",
     0x6981: "command incompatible with file structure",
     SW_SECURITY_NOT_SATISFIED: "security status not satisfied",
     SW_AUTH_METHOD_BLOCKED: "authentication method blocked",
@@ -166,6 +172,25 @@ class CommandAPDU:
             f"CommandAPDU(cla={self.cla:02X} ins={self.ins:02X} p1={self.p1:02X} "
             f"p2={self.p2:02X} lc={len(self.data)} le={self.le})"
         )
+
+
+def chain(cmd: CommandAPDU, max_data: int | None) -> list[CommandAPDU]:
+    """Split a command whose data exceeds ``max_data`` bytes into an ISO/IEC 7816-4 chain.
+
+    Every command but the last has CLA bit b5 set and no Le; the last carries
+    the original CLA and Le.  The chip answers each part (9000 until the last),
+    and under Secure Messaging each part is protected on its own, with its own
+    SSC steps, as BSI TR-03110-3 describes for chained commands.
+    """
+    if max_data is None or len(cmd.data) <= max_data:
+        return [cmd]
+    if max_data < 1:
+        raise ValueError("max_data must be at least 1")
+    data = cmd.data
+    parts = [data[i : i + max_data] for i in range(0, len(data), max_data)]
+    out = [CommandAPDU(cmd.cla | CLA_CHAINING, cmd.ins, cmd.p1, cmd.p2, part) for part in parts[:-1]]
+    out.append(CommandAPDU(cmd.cla, cmd.ins, cmd.p1, cmd.p2, parts[-1], le=cmd.le))
+    return out
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from docval.emrtd import crypto, dh, ecpoint, keys, tlv
 from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import AuthenticationError, ParseError, TLVError, UnsupportedError
 from docval.emrtd.files import SHORT_SM_MAX_LE
-from docval.emrtd.flow import Flow
+from docval.emrtd.flow import Flow, send_chained
 from docval.emrtd.securityinfo import (ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo,
                                        ID_PK_DH, ID_PK_ECDH, SecurityInfos, ca_oid, encode_oid,
                                        protocol_parts)
@@ -202,14 +202,18 @@ def _key_id_bytes(key_id: int) -> bytes:
 def chip_authentication(ca_info: ChipAuthenticationInfo | None, ca_key: ChipAuthenticationPublicKeyInfo, *,
                         rng: Callable[[int], bytes] = os.urandom,
                         tdes_with_general_authenticate: bool = False,
-                        extended_length: bool = True) -> Flow[CaResult]:
+                        extended_length: bool = True,
+                        max_command_data: int | None = None) -> Flow[CaResult]:
     """Run Chip Authentication v1; returns the new Secure Messaging session to install.
 
     ``tdes_with_general_authenticate`` sends MSE:Set AT + GENERAL AUTHENTICATE
     for 3DES too (which some chips, e.g. Malaysian passports, accept); the
     default is MSE:Set KAT as ICAO 9303-11 specifies.  ``extended_length``
     False (the phone cannot relay extended APDUs) asks GENERAL AUTHENTICATE
-    for a short Le at once instead of after a 6700.
+    for a short Le at once instead of after a 6700.  ``max_command_data`` is
+    the most plain data one command may carry (``Link.max_command_data``): a
+    longer MSE or GENERAL AUTHENTICATE (a 2048-bit DH key is 256 bytes) goes as
+    an ISO/IEC 7816-4 command chain, which TR-03110 allows for both.
     """
     inferred = ca_info is None
     if ca_info is None:
@@ -229,7 +233,9 @@ def chip_authentication(ca_info: ChipAuthenticationInfo | None, ca_key: ChipAuth
     key_ref = tlv.encode(0x84, _key_id_bytes(key_id)) if key_id is not None else b""
 
     if parts.cipher == "TDES" and not tdes_with_general_authenticate:
-        resp = yield CommandAPDU(0x00, 0x22, 0x41, 0xA6, tlv.encode(0x91, eph.public) + key_ref)
+        resp = yield from send_chained(
+            CommandAPDU(0x00, 0x22, 0x41, 0xA6, tlv.encode(0x91, eph.public) + key_ref),
+            max_command_data, "MSE:Set KAT")
         _check(resp, "MSE:Set KAT")
     else:
         oid_body = encode_oid(oid)[2:]
@@ -239,9 +245,12 @@ def chip_authentication(ca_info: ChipAuthenticationInfo | None, ca_key: ChipAuth
         # length), set the environment again and ask for at most what a short
         # protected answer holds - the '7C 00' expected fits any Le.
         for le in (256, SHORT_SM_MAX_LE) if extended_length else (SHORT_SM_MAX_LE,):
-            resp = yield CommandAPDU(0x00, 0x22, 0x41, 0xA4, tlv.encode(0x80, oid_body) + key_ref)
+            resp = yield from send_chained(
+                CommandAPDU(0x00, 0x22, 0x41, 0xA4, tlv.encode(0x80, oid_body) + key_ref),
+                max_command_data, "MSE:Set AT")
             _check(resp, "MSE:Set AT")
-            resp = yield CommandAPDU(0x00, 0x86, 0x00, 0x00, ga_data, le=le)
+            resp = yield from send_chained(CommandAPDU(0x00, 0x86, 0x00, 0x00, ga_data, le=le),
+                                           max_command_data, "GENERAL AUTHENTICATE")
             if resp.sw != SW_WRONG_LENGTH:
                 break
         _check(resp, "GENERAL AUTHENTICATE")

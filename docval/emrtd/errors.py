@@ -65,7 +65,23 @@ class UnsupportedError(EmrtdError):
 
 
 class CommandTooLong(UnsupportedError):
-    """A command the phone cannot relay: extended length it lacks, or above max_command_bytes."""
+    """A command the phone cannot relay: extended length it lacks, or above max_command_bytes.
+
+    ``response`` is True when the command itself is short and only the answer it
+    asks for needs extended length (RSA-2048 Active Authentication under SM).
+    """
+
+    def __init__(self, message: str, *, response: bool = False):
+        super().__init__(message)
+        self.response = response
+
+
+class AccessControlLost(CommunicationError):
+    """Access control failed *again*, after it had succeeded once in this session.
+
+    The CAN or MRZ was right the first time, so this is never the user's key:
+    a chip or phone that changed what it answers (a shifted or duplicated answer).
+    """
 
 
 class LimitExceeded(EmrtdError):

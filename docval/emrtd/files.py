@@ -180,8 +180,10 @@ class ReadLimits:
 
     def shrink_after_wrong_length(self, failed_le: int, was_extended: bool) -> bool:
         """Step down the Le ladder after a 6700; False when there is nothing left to try."""
-        if was_extended and failed_le <= MAX_SHORT_LE:
-            # A small extended command refused: the chip (or the phone) lacks extended length.
+        if was_extended:
+            # An extended READ BINARY refused with 6700: the chip (or the phone) lacks
+            # extended length.  Walking the ladder down in extended APDUs would cost a
+            # round trip per step, each answered 6700 again: go short at once.
             self.extended = False
             self.max_le = min(self.max_le, SHORT_SM_MAX_LE)
             return True

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable, Generator, Protocol, TypeVar, Union
 
-from docval.emrtd.apdu import CommandAPDU, ResponseAPDU, is_iso_status
-from docval.emrtd.errors import CommandTooLong, CommunicationError, SecureMessagingError
+from docval.emrtd.apdu import (MAX_EXTENDED_LC, MAX_SHORT_COMMAND, MAX_SHORT_LC, SW_OK, CommandAPDU,
+                               ResponseAPDU, chain, is_iso_status)
+from docval.emrtd.errors import CommandTooLong, CommunicationError, SecureMessagingError, StatusError
 
 T = TypeVar("T")
 
@@ -35,6 +36,8 @@ class SecureMessaging(Protocol):
     def wrap(self, cmd: CommandAPDU) -> CommandAPDU: ...
 
     def unwrap(self, resp: ResponseAPDU) -> ResponseAPDU: ...
+
+    def max_plain_lc(self, max_command_bytes: int) -> int: ...
 
 
 class Link:
@@ -61,6 +64,20 @@ class Link:
         self.sm = sm
         self.broken = False
 
+    def max_command_data(self) -> int | None:
+        """Most plain data bytes one command may carry for the phone to relay it;
+        None when only the APDU format limits it.  Flows chain longer commands."""
+        cap = self.max_command_bytes
+        if not self.extended:
+            cap = MAX_SHORT_COMMAND if cap is None else min(cap, MAX_SHORT_COMMAND)
+        if cap is None:
+            return None
+        if self.sm is not None:
+            return self.sm.max_plain_lc(cap)
+        if cap <= MAX_SHORT_COMMAND:
+            return max(0, min(cap - 6, MAX_SHORT_LC))     # header, Lc, Le
+        return min(cap - 9, MAX_EXTENDED_LC)              # header, 3-byte Lc, 2-byte Le
+
     def protect(self, cmds: tuple[CommandAPDU, ...]) -> list[bytes]:
         """Wrap commands for sending; pipelined commands get their predicted SSC."""
         if self.broken:
@@ -80,7 +97,9 @@ class Link:
         raws = [c.encode() for c in wrapped]
         for cmd, raw in zip(wrapped, raws):
             if cmd.is_extended and not self.extended:
-                raise CommandTooLong(f"INS {cmd.ins:02X} needs extended length, which the phone cannot relay")
+                # Short data but an answer above 256 bytes: the response is what does not fit.
+                raise CommandTooLong(f"INS {cmd.ins:02X} needs extended length, which the phone cannot relay",
+                                     response=len(cmd.data) <= MAX_SHORT_LC)
             if self.max_command_bytes is not None and len(raw) > self.max_command_bytes:
                 raise CommandTooLong(f"INS {cmd.ins:02X} needs a {len(raw)}-byte command; "
                                      f"the phone relays at most {self.max_command_bytes}")
@@ -109,6 +128,23 @@ class Link:
             raise
         sm.ssc = base + 2 * count
         return out
+
+
+def send_chained(cmd: CommandAPDU, max_data: int | None, what: str) -> Flow[ResponseAPDU]:
+    """Send ``cmd``, as an ISO/IEC 7816-4 chain when its data exceeds ``max_data``;
+    returns the answer to the last part.  A part other than the last answered with
+    anything but 9000 means the chip refuses the chain: StatusError naming it."""
+    parts = chain(cmd, max_data)
+    for part in parts[:-1]:
+        resp = yield part
+        if not isinstance(resp, ResponseAPDU):
+            raise TypeError("a single command gets a single response")
+        if resp.sw != SW_OK:
+            raise StatusError(resp.sw, f"{what} sent as {len(parts)} chained commands")
+    last = yield parts[-1]
+    if not isinstance(last, ResponseAPDU):
+        raise TypeError("a single command gets a single response")
+    return last
 
 
 def _as_tuple(step: Step) -> tuple[CommandAPDU, ...]:

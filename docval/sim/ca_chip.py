@@ -147,6 +147,9 @@ class CaChip:
     ICAO uses KAT with).
     """
 
+    # MSE / GENERAL AUTHENTICATE longer than the phone relays arrive as an ISO 7816-4 chain.
+    reassembles_chains = True
+
     def __init__(self, keys_by_id: Mapping[int | None, CaKey] | CaKey, *, kat_cipher: str = "TDES"):
         self._keys = dict(keys_by_id) if isinstance(keys_by_id, Mapping) else {None: keys_by_id}
         self._kat_spec = _SPECS[kat_cipher]

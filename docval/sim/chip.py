@@ -12,9 +12,12 @@ Other protocols plug in without touching this module:
 * ``chip.mechanisms``: objects with ``accepts_mse(chip, cmd) -> bool``,
   ``mse(chip, cmd) -> ResponseAPDU`` and ``general_authenticate(chip, cmd) ->
   ResponseAPDU``.  MSE (INS 22) goes to the first mechanism that accepts it,
-  which becomes current; GENERAL AUTHENTICATE (INS 86, chained with CLA bit
-  0x10 as the command arrives) goes to the current one.  PACE and Chip
-  Authentication are such mechanisms.
+  which becomes current; GENERAL AUTHENTICATE (INS 86) goes to the current one.
+  PACE uses CLA bit 0x10 for its protocol steps, so its chained GENERAL
+  AUTHENTICATEs arrive one by one; a mechanism with ``reassembles_chains`` True
+  (Chip Authentication) gets ISO/IEC 7816-4 command chaining instead: the
+  chip answers 9000 to each part and hands over the joined command once the
+  last part (CLA b5 clear) arrives.  Chained MSE commands are always joined.
 * ``chip.internal_authenticate(chip, cmd) -> ResponseAPDU`` answers INS 88
   (Active Authentication).
 * ``chip.rng``, ``chip.start_sm(sm)``, ``chip.start_sm_after_response(sm)``,
@@ -46,7 +49,9 @@ from typing import Callable, Mapping, Protocol
 
 from docval.emrtd import tlv
 from docval.emrtd.apdu import (
+    CLA_CHAINING,
     MAX_EXTENDED_LE,
+    SW_CHAINING_NOT_SUPPORTED,
     SW_CLA_NOT_SUPPORTED,
     SW_CONDITIONS_NOT_SATISFIED,
     SW_END_OF_FILE,
@@ -78,11 +83,9 @@ INS_INTERNAL_AUTHENTICATE = 0x88
 INS_SELECT = 0xA4
 INS_READ_BINARY = 0xB0
 INS_READ_BINARY_ODD = 0xB1
-CLA_CHAINING = 0x10
 CHALLENGE_LENGTH = 8
 SW_NO_CURRENT_EF = 0x6986
 EOF_6C = 0x6C00
-SW_CHAINING_NOT_SUPPORTED = 0x6884
 TAG_FCI = 0x6F
 TAG_FCP = 0x62
 TAG_DF_NAME = 0x84
@@ -128,6 +131,10 @@ class ChipQuirks:
     bac: bool = True
     access_control_required: bool = True
     plain_errors: bool = False
+    # False: refuse ISO 7816-4 command chaining of MSE / CA's GENERAL AUTHENTICATE
+    # with ``chaining_refusal_sw`` (6884, or e.g. 6E00 from chips that reject CLA b5).
+    command_chaining: bool = True
+    chaining_refusal_sw: int = SW_CHAINING_NOT_SUPPORTED
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_le <= MAX_EXTENDED_LE:
@@ -171,6 +178,8 @@ class VirtualChip:
         self._sm_after_response: SecureMessaging | None = None
         self._challenge: bytes | None = None
         self.commands = 0          # APDUs received, for tests and benchmarks
+        self.chained_parts = 0     # chained command parts joined (ISO 7816-4 chaining)
+        self._chain: tuple[tuple[int, int, int], bytearray] | None = None
         self.sm_failures = 0
 
     def __repr__(self) -> str:
@@ -267,11 +276,48 @@ class VirtualChip:
 
     # -- commands ---------------------------------------------------------------
 
+    def _joins_chain(self, cmd: CommandAPDU) -> bool:
+        if cmd.ins == INS_MSE:
+            return True
+        return cmd.ins == INS_GENERAL_AUTHENTICATE and bool(
+            getattr(self.current_mechanism, "reassembles_chains", False))
+
+    def _dechain(self, cmd: CommandAPDU) -> CommandAPDU | ResponseAPDU:
+        """ISO 7816-4 command chaining: collect parts; the last one gets the whole command."""
+        header = (cmd.ins, cmd.p1, cmd.p2)
+        chain, self._chain = self._chain, None
+        if chain is not None and chain[0] != header:
+            chain = None            # another command ends an unfinished chain
+        if cmd.cla & CLA_CHAINING:
+            if not self.quirks.command_chaining:
+                return _sw(self.quirks.chaining_refusal_sw)
+            data = chain[1] if chain is not None else bytearray()
+            if len(data) + len(cmd.data) > 65535:
+                return _sw(SW_WRONG_LENGTH)
+            data += cmd.data
+            self._chain = (header, data)
+            self.chained_parts += 1
+            return _sw(SW_OK)
+        if chain is None:
+            return cmd
+        data = bytes(chain[1]) + cmd.data
+        if len(data) > 65535:
+            return _sw(SW_WRONG_LENGTH)
+        self.chained_parts += 1
+        return CommandAPDU(cmd.cla, cmd.ins, cmd.p1, cmd.p2, data, cmd.le, extended=cmd.extended)
+
     def _dispatch(self, cmd: CommandAPDU) -> ResponseAPDU:
         if cmd.cla & ~CLA_CHAINING & 0xFF:
             return _sw(SW_CLA_NOT_SUPPORTED)
-        if cmd.cla & CLA_CHAINING and cmd.ins != INS_GENERAL_AUTHENTICATE:
+        if self._joins_chain(cmd):
+            joined = self._dechain(cmd)
+            if isinstance(joined, ResponseAPDU):
+                return joined
+            cmd = joined
+        elif cmd.cla & CLA_CHAINING and cmd.ins != INS_GENERAL_AUTHENTICATE:
             return _sw(SW_CHAINING_NOT_SUPPORTED)
+        else:
+            self._chain = None
         ins = cmd.ins
         if ins == INS_SELECT:
             return self._select(cmd)

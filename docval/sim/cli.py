@@ -150,6 +150,8 @@ def summarize(result: dict[str, Any]) -> list[str]:
     )
     if pa.get("error"):
         lines.append(f"    error: {pa['error']}")
+    if pa.get("data_groups_not_read"):
+        lines.append(f"    not read: DG {_dgs(pa['data_groups_not_read'])}")
     lines.append(f"chip authentication     {result.get('chip_authentication_result')}")
     lines.append(f"active authentication   {result.get('active_authentication_result')}")
     extras = [f"{k}={result[k]}" for k in ("access_control", "chip_authentication_protocol",

@@ -848,6 +848,56 @@ BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
 ]}
 
 
+def _refuse_chaining(sw: int) -> Callable[[HostileChip, Any], None]:
+    def setup(chip: HostileChip, profile: Any) -> None:
+        chip.inner.quirks.command_chaining = False
+        chip.inner.quirks.chaining_refusal_sw = sw
+    return setup
+
+
+def _ca_done(chip: HostileChip, raw: bytes) -> bool:
+    return any(getattr(m, "completed", 0) for m in chip.inner.mechanisms)
+
+
+def _shift_from(when: Callable[[HostileChip, bytes], bool]) -> Callable[[HostileChip, Any], None]:
+    """From the first protected command ``when`` matches, every answer is the one before
+    (a phone that duplicated one answer and is one behind ever after)."""
+    def hook(chip: HostileChip, raw: bytes, resp: bytes) -> bytes:
+        if "shift" not in chip.state:
+            if not (is_protected(raw) and when(chip, raw)):
+                return resp
+            chip.state["shift"] = chip.previous_protected_answer or resp
+        out, chip.state["shift"] = chip.state["shift"], resp
+        return out
+    return lambda chip, profile: chip.raw_hooks.append(hook)
+
+
+def _garbage_dg14(chip: VirtualChip) -> None:
+    # Not a DG14 at all, yet EF.SOD (re-signed) covers it: "no usable key", never UNAVAILABLE.
+    put_dg(chip, 14, tlv.encode(0x6E, bytes(range(7, 200))))
+
+
+K7_K8_BEHAVIOURS = [
+    Behaviour("dg14-withheld", "K7", "DG14 (listed in EF.SOD) answers 6A82", _plain(reading(files.dg(14)), status(0x6A82))),
+    Behaviour("dg15-withheld", "K7", "DG15 (listed in EF.SOD) answers 6A82", _plain(reading(files.dg(15)), status(0x6A82))),
+    Behaviour("dg14-dg15-denied", "K7", "DG14 and DG15 (listed in EF.SOD) answer 6982",
+              _both(_plain(reading(files.dg(14)), status(0x6982)), _plain(reading(files.dg(15)), status(0x6982)))),
+    Behaviour("dg14-garbage", "K7", "DG14 answers bytes that are not its content (hash mismatch)",
+              _files(lambda c: put_dg(c, 14, tlv.encode(0x6E, bytes(range(7, 200))), resign=False))),
+    Behaviour("dg14-garbage-signed", "K7", "DG14 is garbage that a re-signed EF.SOD covers", _files(_garbage_dg14)),
+    Behaviour("chaining-refused", "K7", "the chip refuses ISO 7816-4 command chaining with 6884",
+              _refuse_chaining(0x6884), profile="bac-3des"),
+    Behaviour("chaining-refused-6e00", "K7", "the chip refuses a chained command's CLA with 6E00",
+              _refuse_chaining(0x6E00), profile="bac-3des"),
+    Behaviour("shifted-after-ca", "K8", "from the first read under the CA keys, every answer is the previous one",
+              _shift_from(_ca_done)),
+    Behaviour("duplicated-after-access-control", "K8",
+              "the third protected answer repeats the second, and every later one is one behind",
+              _shift_from(lambda c, raw: c.protected == 3)),
+]
+BEHAVIOURS.update({b.name: b for b in K7_K8_BEHAVIOURS})
+
+
 def _small_jpeg() -> bytes:
     from docval.sim import datagroups
     return datagroups.make_face_jpeg(16, 16, seed=2, quality=20)

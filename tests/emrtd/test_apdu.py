@@ -68,3 +68,16 @@ def test_status_words():
 def test_repr_hides_data():
     cmd = CommandAPDU(0, 0x82, 0, 0, b"SECRETKEY")
     assert "SECRET" not in repr(cmd) and "534543" not in repr(cmd)
+
+
+def test_chain_splits_data_and_keeps_le_on_the_last_part():
+    from docval.emrtd.apdu import chain
+    cmd = CommandAPDU(0x00, 0x86, 0x00, 0x00, bytes(range(250)) * 2, le=223)
+    parts = chain(cmd, 200)
+    assert [len(p.data) for p in parts] == [200, 200, 100]
+    assert [p.cla for p in parts] == [0x10, 0x10, 0x00]
+    assert [p.le for p in parts] == [None, None, 223]
+    assert b"".join(p.data for p in parts) == cmd.data
+    assert chain(cmd, None) == [cmd] and chain(cmd, 500) == [cmd]
+    with pytest.raises(ValueError):
+        chain(cmd, 0)

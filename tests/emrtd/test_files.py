@@ -234,12 +234,24 @@ def test_6700_on_extended_falls_back_to_short_and_remembers():
     assert not any(c.is_extended for c in rec2.commands)
 
 
-def test_6700_ladder_down_to_the_chip_buffer():
+def test_6700_to_an_extended_read_goes_short_at_once():
+    # One extended attempt answered 6700 is enough: stepping down in extended APDUs
+    # (32768, 16384, ... 512) cost a round trip each, all refused on chips without it.
     content = tlv_file(0x75, 5000)
     limits = ReadLimits(max_le=65536, extended=True)
-    rec = Recorder(card_with(dg(2), content, max_le=1000).answer)
+    card = card_with(dg(2), content, extended=False)
+    rec = Recorder(card.answer)
     assert rec.run(read_file(dg(2), limits)) == content
-    assert limits.max_le == 512 and limits.extended
+    assert (limits.max_le, limits.extended) == (files.SHORT_SM_MAX_LE, False)
+    assert sum(c.is_extended for c in rec.commands) == 1
+
+
+def test_6700_ladder_of_short_reads_down_to_the_chip_buffer():
+    content = tlv_file(0x75, 500)
+    limits = ReadLimits(max_le=223)
+    rec = Recorder(card_with(dg(2), content, max_le=100).answer)
+    assert rec.run(read_file(dg(2), limits)) == content
+    assert limits.max_le == 64
 
 
 def test_6700_on_every_le_gives_up():

@@ -80,3 +80,39 @@ def test_max_command_bytes_is_enforced():
     with pytest.raises(CommandTooLong, match="64"):
         link.protect((CommandAPDU(0, 0x86, 0, 0, b"\x00" * 100, le=256),))
     assert len(link.protect((CommandAPDU(0, 0x86, 0, 0, b"\x00" * 50, le=256),))[0]) == 56
+
+
+def test_max_command_data_follows_what_the_phone_relays():
+    assert Link().max_command_data() is None
+    assert Link(extended=False).max_command_data() == 255
+    assert Link(max_command_bytes=64).max_command_data() == 58
+    assert Link(max_command_bytes=1000).max_command_data() == 991
+    link = Link(extended=False)
+    link.start(SecureMessaging(crypto.AES128, bytes(16), bytes(16)))
+    assert link.max_command_data() == 223
+    link.max_command_bytes = 64
+    assert link.max_command_data() == link.sm.max_plain_lc(64) == 31
+
+
+def test_too_long_only_because_of_the_answer_says_so():
+    link = Link(extended=False)
+    link.start(SecureMessaging(crypto.AES128, bytes(16), bytes(16)))
+    with pytest.raises(CommandTooLong) as info:
+        link.protect((CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=256),))
+    assert info.value.response
+    with pytest.raises(CommandTooLong) as info:
+        link.protect((CommandAPDU(0x00, 0x22, 0x41, 0xA6, bytes(300)),))
+    assert not info.value.response
+
+
+def test_send_chained_stops_at_a_refused_part():
+    from docval.emrtd.errors import StatusError
+    from docval.emrtd.flow import send_chained
+    seen = []
+
+    def chip(raw):
+        seen.append(raw)
+        return ResponseAPDU(b"", 0x6884).encode()
+    with pytest.raises(StatusError, match="MSE:Set KAT sent as 2 chained commands: status 6884"):
+        run(send_chained(CommandAPDU(0x00, 0x22, 0x41, 0xA6, bytes(300)), 255, "MSE:Set KAT"), Link(), chip)
+    assert len(seen) == 1 and seen[0][0] == 0x10

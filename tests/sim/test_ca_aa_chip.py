@@ -289,3 +289,87 @@ def test_ca_and_aa_on_a_chip_without_extended_length(rsa_key):
     assert _protected_read(link, chip)
     aa_result = run(aa.active_authentication(aa.parse_dg15(build_dg15(rsa_key))), link, chip.transmit)
     assert aa_result.success
+
+
+# -- ISO 7816-4 command chaining under Secure Messaging (issue 15 §1) ----------------------
+
+class _Wire:
+    """The chip behind a recorder of raw commands (what the phone relays)."""
+
+    def __init__(self, chip):
+        self.chip = chip
+        self.sent = []
+
+    def transmit(self, raw):
+        self.sent.append(bytes(raw))
+        return self.chip.transmit(raw)
+
+
+@pytest.mark.parametrize("cipher", ["TDES", "AES128"])
+def test_ca_dh_2048_is_chained_in_short_apdus_each_part_protected(cipher):
+    key = CaKey.generate_dh(1)                          # 2048-bit MODP: a 256-byte public key
+    chip, link = _session(dg14=build_dg14(key, cipher=cipher), spec=crypto.AES128)
+    chip.mechanisms.append(CaChip(key))
+    link.extended = False
+    wire = _Wire(chip)
+    choice = ca.choose_ca(si.parse_dg14(build_dg14(key, cipher=cipher)))
+    max_data = link.max_command_data()
+    assert max_data == link.sm.max_plain_lc(261) < 256
+    ssc_before = link.sm.ssc
+    result = run(ca.chip_authentication(*choice, extended_length=False, max_command_data=max_data),
+                 link, wire.transmit)
+    assert all(len(raw) <= 261 and raw[0] & 0x0C == 0x0C for raw in wire.sent)
+    chained = [raw for raw in wire.sent if raw[0] & 0x10]
+    assert len(chained) == 1 and chained[0][1] == (0x22 if cipher == "TDES" else 0x86)
+    # Every part is a command of its own under SM: two SSC steps each.
+    assert link.sm.ssc == ssc_before + 2 * len(wire.sent)
+    assert chip.chained_parts == 2
+    link.start(result.sm)
+    assert _protected_read(link, chip) == b"\x61\x03\x5f\x1f\x00"
+
+
+@pytest.mark.parametrize("sw", [0x6884, 0x6E00])
+def test_a_chip_refusing_chaining_fails_ca_with_its_status(sw):
+    from docval.emrtd.errors import StatusError
+    key = CaKey.generate_dh(1)
+    dg14 = build_dg14(key, cipher="TDES")
+    chip, link = _session(dg14=dg14)
+    chip.mechanisms.append(CaChip(key))
+    chip.quirks.command_chaining = False
+    chip.quirks.chaining_refusal_sw = sw
+    link.extended = False
+    with pytest.raises(StatusError, match=f"chained.*{sw:04X}"):
+        run(ca.chip_authentication(*ca.choose_ca(si.parse_dg14(dg14)), extended_length=False,
+                                   max_command_data=link.max_command_data()), link, chip.transmit)
+    assert chip.mechanisms[-1].completed == 0
+
+
+def test_no_chaining_when_the_command_fits():
+    key = CaKey.generate_ec("brainpoolP256r1")
+    dg14 = build_dg14(key)
+    chip, link = _session(dg14=dg14)
+    chip.mechanisms.append(CaChip(key))
+    wire = _Wire(chip)
+    run(ca.chip_authentication(*ca.choose_ca(si.parse_dg14(dg14)), max_command_data=link.max_command_data()),
+        link, wire.transmit)
+    assert link.max_command_data() is None
+    assert not any(raw[0] & 0x10 for raw in wire.sent) and chip.chained_parts == 0
+
+
+def test_chip_joins_a_chain_and_drops_an_unfinished_one():
+    chip = VirtualChip()
+    key = CaKey.generate_ec("secp256r1")
+    chip.mechanisms.append(CaChip(key))
+    oid = si.encode_oid(si.ca_oid("ECDH", "AES128"))[2:]
+    mse = CommandAPDU(0x00, 0x22, 0x41, 0xA4, b"\x80" + bytes([len(oid)]) + oid)
+    first = CommandAPDU(0x10, 0x22, 0x41, 0xA4, mse.data[:3])
+    assert ResponseAPDU.decode(chip.transmit(first.encode())).sw == 0x9000
+    # a different command in between ends the chain: its last part alone is malformed
+    assert ResponseAPDU.decode(chip.transmit(CommandAPDU(0x00, 0x84, 0, 0, le=8).encode())).sw == 0x9000
+    rest = CommandAPDU(0x00, 0x22, 0x41, 0xA4, mse.data[3:])
+    assert ResponseAPDU.decode(chip.transmit(rest.encode())).sw != 0x9000
+    assert ResponseAPDU.decode(chip.transmit(first.encode())).sw == 0x9000
+    assert ResponseAPDU.decode(chip.transmit(rest.encode())).sw == 0x9000
+    # chaining other commands stays refused
+    read = CommandAPDU(0x10, 0xB0, 0x81, 0x00, le=5)
+    assert ResponseAPDU.decode(chip.transmit(read.encode())).sw == 0x6884

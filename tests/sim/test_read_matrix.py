@@ -69,7 +69,8 @@ def test_read_matrix(spec, extended, sfi, max_le, pipeline):
 
 @pytest.mark.parametrize("spec", [TDES, AES256], ids=["3DES", "AES256"])
 @pytest.mark.parametrize("quirks, learned", [
-    (ChipQuirks(max_le=1000), 512),                       # 6700 ladder
+    # 6700 to an extended read: short reads at once, no ladder of extended attempts
+    (ChipQuirks(max_le=1000), SHORT_SM_MAX_LE),
     (ChipQuirks(max_le=200, too_long_sw="6C"), 200),      # 6Cxx names the buffer
     (ChipQuirks(max_le=100, too_long_sw="6C", extended_length=False), 100),
     (ChipQuirks(eof_sw=0x9000), 4096),                    # no 6282 at the end of a file
