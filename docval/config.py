@@ -113,7 +113,7 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds.  The first three are SPEC's; the handshake ones bound idle sockets."""
+    """Seconds.  The first three are the WebSocket API's (docs/websocket-api.md); the handshake ones bound idle sockets."""
 
     start_message: float = 10.0
     apdu_response: float = 15.0

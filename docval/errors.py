@@ -1,4 +1,4 @@
-"""Session failures and the one table that maps them to close reasons (SPEC §3.5).
+"""Session failures and the one table that maps them to close reasons (docs/websocket-api.md, closing).
 
 Code raises exceptions; only :func:`close_for` turns them into a WebSocket close
 code and reason, so no reason string is written anywhere else.

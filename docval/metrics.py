@@ -25,10 +25,10 @@ OTHER = "other"
 #: Session outcomes: closed with 1000 after DONE, or closed with a reason.
 OUTCOMES = ("success", "failure")
 
-#: ``close_reason`` label values: the SPEC close reasons, ``none`` for success.
+#: ``close_reason`` label values: the close reasons of docs/websocket-api.md, ``none`` for success.
 CLOSE_REASONS = ("none",) + ALL_REASONS
 
-#: ``step`` label values: the SPEC status names (§3.3) plus the result post.
+#: ``step`` label values: the status names of docs/websocket-api.md plus the result post.
 STEPS = (
     "READ_ATR_INFO",
     "ACCESS_CONTROL",
@@ -68,7 +68,7 @@ class Metrics:
         )
         self._finished = Counter(
             "docval_sessions_finished",
-            "Sessions ended, by outcome and SPEC close reason ('none' on success).",
+            "Sessions ended, by outcome and close reason ('none' on success).",
             ["outcome", "close_reason"],
             registry=r,
         )
@@ -77,7 +77,7 @@ class Metrics:
         )
         self._steps = Histogram(
             "docval_step_duration_seconds",
-            "Duration of each session step (SPEC status names).",
+            "Duration of each session step (the status names sent to the phone).",
             ["step"],
             buckets=_STEP_BUCKETS,
             registry=r,

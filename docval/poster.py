@@ -1,4 +1,4 @@
-"""POSTing results to a client's Result Server (SPEC §5).
+"""POSTing results to a client's Result Server (docs/result-server.md).
 
 Each attempt has 3 s to send the request and get the answer's status line;
 network errors, timeouts, 408, 429 and 5xx are retried up to 3 times with an

@@ -1,4 +1,4 @@
-"""The ``emrtd_passport`` result object of SPEC.md §4, built from typed values.
+"""The ``emrtd_passport`` result object of docs/result.md, built from typed values.
 
 The reader fills a :class:`Report`; :meth:`Report.to_emrtd_passport` is the one
 place that knows the JSON field names.  The phone SDKs fail to parse a result

@@ -61,7 +61,7 @@ PA_DETAILS = {
 VERDICTS = {"SUCCESS", "FAILED", "UNAVAILABLE"}
 HASH_NAMES = {"SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"}
 YYMMDD = re.compile(r"[0-9]{6}")
-# SPEC §4 says "yyyyMMdd"; documents that give only part of a date yield yyyyMM or yyyy.
+# docs/result.md says "yyyyMMdd"; documents that give only part of a date yield yyyyMM or yyyy.
 YYYYMMDD = re.compile(r"[0-9]{4}(?:[0-9]{2}){0,2}")
 DATE_FIELDS = {"additional_personal_details": "full_date_of_birth",
                "additional_document_details": "date_of_issue"}
@@ -132,7 +132,7 @@ def check_emrtd_passport(obj: dict) -> None:
         assert details["sod_signature_valid"] and details["document_certificate_valid"]
         assert details["all_hashes_valid"]
     if "files_binary" in obj:
-        # SPEC §4: {"sod": "<b64>", "dg1": "<b64>", ...}
+        # docs/result.md: {"sod": "<b64>", "dg1": "<b64>", ...}
         assert all(re.fullmatch(r"sod|dg[0-9]{1,2}|[a-z_]+", k) for k in obj["files_binary"])
         assert "sod" in obj["files_binary"] or obj["sod_info"] is None
         assert all(_b64(v) is not None for v in obj["files_binary"].values())

@@ -1,4 +1,4 @@
-"""Result posting (SPEC §5): treq stubs on a task.Clock, and a real twisted.web server."""
+"""Result posting (docs/result-server.md): treq stubs on a task.Clock, and a real twisted.web server."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Privacy (SPEC §6, issue 8 §5): no document data in logs or exception texts, nothing kept.
+"""Privacy (docs/operations.md, privacy, issue 8 §5): no document data in logs or exception texts, nothing kept.
 
 Every virtual document and every failure mode we can produce -- each hostile chip
 of docval.sim.hostile, each hostile phone of docval.sim.hostile_phone, a failing
@@ -158,7 +158,7 @@ def harness(tracker: Tracker, poster: Any = None) -> Harness:
     return h
 
 
-# What a closed session must not hold on to (SPEC §6): the access key and anything the chip said.
+# What a closed session must not hold on to (docs/operations.md, privacy): the access key and anything the chip said.
 FORBIDDEN_AFTER_CLOSE = {"StartMessage", "MrzKey", "CanKey", "ReadParams", "Report", "ApduRelay",
                          "ClientConfig", "MRZ"}
 

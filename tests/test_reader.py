@@ -38,7 +38,7 @@ def test_every_profile_reads_and_verifies_as_expected(name, demo_trust):
     assert obj["chip_authentication_result"] == expect.chip_authentication, obj["errors"]
     assert obj["active_authentication_result"] == expect.active_authentication, obj["errors"]
     assert obj["passive_authentication"] is expect.passive_authentication, obj["errors"]
-    # statuses come in SPEC §3.3 order, each at most once
+    # statuses come in docs/websocket-api.md (statuses) order, each at most once
     assert statuses == sorted(statuses, key=STATUS_ORDER.index)
     assert len(statuses) == len(set(statuses))
     assert statuses[-1] == "PASSIVE_AUTHENTICATION"

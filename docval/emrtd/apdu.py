@@ -84,7 +84,7 @@ def is_iso_status(sw: int) -> bool:
     """True for status words ISO 7816-4 can produce (SW1 in 61..6F or 90).
 
     Old Android SDKs turn an NFC timeout into garbage such as ``FFFF`` or ``C200``
-    (SPEC §3.2); those are communication failures, not answers from the chip.
+    (docs/websocket-api.md, APDU relay); those are communication failures, not answers from the chip.
     """
     sw1 = sw >> 8
     return sw1 == 0x90 or 0x61 <= sw1 <= 0x6F

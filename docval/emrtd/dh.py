@@ -7,7 +7,7 @@ from OpenSSL (``openssl genpkey -genparam -algorithm DH -pkeyopt dh_rfc5114:N``)
 tests/emrtd/test_dh.py re-derives them from OpenSSL so a typo cannot hide here.
 
 Only these groups are ever used: explicit parameters from a chip are refused
-before any arithmetic (HOSTILE_INPUTS A4, a 16k-bit prime must not cost us CPU).
+before any arithmetic (docs/reliability.md A4, a 16k-bit prime must not cost us CPU).
 Public values from the chip are validated as RFC 2631 §2.1.5 asks - 1 < y < p-1
 and y^q = 1 mod p - which keeps a forged value out of small subgroups.
 """

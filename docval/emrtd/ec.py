@@ -8,7 +8,7 @@ Certificates, DG14 and DG15 often carry *explicit* domain parameters instead of 
 curve OID.  ``cryptography`` loads explicit parameters only for a few NIST curves,
 so :func:`match_explicit` maps explicit parameters to a named curve when - and only
 when - every parameter is identical.  A fake curve that shares ``p`` with a real one
-must not be accepted (HOSTILE_INPUTS X3).
+must not be accepted (docs/reliability.md X3).
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
 maps a field element onto the curve, and three standardized curves
 (brainpoolP192r1/P224r1/P320r1) are missing from it altogether.  So the group
 law lives here, over the curves of :mod:`docval.emrtd.ec` only - never over
-parameters a chip sent us (HOSTILE_INPUTS A4), which bounds every computation
+parameters a chip sent us (docs/reliability.md A4), which bounds every computation
 to at most 521-bit fields.
 
 Points are affine ``(x, y)`` tuples, ``None`` is the point at infinity.

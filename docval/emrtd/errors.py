@@ -3,7 +3,7 @@
 Every failure that untrusted bytes can cause is one of these; anything else
 escaping a parser is a bug.  Messages describe *what* was wrong (a tag, a length,
 a status word) and never contain document data or key material.
-``docval.errors`` maps them to the close reasons of SPEC.md §3.5.
+``docval.errors`` maps them to the close reasons of docs/websocket-api.md (closing)
 """
 from __future__ import annotations
 

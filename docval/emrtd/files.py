@@ -1,7 +1,7 @@
 """Selecting and reading eMRTD files (ICAO 9303-10 §3, ISO 7816-4 SELECT / READ BINARY).
 
 Everything here is a sans-IO flow (see :mod:`docval.emrtd.flow`).  Round trips are
-the budget (DESIGN.md §2), so :func:`read_file` reads by short file identifier
+the budget (docs/performance.md), so :func:`read_file` reads by short file identifier
 when it can (no SELECT), makes its first read large enough to carry the TLV
 header *and* a useful part of the body, pipelines the rest when the phone allows
 it, and recovers from ``6Cxx``/``6700``/``6282`` without starting over.  What it
@@ -47,8 +47,8 @@ from docval.emrtd.flow import Flow
 EMRTD_AID = bytes.fromhex("A0000002471001")
 MASTER_FILE_FID = 0x3F00
 
-MAX_FILE_SIZE = 65535            # HOSTILE_INPUTS T1: no LDS file is larger
-MAX_COMMANDS_PER_FILE = 1000     # HOSTILE_INPUTS T4: a chip drip-feeding bytes must not hold us
+MAX_FILE_SIZE = 65535            # docs/reliability.md T1: no LDS file is larger
+MAX_COMMANDS_PER_FILE = 1000     # docs/reliability.md T4: a chip drip-feeding bytes must not hold us
 # The smallest caps an operator may configure: below them ordinary documents no longer read
 # (a DG2 face is rarely under 4 KB; a 4 KB file in 64-byte answers needs 64 commands).
 MIN_FILE_SIZE_CAP = 4096
@@ -203,7 +203,7 @@ _NO_DATA_ASKED = "data in the answer to a SELECT that asked for none (P2=0C)"
 
 
 def _no_data_asked(resp: ResponseAPDU, what: str) -> None:
-    """HOSTILE_INPUTS A3: a chip answering data to P2=0C is not behaving as one."""
+    """docs/reliability.md A3: a chip answering data to P2=0C is not behaving as one."""
     if resp.data:
         raise CommunicationError(f"SELECT {what}: {_NO_DATA_ASKED}")
 

@@ -44,7 +44,7 @@ class Link:
     """Secure Messaging state between the flows and the transport.
 
     ``sm`` is None before access control.  Once a protected response fails to
-    verify, the session keys are dropped for good (HOSTILE_INPUTS S1): every
+    verify, the session keys are dropped for good (docs/reliability.md S1): every
     later command raises instead of being sent under keys an attacker probed.
 
     ``extended`` and ``max_command_bytes`` say what the phone can relay: a

@@ -4,7 +4,7 @@
 DG15 or EF.CardSecurity) into a :class:`PublicKey` that holds the plain numbers
 *and*, where ``cryptography`` can represent it, a ``cryptography`` key object.
 Keys come from untrusted chips, so sizes are capped before any arithmetic
-(HOSTILE_INPUTS K6) and explicit EC domain parameters are accepted only when
+(docs/reliability.md K6) and explicit EC domain parameters are accepted only when
 they are exactly those of a standardized curve (X3).
 
 ``verify_signature`` covers every signature scheme ICAO 9303 PKI uses:

@@ -176,7 +176,7 @@ class MrzKey:
     """The BAC / PACE-MRZ access key: document number, date of birth, date of expiry.
 
     The document number is given without check digit, with or without trailing
-    fillers; upper-case it before (the session layer validates SPEC §3.1 rules).
+    fillers; upper-case it before (the session layer validates the StartMessage rules of docs/websocket-api.md).
     """
     document_number: str
     date_of_birth: str

@@ -600,7 +600,7 @@ def verify_cam(result: PaceResult, ca_public_key) -> bool:
 # Choosing among several PACEInfos
 # ----------------------------------------------------------------------------
 
-# Why this order (HOSTILE_INPUTS A4, 9303-11 §4.4.3):
+# Why this order (docs/reliability.md A4, 9303-11 §4.4.3):
 # - CAM first: the same handshake also authenticates the chip (with PA), saving
 #   Chip Authentication's extra round trips; then GM, the variant every chip and
 #   reader implements; IM last, the least deployed (it also cannot run on P-224).

@@ -13,7 +13,7 @@ The MAC is ``mac(pad(SSC || pad(header) || DOs))`` for 3DES and AES alike (the
 header part is left out for responses); the IV of the encryption is zero for
 3DES and ``E(K_enc, SSC)`` for AES.
 
-Verifying a response is strict (HOSTILE_INPUTS S1–S6): the objects must come in
+Verifying a response is strict (docs/reliability.md S1–S6): the objects must come in
 the one allowed order with nothing else around them, the MAC is compared before
 anything inside the objects is looked at, and every later failure (DO'99' ≠ SW,
 padding indicator, block length, padding) raises the same generic error so the
@@ -85,7 +85,7 @@ class SecureMessaging:
         self._k_mac = bytes(k_mac)
         self.ssc = ssc
         # INS parity per response SSC, so a response to an odd-INS command must use
-        # DO'85' and any other DO'87' (HOSTILE_INPUTS S4), also when pipelined.
+        # DO'85' and any other DO'87' (docs/reliability.md S4), also when pipelined.
         self._odd_ins: dict[int, bool] = {}
         self._chip_odd_ins = False
 

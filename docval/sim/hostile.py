@@ -1,4 +1,4 @@
-"""Hostile chips: a virtual passport that lies, selectable by name (HOSTILE_INPUTS.md).
+"""Hostile chips: a virtual passport that lies, selectable by name (docs/reliability.md).
 
 A phone can forge any chip answer, so a server has to survive chips that answer
 garbage, truncate or replay responses, break Secure Messaging, send 4 GB length
@@ -518,7 +518,7 @@ def _latin1_dg11() -> bytes:
 @dataclass(frozen=True)
 class Behaviour:
     name: str
-    row: str                         # HOSTILE_INPUTS.md ID
+    row: str                         # docs/reliability.md ID
     description: str
     setup: Callable[[HostileChip, Any], None]
     profile: str = "pace-ecdh-gm-aes128"

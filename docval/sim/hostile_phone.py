@@ -2,7 +2,7 @@
 
 A well-behaved library cannot send unmasked frames, invalid UTF-8 or a StartMessage
 as a binary frame, so this phone speaks RFC 6455 itself, over a plain Twisted TCP
-connection.  Each behaviour (``PHONE_BEHAVIOURS``) plays one row of HOSTILE_INPUTS
+connection.  Each behaviour (``PHONE_BEHAVIOURS``) plays one row of docs/reliability.md
 b1/b2 and names the close the server must answer with; chip-relaying behaviours
 forward APDUs to any object with ``transmit(bytes) -> bytes``::
 

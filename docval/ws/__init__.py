@@ -1,4 +1,4 @@
-"""The WebSocket API (SPEC §3): ``/ws1/validate`` over Autobahn."""
+"""The WebSocket API (docs/websocket-api.md): ``/ws1/validate`` over Autobahn."""
 from docval.ws.factory import ValidateServerFactory
 from docval.ws.protocol import PATH, ValidateServerProtocol
 

@@ -1,4 +1,4 @@
-"""The ``/ws1/validate`` WebSocket session (SPEC §3, §5).
+"""The ``/ws1/validate`` WebSocket session (docs/websocket-api.md, §5).
 
 One protocol instance is one session: it waits for the StartMessage, runs the
 reader over an :class:`ApduRelay`, relays status updates, posts the result and
@@ -51,7 +51,7 @@ PATH = "/ws1/validate"
 # Phones send a few hundred bytes of headers; proxies add some more.
 MAX_HANDSHAKE_BYTES = 16 * 1024
 
-#: SPEC §3.3, in order.  The reader reports all but DONE; the session sends DONE
+#: docs/websocket-api.md (statuses), in order.  The reader reports all but DONE; the session sends DONE
 #: itself once the result is safely posted.
 STATUSES = (
     "READ_ATR_INFO", "ACCESS_CONTROL", "READ_SOD", "READ_DG14", "CHIP_AUTHENTICATION",
@@ -140,7 +140,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
     def dataReceived(self, data: bytes) -> None:
         # Autobahn buffers the HTTP request until CRLFCRLF without a limit (and
         # rescans the whole buffer per read): a header flood would cost memory
-        # and quadratic CPU for the whole handshake timeout (HOSTILE_INPUTS W6).
+        # and quadratic CPU for the whole handshake timeout (docs/reliability.md W6).
         if self.state == WebSocketServerProtocol.STATE_CONNECTING and \
                 len(getattr(self, "data", b"")) + len(data) > MAX_HANDSHAKE_BYTES:
             self.data = b""
@@ -152,8 +152,8 @@ class ValidateServerProtocol(WebSocketServerProtocol):
 
     def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
         # Autobahn's hook for an oversized frame or message (it would close 1009).
-        # Before the StartMessage that is an invalid start message (HOSTILE_INPUTS
-        # P2), closed the SPEC way with its text message first.
+        # Before the StartMessage that is an invalid start message (docs/reliability.md
+        # P2), closed the documented way with its text message first.
         if self._phase == AWAIT_START:
             try:
                 self._fail(InvalidStartMessage("start message larger than the message limit"))
@@ -257,7 +257,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         if client.result_url is None and not self._return_result:
             # Such a client's results can only reach the phone; without
             # return_result=true they would go nowhere, so the client id is not
-            # valid for this request (SPEC §5).  Refused before the chip is read.
+            # valid for this request (docs/result-server.md).  Refused before the chip is read.
             raise InvalidClientId("client without a Result Server requires return_result=true")
         self._cancel(self._start_timer)
         self._start_timer = None
@@ -288,7 +288,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         )
         others = factory.sessions_with_validation_id(self, start.validation_id)
         if others:
-            # HOSTILE_INPUTS P7: allowed (the Result Server de-duplicates), but marked
+            # docs/reliability.md P7: allowed (the Result Server de-duplicates), but marked
             # so that operators can see replays and double submissions.
             _log.warn(
                 "session {session_id}: validation_id={validation_id} is also used by "
@@ -336,7 +336,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             raise ServerError("the reader reported an unknown status")
         rank = STATUSES.index(status)
         if rank <= self._status_rank:
-            # SPEC §3.3 promises the phone this order; a step the reader repeats
+            # docs/websocket-api.md (statuses) promises the phone this order; a step the reader repeats
             # (e.g. access control again after a failed Chip Authentication)
             # stays part of the current one.
             return
@@ -514,7 +514,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         if close.reason:
             message["close_reason"] = close.reason
         self._send_json(message)
-        # sendClose() only allows 1000 and 3000-4999; SPEC needs 1001, 1008 and 1011 too.
+        # sendClose() only allows 1000 and 3000-4999; the close table needs 1001, 1008 and 1011 too.
         self.sendCloseFrame(
             code=close.code,
             reasonUtf8=close.reason.encode("ascii") if close.reason else None,
@@ -587,7 +587,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         )
 
     def _drop(self) -> None:
-        """Forget the session (SPEC §6); a post still under way holds only its own copy."""
+        """Forget the session (docs/operations.md, privacy); a post still under way holds only its own copy."""
         self._client = None
         self._relay = None
         self._reader_d = None

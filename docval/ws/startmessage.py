@@ -1,10 +1,10 @@
-"""The StartMessage (SPEC §3.1): strict parsing of the phone's first text message.
+"""The StartMessage (docs/websocket-api.md, StartMessage): strict parsing of the phone's first text message.
 
 Anything that is not exactly the documented object is refused: unknown fields,
 wrong JSON types (``true`` is not an integer, ``1024.0`` is not an integer),
 NaN/Infinity, duplicate keys, oversized or deeply nested input.  Structural
 problems raise :class:`InvalidStartMessage`; access-key values that break the
-SPEC rules raise :class:`InvalidAccessKey`.  Error messages name the field,
+The documented rules raise :class:`InvalidAccessKey`.  Error messages name the field,
 never its value: the value may be a CAN or a date of birth.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ MAX_BYTES = 4096
 MAX_DEPTH = 4          # the real message is 2 deep (object -> access_key)
 MAX_NUMBER_DIGITS = 12
 MAX_DOCUMENT_NUMBER = 24   # TD1 numbers may run into the optional data field
-MIN_APDU_BYTES = 64        # HOSTILE_INPUTS P6: lies about sizes are clamped
+MIN_APDU_BYTES = 64        # docs/reliability.md P6: lies about sizes are clamped
 MAX_APDU_BYTES = 65536
 MAX_PIPELINED = 64
 
@@ -145,7 +145,7 @@ def _apdu_size(obj: dict[str, Any], name: str) -> int | None:
 
 
 def _text(obj: dict[str, Any], name: str) -> str:
-    # No length rule of its own: SPEC only types these strings (a long client_id is
+    # No length rule of its own: the API only types these strings (a long client_id is
     # an unknown client, 4401; a long platform is an "other"), and MAX_BYTES bounds them.
     return _typed(obj, name, str)
 
@@ -210,7 +210,7 @@ def _parse_fields(obj: dict[str, Any]) -> StartMessage:
 
 
 def parse_access_key(obj: dict[str, Any]) -> MrzKey | CanKey:
-    """SPEC §3.1: ``{"can"}`` or ``{"document_number", "date_of_birth", "date_of_expiry"}``."""
+    """docs/websocket-api.md (StartMessage): ``{"can"}`` or ``{"document_number", "date_of_birth", "date_of_expiry"}``."""
     fields = frozenset(obj)
     if fields not in (_CAN_FIELDS, _MRZ_FIELDS):
         extra = sorted(fields - _CAN_FIELDS - _MRZ_FIELDS)

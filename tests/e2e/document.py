@@ -124,7 +124,7 @@ def jpeg_at_end(data_group: bytes) -> bytes:
 
 
 def expected_statuses(dgs: dict[int, bytes], read_atr_info: bool = True) -> list[str]:
-    """SPEC §3.3 for a chip with these data groups (CA runs when DG14 is there)."""
+    """docs/websocket-api.md (statuses) for a chip with these data groups (CA runs when DG14 is there)."""
     seq = ["READ_ATR_INFO"] if read_atr_info else []
     seq += ["ACCESS_CONTROL", "READ_SOD"]
     if 14 in dgs:

@@ -204,7 +204,7 @@ class Trace:
 
     def assert_closed_by_server(self, code: int, reason: str | None) -> None:
         """The close text message is the last message, right before the close frame,
-        and both carry the same code and reason (SPEC §3.5)."""
+        and both carry the same code and reason (docs/websocket-api.md, closing)."""
         expected = {"close_code": code} if reason is None else {"close_code": code, "close_reason": reason}
         kinds = self.kinds()
         assert "close_frame" in kinds, self.outline()

@@ -1,4 +1,4 @@
-"""Every close reason of SPEC §3.5, caused end to end by the situation that produces it,
+"""Every close reason of docs/websocket-api.md (closing), caused end to end by the situation that produces it,
 over real sockets against the service ``tap.makeService`` builds from a TOML file.
 
 Each failed session: the ``{"close_code", "close_reason"}`` text message comes right
@@ -252,7 +252,7 @@ async def test_result_server_behaviours_with_the_real_retry_schedule(make_stack,
             # The result went nowhere: no DONE, nothing returned to the phone.
             assert "DONE" not in trace.statuses and trace.result is None
     posts = stacks["hang-200"].results.posts
-    # SPEC §5: 3 s per attempt, then a retry (after a backoff of at most a few seconds).
+    # docs/result-server.md: 3 s per attempt, then a retry (after a backoff of at most a few seconds).
     assert 3.0 <= posts[1].at - posts[0].at < 6.0
     retried = stacks["always-500"].results.posts
     assert all(b.at > a.at for a, b in zip(retried, retried[1:]))

@@ -16,7 +16,7 @@ from .stack import FILES, POSTING, RESULT_PATH, RETURNING
 
 
 def assert_event_order(trace, expected_statuses):
-    """SPEC §3.3-3.5: statuses in order, APDUs only before PASSIVE_AUTHENTICATION,
+    """docs/websocket-api.md (statuses)-3.5: statuses in order, APDUs only before PASSIVE_AUTHENTICATION,
     the result right after DONE, then the close message, then the close frame."""
     assert trace.statuses == expected_statuses
     kinds = trace.kinds()
@@ -164,7 +164,7 @@ def _as_jpeg2000(jpeg: bytes, kind: str) -> bytes:
 
 @pytest_twisted.ensureDeferred
 async def test_jpeg2000_images_reach_phone_and_result_server_as_jpeg(make_stack):
-    """SPEC §4 note: phones cannot show JPEG 2000, so a JP2 face (DG2) and a raw J2K
+    """docs/result.md note: phones cannot show JPEG 2000, so a JP2 face (DG2) and a raw J2K
     signature (DG7) are delivered as JPEG, while PA still covers the files as signed."""
     import io
 

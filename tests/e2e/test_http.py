@@ -1,4 +1,4 @@
-"""The HTTP side of the endpoint over real sockets (SPEC §2): the handshake path, no
+"""The HTTP side of the endpoint over real sockets (docs/websocket-api.md): the handshake path, no
 banner or status page, the connection limit, and several listening endpoints."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The log of whole sessions -- every virtual document, and the ways sessions fail --
 holds no document number, name, date of birth, CAN, MRZ line, DG11/DG12 value or
-image bytes (SPEC §6), although many of them were handed to the server in places a
+image bytes (docs/operations.md, privacy), although many of them were handed to the server in places a
 careless log line would quote: the StartMessage, error messages, the Result Server's
 error answers."""
 from __future__ import annotations

@@ -39,7 +39,7 @@ PHONES = {
     "extended-300": (dict(max_command_bytes=300, max_response_bytes=300), False),
     "ios": (dict(platform="ios"), True),
     "ios-1024": (dict(platform="ios", max_response_bytes=1024), False),
-    # SPEC §3.3: either limit alone is enough to skip EF.ATR/INFO.
+    # docs/websocket-api.md (statuses): either limit alone is enough to skip EF.ATR/INFO.
     "ios-1024-command-only": (dict(platform="ios", max_command_bytes=1024), False),
     "ios-1024-both": (dict(platform="ios", max_command_bytes=1024, max_response_bytes=1024), False),
     "pipelined-16": (dict(max_pipelined_apdus=16, delay=0.01), True),

@@ -64,7 +64,7 @@ def _one(cmd):
 
 
 # Real sessions recorded by gmrtd (chipauth tests) with the passports whose DG14
-# is in ../shared/testdata/dg14: ephemeral keys, APDUs and the SM state are theirs.
+# is in the real-document data set (DOCVAL_TESTDATA, dg14/): ephemeral keys, APDUs and the SM state are theirs.
 
 @pytest.mark.testdata
 def test_recorded_at_aes128_without_key_id():

@@ -576,7 +576,7 @@ def test_errors_are_emrtd_errors():
         assert issubclass(exc, EmrtdError)
 
 
-# --- HOSTILE_INPUTS A3: data in the answer to a SELECT that asked for none (P2=0C) ---------
+# --- docs/reliability.md A3: data in the answer to a SELECT that asked for none (P2=0C) ---------
 
 def _data_on_select(cmd: CommandAPDU) -> ResponseAPDU:
     return ResponseAPDU(b"\x6F\x03\x84\x01\x00" if cmd.ins == 0xA4 and cmd.p2 == 0x0C else b"", 0x9000)

@@ -1,7 +1,7 @@
 """docval.emrtd.keys: SubjectPublicKeyInfo parsing and signature verification.
 
 Keys and signatures are produced by cryptography/OpenSSL (an independent
-implementation) and by real documents in ../shared/testdata.
+implementation) and by real documents of the data set DOCVAL_TESTDATA names.
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_explicit_parameters_of_a_standard_curve_are_accepted(name):
 
 
 def test_explicit_parameters_of_a_fake_curve_are_rejected():
-    """HOSTILE_INPUTS X3: shares p (and G's encoding) with brainpoolP256r1 but not b."""
+    """docs/reliability.md X3: shares p (and G's encoding) with brainpoolP256r1 but not b."""
     curve = ec.BY_NAME["brainpoolP256r1"]
     point = b"\x04" + curve.gx.to_bytes(32, "big") + curve.gy.to_bytes(32, "big")
     with pytest.raises(UnsupportedError):

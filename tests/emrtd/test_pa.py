@@ -368,7 +368,7 @@ def test_no_trust_store(demo_store):
     assert "no trust store" in r.error
 
 
-# --- CMS structure errors (HOSTILE_INPUTS X1, X4) ---------------------------------------
+# --- CMS structure errors (docs/reliability.md X1, X4) ---------------------------------------
 
 def _patched(sod_bytes: bytes, patch) -> bytes:
     info = asn1cms.ContentInfo.load(tlv.parse_single(sod_bytes, 0x77).value)

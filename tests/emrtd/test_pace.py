@@ -724,7 +724,7 @@ def test_choose_on_real_card_access_files():
 
 
 def test_explicit_huge_domain_parameters_are_refused_without_work():
-    """HOSTILE_INPUTS A4: a PACEDomainParameterInfo with a 16k-bit prime."""
+    """docs/reliability.md A4: a PACEDomainParameterInfo with a 16k-bit prime."""
     import time
     from docval.emrtd.securityinfo import encode_int, encode_oid, parse_card_access
     huge = (1 << 16384) - 1

@@ -2,7 +2,7 @@
 
 Shared by the bounded hypothesis tests (``tests/fuzz/test_*.py``) and the long
 runs of ``bench/fuzz.py``: a target is a function of one ``bytes`` argument and
-the exception types it may raise.  Anything else escaping is a bug (HOSTILE_INPUTS:
+the exception types it may raise.  Anything else escaping is a bug (docs/reliability.md:
 "never a traceback").  Seeds are real documents from the data set (``tests/testdata.py``), when present, and
 files the virtual passport builds, so mutations start from structures deep enough
 to reach the interesting code, not only the first length check.

@@ -1,4 +1,4 @@
-"""Bounded fuzzing of every parser that sees untrusted bytes (HOSTILE_INPUTS, issue 8 §3).
+"""Bounded fuzzing of every parser that sees untrusted bytes (docs/reliability.md, issue 8 §3).
 
 Each target gets mutated real-world seeds and plain random bytes; only the
 documented exception types may escape.  Example counts are small so the default

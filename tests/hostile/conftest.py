@@ -21,7 +21,7 @@ def server():
     log = proc.log()
     proc.stop()
     assert (state["sessions"], state["posts"], state["session_calls"]) == (0, 0, 0), state
-    # HOSTILE_INPUTS: a defined outcome, "never a traceback".
+    # docs/reliability.md: a defined outcome, "never a traceback".
     assert "Traceback" not in log, log[-4000:]
 
 

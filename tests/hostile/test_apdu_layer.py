@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS b3 (plain APDU layer): A1-A4, the reader against hostile chips."""
+"""docs/reliability.md, catalogue section b3 (plain APDU layer): A1-A4, the reader against hostile chips."""
 from __future__ import annotations
 
 import pytest
@@ -29,7 +29,7 @@ def test_A1_no_command_after_a_broken_protected_answer():
 
 
 def test_A2_non_iso_status_is_a_communication_failure_not_a_wrong_key():
-    """SPEC §3.2: old Android NFC timeouts answer FFFF C200-like garbage during PACE."""
+    """docs/websocket-api.md (APDU relay): old Android NFC timeouts answer FFFF C200-like garbage during PACE."""
     out = run_hostile("non-iso-status")
     assert_closed(out, "COMMUNICATION_FAILED", CommunicationError)
 

@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS b6 (access control and authentication): K1-K6."""
+"""docs/reliability.md, catalogue section b6 (access control and authentication): K1-K6."""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS b8 (data group content): D1-D3."""
+"""docs/reliability.md, catalogue section b8 (data group content): D1-D3."""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS b5 (TLV, ASN.1, file reading): T1-T6."""
+"""docs/reliability.md, catalogue section b5 (TLV, ASN.1, file reading): T1-T6."""
 from __future__ import annotations
 
 import time

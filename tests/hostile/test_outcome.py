@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS P11 and P12: one outcome on both sides, and results of any real size.
+"""docs/reliability.md P11 and P12: one outcome on both sides, and results of any real size.
 
 P11: from the moment the result is being posted, the phone cannot change how the session
 ends -- not with text or binary messages, not by breaking the WebSocket protocol, and the

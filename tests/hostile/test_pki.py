@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS b7 (Passive Authentication and PKI): X1-X7.
+"""docs/reliability.md, catalogue section b7 (Passive Authentication and PKI): X1-X7.
 
 Forged EF.SODs are real CMS structures re-signed with the demo DSC key, so each
 one is wrong in exactly the way its test names.

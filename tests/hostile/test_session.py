@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS b2 (StartMessage and session protocol): P1-P10 against a real server process."""
+"""docs/reliability.md, catalogue section b2 (StartMessage and session protocol): P1-P10 against a real server process."""
 from __future__ import annotations
 
 import inspect

@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS b4 (Secure Messaging): S1-S6.
+"""docs/reliability.md, catalogue section b4 (Secure Messaging): S1-S6.
 
 Forgeries after the MAC check carry a MAC computed with the chip's own session
 keys, as a phone that knows the MRZ could after BAC, so the checks behind the MAC

@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS b1 (transport / WebSocket): W1-W12 against a real server process over loopback."""
+"""docs/reliability.md, catalogue section b1 (transport / WebSocket): W1-W12 against a real server process over loopback."""
 from __future__ import annotations
 
 import socket

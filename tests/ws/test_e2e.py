@@ -52,7 +52,7 @@ class Stack:
             clients=(ClientConfig(client_id=RETURNING), ClientConfig(client_id=POSTING, result_url=url)),
         )
         self.service = DocValService(self.config, reactor)
-        # Fast retries keep the always-500 case short; SPEC's 3 s attempt timeout stays.
+        # Fast retries keep the always-500 case short; the documented 3 s attempt timeout stays.
         self.service.poster._backoff = lambda n: 0.05
         self.service.startService()
         port = self.service.listeners[0].port.getHost().port

@@ -1,5 +1,5 @@
 """The handshake as raw bytes: paths, banners, the status page, limits and handshake timeouts
-(HOSTILE_INPUTS W4-W12)."""
+(docs/reliability.md W4-W12)."""
 from __future__ import annotations
 
 import base64

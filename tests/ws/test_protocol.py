@@ -1,4 +1,4 @@
-"""The /ws1/validate session in memory: every close reason from its real cause (SPEC §3.5),
+"""The /ws1/validate session in memory: every close reason from its real cause (docs/websocket-api.md, closing),
 status order, result delivery, timeouts on task.Clock and clean-up."""
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def test_reader_asking_for_more_than_allowed_is_a_server_error():
 
 
 def test_same_validation_id_in_parallel_is_allowed(caplog_events):
-    # HOSTILE_INPUTS P7: policy is to allow, but mark; the Result Server de-duplicates.
+    # docs/reliability.md P7: policy is to allow, but mark; the Result Server de-duplicates.
     h = Harness()
     hold = defer.Deferred()
     h.factory._read_document = scripted_reader(hold=hold)
@@ -260,7 +260,7 @@ def test_unknown_client_id():
 
 
 def test_unknown_client_id_of_any_length_is_invalid_client_id():
-    # HOSTILE_INPUTS P4 / SPEC §3.1: longer than any configured id is still just unknown.
+    # docs/reliability.md P4 / docs/websocket-api.md (StartMessage): longer than any configured id is still just unknown.
     h = Harness()
     c = h.raw(start_message(client_id="X" * 1000), path=RR)
     h.run(c)

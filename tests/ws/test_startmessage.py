@@ -1,4 +1,4 @@
-"""StartMessage validation (SPEC §3.1; HOSTILE_INPUTS P2, P3, P5, P6)."""
+"""StartMessage validation (docs/websocket-api.md (StartMessage); docs/reliability.md P2, P3, P5, P6)."""
 from __future__ import annotations
 
 import json
@@ -55,7 +55,7 @@ def test_document_number_is_upper_cased_and_may_be_long():
 
 
 def test_long_strings_are_not_refused_as_invalid():
-    # SPEC §3.1 types these fields only: a long client_id is an unknown client
+    # docs/websocket-api.md (StartMessage) types these fields only: a long client_id is an unknown client
     # (4401, decided by the lookup), a long validation_id is passed through, a long
     # platform is one of the "others accepted".  The 4 KiB message cap bounds them all.
     m = parse(start_message(client_id="c" * 1000, validation_id="v" * 1000, platform="p" * 1000))
@@ -80,7 +80,7 @@ def test_fillers_after_a_long_document_number_are_not_part_of_it(given, used):
 
 @pytest.mark.parametrize("value, clamped", [(0, 64), (1, 64), (-5, 64), (10**9, 65536), (1024, 1024)])
 def test_sizes_are_clamped(value, clamped):
-    # HOSTILE_INPUTS P6: lies about sizes are clamped to [64, 65536], not refused.
+    # docs/reliability.md P6: lies about sizes are clamped to [64, 65536], not refused.
     m = parse(start_message(max_response_bytes=value, max_command_bytes=value))
     assert m.max_response_bytes == clamped and m.max_command_bytes == clamped
 

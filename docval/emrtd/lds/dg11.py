@@ -34,7 +34,7 @@ MAX_OTHER_NAMES = dgfields.MAX_NAMES
 
 @dataclass(repr=False)
 class AdditionalPersonalDetails(dgfields.DetailsMixin):
-    """DG11 as it goes into ``additional_personal_details`` (SPEC.md §4).
+    """DG11 as it goes into ``additional_personal_details`` (docs/result.md).
 
     Names are shown as ``SURNAME, GIVEN NAMES``; list fields are split on the
     ``<`` separator; absent fields are None.

@@ -24,13 +24,13 @@ IMAGE_OF_REAR = 0x5F1E
 PERSONALIZATION_TIME = 0x5F55
 PERSONALIZATION_SERIAL = 0x5F56
 
-# SPEC.md §4 has one string for all other persons.
+# docs/result.md has one string for all other persons.
 PERSONS_SEPARATOR = "; "
 
 
 @dataclass(repr=False)
 class AdditionalDocumentDetails(dgfields.DetailsMixin):
-    """DG12 as it goes into ``additional_document_details`` (SPEC.md §4)."""
+    """DG12 as it goes into ``additional_document_details`` (docs/result.md)."""
 
     issuing_authority: str | None = None
     date_of_issue: str | None = None

@@ -175,7 +175,7 @@ class DetailsMixin:
                 if f.name != "problems"]
 
     def to_json(self) -> dict[str, Any]:
-        """SPEC §4 values: strings, lists of strings or null; images base64."""
+        """docs/result.md values: strings, lists of strings or null; images base64."""
         out: dict[str, Any] = {}
         for name, value in self._values():
             if isinstance(value, bytes):

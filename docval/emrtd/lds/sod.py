@@ -18,7 +18,7 @@ from docval.emrtd.lds.cms import SignedData, SignerInfo, parse_signed_data, unwr
 SOD_TAG = 0x77
 MAX_SOD_BYTES = 65535
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
-OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"   # pre-2006 documents (HOSTILE_INPUTS X2)
+OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"   # pre-2006 documents (docs/reliability.md X2)
 LDS_SECURITY_OBJECT_OIDS = (OID_LDS_SECURITY_OBJECT, OID_LDS_SECURITY_OBJECT_LEGACY)
 
 
