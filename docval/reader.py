@@ -599,7 +599,7 @@ class _Session:
             if isinstance(key, MrzKey) and not _mrz_matches(mrz, key):
                 self.report.error("DG1 does not match the MRZ data used for access control")
         elif dg == 2:
-            from docval.emrtd.images import needs_decoding
+            from docval.emrtd.images import JPEG, needs_decoding, sniff
             from docval.emrtd.lds.dg2 import parse_dg2
             faces = parse_dg2(data)
             if not faces:
@@ -607,14 +607,22 @@ class _Session:
                 return
             # Only the first face is shown.  JPEG is passed on as read; JPEG 2000 waits
             # for PA (_convert_images): decoding costs CPU the chip's bytes choose.
-            if needs_decoding(faces[0].data):
-                self.undecoded[2] = [(0, faces[0].data)]
+            face = faces[0].data
+            if needs_decoding(face):
+                self.undecoded[2] = [(0, face)]
+            elif sniff(face) == JPEG:
+                self.report.face_photo = bytes(face)
             else:
-                self.report.face_photo = bytes(faces[0].data)
+                raise ParseError("the face image is neither JPEG nor JPEG 2000")
         elif dg == 7:
-            from docval.emrtd.images import needs_decoding
+            from docval.emrtd.images import JPEG, needs_decoding, sniff
             from docval.emrtd.lds.dg7 import parse_dg7
-            self.signatures = list(enumerate(parse_dg7(data)))
+            self.signatures = []
+            for i, image in enumerate(parse_dg7(data)):
+                if needs_decoding(image) or sniff(image) == JPEG:
+                    self.signatures.append((i, image))
+                else:
+                    self.report.error(f"DG7 image {i + 1} left out: neither JPEG nor JPEG 2000")
             self.undecoded[7] = [(i, image) for i, image in self.signatures if needs_decoding(image)]
             self.report.signature_photos = [bytes(image) for _, image in self.signatures
                                             if not needs_decoding(image)]

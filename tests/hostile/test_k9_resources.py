@@ -203,3 +203,15 @@ def test_K9_bytes_buffered_per_session_stay_bounded(server):
             ws.close()
     assert settle(server)["sessions"] == 0
     assert server.state()["rss_kb"] - before < 20_000
+
+
+def test_K9_images_of_unknown_format_are_left_out_not_passed_on(demo_trust):
+    chip = profiles.get_profile(PROFILE).chip()
+    put_dg(chip, 2, datagroups.encode_dg2([(b"GIF89a" + b"\x00" * 64, 8, 8, "jpeg")]), resign=False)
+    put_dg(chip, 7, datagroups.encode_dg7([b"GIF89a" + b"\x00" * 64, _j2k(100, 40)]))
+    out, spy = _read(chip, demo_trust)
+    result = out.result
+    assert result["face_photo"] is None
+    assert "DG2 could not be parsed: the face image is neither JPEG nor JPEG 2000" in result["errors"]
+    assert "DG7 image 1 left out: neither JPEG nor JPEG 2000" in result["errors"]
+    assert len(result["signature_photos"]) == 1 and spy.calls == [(100, 40, images.SIGNATURE_MAX_PIXELS)]
