@@ -33,6 +33,9 @@ _log = Logger(namespace="docval.imaging")
 
 DEFAULT_WORKERS = 1
 WORKER_NICENESS = 10
+# A capped image decodes in well under a second; one that takes this long is a
+# decoder stuck on hostile input, and would hold a worker from every session.
+DECODE_TIMEOUT = 10.0
 
 
 def _lower_priority(niceness: int) -> None:
@@ -54,13 +57,14 @@ class ImageDecoder:
 
     def __init__(self, reactor: Any, *, workers: int = DEFAULT_WORKERS,
                  job: Callable[[bytes, int], Any] = images.convert,
-                 niceness: int = WORKER_NICENESS) -> None:
+                 niceness: int = WORKER_NICENESS, timeout: float = DECODE_TIMEOUT) -> None:
         if workers < 1:
             raise ValueError("at least one decoding worker")
         self._reactor = reactor
         self.workers = workers
         self._job = job
         self._niceness = niceness
+        self.timeout = timeout
         self._executor: ProcessPoolExecutor | None = None
         self._stopped = False
         self.decoded = 0
@@ -87,11 +91,27 @@ class ImageDecoder:
             self._reset()
             return defer.fail(DecoderUnavailable("the image decoder is not available"))
         d: defer.Deferred = defer.Deferred(lambda _: future.cancel())
-        future.add_done_callback(lambda f: self._reactor.callFromThread(self._done, f, d))
+        # Counted from submission: time waiting for a worker is bounded by the
+        # others' timeouts, so this only fires for a decode that does not end.
+        timer = self._reactor.callLater(self.timeout, self._expired, future, d)
+        future.add_done_callback(lambda f: self._reactor.callFromThread(self._done, f, d, timer))
         return d
 
-    def _done(self, future: Future, d: defer.Deferred) -> None:
-        if d.called:     # cancelled: the session ended while the image waited or decoded
+    def _expired(self, future: Future, d: defer.Deferred) -> None:
+        if future.done() or d.called:
+            return
+        if future.cancel():      # still queued behind a stuck decode: just give up on it
+            d.errback(DecoderUnavailable("image decoding timed out"))
+            return
+        self.failed += 1
+        _log.warn("image decoding took longer than {timeout}s; restarting the pool", timeout=self.timeout)
+        self._reset(kill=True)
+        d.errback(DecoderUnavailable("image decoding timed out"))
+
+    def _done(self, future: Future, d: defer.Deferred, timer: Any) -> None:
+        if timer.active():
+            timer.cancel()
+        if d.called:     # cancelled or timed out: the session no longer waits for it
             return
         if future.cancelled():
             return
@@ -112,14 +132,19 @@ class ImageDecoder:
             _log.warn("image decoder failed: {error_type}", error_type=type(exc).__name__)
         d.errback(DecoderUnavailable("the image decoder failed"))
 
-    def _reset(self) -> None:
+    def _reset(self, *, kill: bool = False) -> None:
         executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+        if executor is None:
+            return
+        if kill:
+            # shutdown() waits for running jobs; a stuck decoder never ends.  The
+            # executor has no public way to stop a worker, so terminate its processes.
+            for process in list((getattr(executor, "_processes", None) or {}).values()):
+                process.terminate()
+        executor.shutdown(wait=False, cancel_futures=True)
 
     def stop(self) -> None:
-        """Stops the workers; queued decodes fail, later calls fail at once."""
+        """Stops the workers without waiting for them (a stuck one would hold the
+        shutdown); queued decodes are dropped, later calls fail at once."""
         self._stopped = True
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        self._reset(kill=True)

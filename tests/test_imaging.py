@@ -61,3 +61,29 @@ def test_no_worker_is_started_until_an_image_needs_one():
     decoder.stop()
     with pytest.raises(ValueError):
         ImageDecoder(None, workers=0)
+
+
+def hang_on_marker(data: bytes, max_pixels: int) -> images.Converted:
+    """A job for the workers: a decoder stuck on hostile input."""
+    if data == b"hang":
+        import time
+        time.sleep(3600)
+    return images.convert(data, max_pixels)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_decode_that_does_not_end_is_given_up_and_its_worker_replaced():
+    from twisted.internet import reactor
+
+    decoder = ImageDecoder(reactor, workers=1, job=hang_on_marker, timeout=2.0)
+    try:
+        stuck = decoder.decode(b"hang", 100)
+        queued = decoder.decode(_j2k(), 10_000)      # behind it, in the one worker's queue
+        for d in (stuck, queued):
+            with pytest.raises(DecoderUnavailable):
+                await d
+        decoder.timeout = 120.0     # a fresh worker spawns first: slow on a loaded machine
+        result = await decoder.decode(_j2k(), 10_000)
+        assert result.jpeg[:2] == b"\xff\xd8"
+    finally:
+        decoder.stop()
