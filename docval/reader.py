@@ -64,6 +64,11 @@ def _inline(fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
     return call()
 
 
+def _decode_inline(data: bytes, max_pixels: int) -> Awaitable[Any]:
+    from docval.emrtd.images import convert
+    return _inline(convert, data, max_pixels)
+
+
 @dataclass
 class ReadParams:
     access_key: MrzKey | CanKey
@@ -81,6 +86,11 @@ class ReadParams:
     # passes a thread-pool runner so one session cannot stall the others.
     offload: Callable[..., Awaitable[Any]] = _inline
     steps: list[str] = field(default_factory=list)
+    # Converts a JPEG 2000 image (bytes, pixel cap) to images.Converted; the server
+    # passes its bounded pool of worker processes (docval.imaging), since decoding
+    # holds the GIL.  Only images of verified data groups get here (_convert_images).
+    decode_image: Callable[[bytes, int], Awaitable[Any]] = _decode_inline
+    decode_limits: Any = None            # images.DecodeLimits; None: the defaults
 
 
 async def read_document(transport: Transport, params: ReadParams,
@@ -113,6 +123,9 @@ class _Session:
         self.pending_mark: tuple[Link, int] | None = None
         # The pure layer never reads the clock: certificate validity is judged at this instant.
         self.at = params.at or datetime.now(timezone.utc)
+        # JPEG 2000 images by data group, held until PA says whether they may be decoded.
+        self.undecoded: dict[int, list[tuple[int, bytes]]] = {}
+        self.signatures: list[tuple[int, bytes]] = []
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -586,24 +599,33 @@ class _Session:
             if isinstance(key, MrzKey) and not _mrz_matches(mrz, key):
                 self.report.error("DG1 does not match the MRZ data used for access control")
         elif dg == 2:
-            from docval.emrtd.images import to_jpeg
+            from docval.emrtd.images import JPEG, needs_decoding, sniff
             from docval.emrtd.lds.dg2 import parse_dg2
             faces = parse_dg2(data)
             if not faces:
                 self.report.error("DG2 holds no face image")
                 return
-            self.report.face_photo = to_jpeg(faces[0].data)
+            # Only the first face is shown.  JPEG is passed on as read; JPEG 2000 waits
+            # for PA (_convert_images): decoding costs CPU the chip's bytes choose.
+            face = faces[0].data
+            if needs_decoding(face):
+                self.undecoded[2] = [(0, face)]
+            elif sniff(face) == JPEG:
+                self.report.face_photo = bytes(face)
+            else:
+                raise ParseError("the face image is neither JPEG nor JPEG 2000")
         elif dg == 7:
-            from docval.emrtd.images import to_jpeg
+            from docval.emrtd.images import JPEG, needs_decoding, sniff
             from docval.emrtd.lds.dg7 import parse_dg7
-            photos = []
-            for image in parse_dg7(data):
-                try:
-                    photos.append(to_jpeg(image))
-                except (ParseError, LimitExceeded) as exc:
-                    self.report.error(f"DG7 image not converted: {exc}")
-                    photos.append(image)
-            self.report.signature_photos = photos
+            self.signatures = []
+            for i, image in enumerate(parse_dg7(data)):
+                if needs_decoding(image) or sniff(image) == JPEG:
+                    self.signatures.append((i, image))
+                else:
+                    self.report.error(f"DG7 image {i + 1} left out: neither JPEG nor JPEG 2000")
+            self.undecoded[7] = [(i, image) for i, image in self.signatures if needs_decoding(image)]
+            self.report.signature_photos = [bytes(image) for _, image in self.signatures
+                                            if not needs_decoding(image)]
         elif dg == 11:
             from docval.emrtd.lds.dg11 import parse_dg11
             details = parse_dg11(data)
@@ -637,6 +659,51 @@ class _Session:
         for error in decision.errors:
             self.report.error(error)
         self.report.pa.data_groups_not_read = decision.data_groups_not_read
+        await self._convert_images()
+
+    async def _convert_images(self) -> None:
+        """JPEG 2000 images to JPEG, only for data groups PA verified: a hash that
+        matched a validly signed EF.SOD.  Every image not converted is left out of
+        the result (face_photo null, or missing from signature_photos) and named
+        in ``errors``, with the reason."""
+        if not self.undecoded:
+            return
+        from docval.emrtd import images
+        pa = self.report.pa
+        signed = pa is not None and pa.sod_signature_valid and pa.document_certificate_valid
+        budget = images.DecodeBudget(self.params.decode_limits)
+        converted: dict[int, list[tuple[int, bytes]]] = {}
+        for dg, pending in sorted(self.undecoded.items()):
+            cap = images.FACE_MAX_PIXELS if dg == 2 else images.SIGNATURE_MAX_PIXELS
+            what = "DG2 face image" if dg == 2 else "DG7 image"
+            for i, data in pending:
+                name = what if dg == 2 else f"{what} {i + 1}"
+                if not signed or dg not in pa.data_groups_with_valid_hash:
+                    self.report.error(f"{name} not converted from JPEG 2000: DG{dg} is not "
+                                      f"covered by a validly signed EF.SOD")
+                    continue
+                try:
+                    width, height = images.declared_size(data)
+                    if width * height > cap:
+                        raise LimitExceeded(f"{width}x{height} pixels exceed the limit of {cap}")
+                    refused = budget.admit(width * height)
+                    if refused is not None:
+                        raise LimitExceeded(refused)
+                    result = await self.params.decode_image(data, cap)
+                except (ParseError, LimitExceeded) as exc:
+                    self.report.error(f"{name} not converted from JPEG 2000: {exc}")
+                    continue
+                budget.spend(result.cpu_seconds)
+                converted.setdefault(dg, []).append((i, result.jpeg))
+        self.undecoded.clear()
+        if 2 in converted:
+            self.report.face_photo = converted[2][0][1]
+        if 7 in converted:
+            # In DG7's order, with the JPEG images passed on as read.
+            done = dict(converted[7])
+            self.report.signature_photos = [
+                done[i] if i in done else bytes(image) for i, image in self.signatures
+                if i in done or not images.needs_decoding(image)]
 
     async def _verify_cam(self) -> None:
         from docval.emrtd.ca import load_ca_key

@@ -228,6 +228,7 @@ class DocValService(MultiService):
         read_document: Any = None,
         poster: Any = None,
         clock: Any = None,
+        image_decoder: Any = None,
     ):
         super().__init__()
         if reactor is None:
@@ -265,6 +266,9 @@ class DocValService(MultiService):
         self._sighup_installed = False
         self.signer = _load_signer(config)
         self.poster = poster or ResultPoster(reactor, metrics=metrics)
+        from docval.imaging import ImageDecoder
+        # JPEG 2000 decoding holds the GIL: worker processes, bounded server-wide.
+        self.decoder = image_decoder or ImageDecoder(reactor)
         self.factory = ValidateServerFactory(
             config,
             trust=lambda: self.trust,
@@ -275,6 +279,7 @@ class DocValService(MultiService):
             read_document=read_document,
             offload=self._offload,
             signer=self.signer,
+            decode_image=self.decoder.decode,
         )
         self.listeners: list[ListenerService] = []
         for description in config.server.listen:
@@ -425,6 +430,7 @@ class DocValService(MultiService):
             self._sighup_installed = False
         d = defer.maybeDeferred(super().stopService)
         d.addBoth(lambda _: self.poster.close())
+        d.addBoth(lambda _: self.decoder.stop())
         return d
 
 

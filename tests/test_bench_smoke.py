@@ -41,3 +41,15 @@ def test_capacity_runs_every_phase(tmp_path):
     assert report["latency_while_held"]["apdus"] > 0 and report["latency_while_held"]["sessions"] == 2
     assert report["release"]["succeeded"] == 4
     assert "memory per in-flight session" in table
+
+
+def test_hostile_images_measures_the_genuine_session_alone_and_attacked(tmp_path):
+    table, report = run_bench("hostile_images.py", "--hostile", "2", "--images", "3", "--pixels", "64",
+                              "--rounds", "1", tmp_path=tmp_path)
+    assert report["genuine_solo"]["median"] > 0 and report["genuine_attacked"]["median"] > 0
+    assert report["ratio_median"] == report["genuine_attacked"]["median"] / report["genuine_solo"]["median"]
+    # Validly signed: the face and up to the budget's images are converted, the rest named.
+    alone = report["hostile_alone"]
+    assert alone["face_photo"] and alone["signature_photos"] == 3 and alone["images_not_converted"] == 0
+    assert report["hostile"]["sessions"] == 2 and report["hostile"]["closes"] == ["OK"]
+    assert "ratio attacked/solo" in table

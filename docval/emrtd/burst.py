@@ -15,6 +15,13 @@ and so are those of every flow after it, which run again as well.  Nothing is
 ever accepted out of order, and Secure Messaging (the link) verifies every
 answer in sequence before any flow sees it.
 
+A burst is also held to a byte budget (:data:`MAX_BURST_ANSWER_BYTES`): the
+relay refuses to buffer more than that per session (an attacker's phone can
+answer a burst of 64 commands with 64 messages of 70 KB), so the reader never
+asks, in one burst, for answers that could add up to more.  Every answer is
+bounded by its command's Le plus the Secure Messaging overhead
+(:func:`answer_limit`), which is how the relay checks each one as it arrives.
+
 The last flow may also be *suspended* (:class:`Pending`) instead of continued,
 so that the caller finishes it later -- e.g. when its status step comes -- as
 long as no command is sent in between (the caller checks that).
@@ -24,11 +31,57 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Sequence, TypeVar, Union
 
-from docval.emrtd.apdu import CommandAPDU, ResponseAPDU
-from docval.emrtd.errors import EmrtdError, SecureMessagingError
+from docval.emrtd.apdu import MAX_EXTENDED_LE, MAX_SHORT_LE, CommandAPDU, ResponseAPDU
+from docval.emrtd.errors import EmrtdError, SecureMessagingError, TLVError
 from docval.emrtd.flow import Answer, Flow, Step
+from docval.emrtd.tlv import iter_tlvs
 
 T = TypeVar("T")
+
+# What Secure Messaging adds to a response of n plain bytes (ICAO 9303-11 §9.8):
+# DO'87' (tag, up to 3 length bytes, padding indicator, up to one block of
+# padding: n + 21 at most), DO'99' (4) and DO'8E' (10) -- 35 bytes; rounded up.
+SM_RESPONSE_OVERHEAD = 48
+SW_BYTES = 2
+# The most answer bytes one burst may bring, and what the relay buffers per
+# session: five full 64 KiB extended-length answers (a whole document's content
+# files read at once) fit, an attacker's 64 x 70 KB does not.
+MAX_BURST_ANSWER_BYTES = 384 * 1024
+_SM_CLA = 0x0C
+_DO_LE = 0x97
+
+
+def plain_answer_limit(cmd: CommandAPDU) -> int:
+    """The longest answer a plain command may bring once protected (SM assumed)."""
+    return (cmd.le or 0) + SM_RESPONSE_OVERHEAD + SW_BYTES
+
+
+def answer_limit(raw: bytes) -> int:
+    """The longest acceptable answer to an encoded command, as sent to the phone.
+
+    Ne (Le 0 is 256 short, 65536 extended; no Le is 0) plus
+    :data:`SM_RESPONSE_OVERHEAD` and the status word.  For a protected command
+    (CLA b4 b3 set), whose own Le is always the maximum, Ne is that of the plain
+    command in DO'97' (none: the answer carries no data).  The overhead is
+    allowed on plain commands too: a chip that adds a few bytes is for the
+    reader's flows to judge, not a memory threat.  A command that cannot be
+    parsed (never one the reader sends) gets the largest limit.
+    """
+    try:
+        cmd = CommandAPDU.decode(raw)
+    except ValueError:
+        return MAX_EXTENDED_LE + SM_RESPONSE_OVERHEAD + SW_BYTES
+    ne = cmd.le or 0
+    if cmd.cla & _SM_CLA == _SM_CLA and cmd.data:
+        ne = 0
+        try:
+            for do in iter_tlvs(cmd.data):
+                if do.tag == _DO_LE and 1 <= len(do.value) <= 2:
+                    ne = int.from_bytes(do.value, "big") or (
+                        MAX_SHORT_LE if len(do.value) == 1 else MAX_EXTENDED_LE)
+        except TLVError:
+            ne = cmd.le or 0
+    return ne + SM_RESPONSE_OVERHEAD + SW_BYTES
 
 
 @dataclass
@@ -107,10 +160,12 @@ def _run_alone(flow: Flow[Any]) -> Flow[Outcome[Any]]:
 
 
 def together(factories: Sequence[Callable[[], Flow[Any]]], pipeline: int, *,
-             suspend_last: bool = False) -> Flow[list[Result]]:
+             suspend_last: bool = False,
+             max_answer_bytes: int = MAX_BURST_ANSWER_BYTES) -> Flow[list[Result]]:
     """Run the flows made by ``factories`` in order, first steps pipelined, up to
-    ``pipeline`` commands per burst; one :class:`Outcome` per flow, the last one a
-    :class:`Pending` when ``suspend_last`` and it had more to do.
+    ``pipeline`` commands and ``max_answer_bytes`` of possible answers
+    (:func:`plain_answer_limit`) per burst; one :class:`Outcome` per flow, the
+    last one a :class:`Pending` when ``suspend_last`` and it had more to do.
 
     Errors of the documented types end only their own flow (its Outcome holds
     them); a Secure Messaging failure ends the whole burst.
@@ -123,6 +178,7 @@ def together(factories: Sequence[Callable[[], Flow[Any]]], pipeline: int, *,
     while i < n:
         burst: list[tuple[int, Flow[Any], Step]] = []
         used = 0
+        answer_bytes = 0
         j = i
         while j < n:
             flow = factories[j]()
@@ -138,11 +194,13 @@ def together(factories: Sequence[Callable[[], Flow[Any]]], pipeline: int, *,
                 results[j] = Outcome(error=exc)
                 j += 1
                 continue
-            if burst and used + _size(step) > pipeline:
+            step_bytes = sum(plain_answer_limit(c) for c in _commands(step))
+            if burst and (used + _size(step) > pipeline or answer_bytes + step_bytes > max_answer_bytes):
                 flow.close()
                 break
             burst.append((j, flow, step))
             used += _size(step)
+            answer_bytes += step_bytes
             j += 1
         if not burst:
             break

@@ -6,10 +6,21 @@ passed through untouched (no decoding at all).  JPEG 2000 is decoded with Pillow
 but only after the size the image *declares* has been read from its header and
 checked: a 20 KB codestream can declare 10^10 pixels, and the decoder would try
 to allocate them.
+
+What may be decoded, and how much (DESIGN: attacker-controlled CPU): decoding
+JPEG 2000 costs CPU in proportion to the pixels, and the bytes come from the
+chip.  So the reader converts only images of data groups whose hash matched a
+validly signed EF.SOD, each image is held to a pixel cap suited to its kind
+(:data:`FACE_MAX_PIXELS`, :data:`SIGNATURE_MAX_PIXELS`), and every session has
+a :class:`DecodeBudget` (images, pixels, CPU seconds).  :func:`convert` is the
+unit of work a decoding worker runs; it is pure and picklable.
 """
 from __future__ import annotations
 
 import io
+import os
+import time
+from dataclasses import dataclass
 
 from docval.emrtd.errors import LimitExceeded, ParseError
 
@@ -25,6 +36,11 @@ _J2K_MAGIC = b"\xFF\x4F\xFF\x51"
 # Far above an ICAO portrait (about 0.3 MP) and small enough that decoding one
 # costs a bounded amount of memory (about 12 MB of RGB) and time.
 DEFAULT_MAX_PIXELS = 4_000_000
+# ICAO portraits are about 0.3 MP (ISO/IEC 19794-5 token and full-frontal images);
+# 2 MP leaves room for high-resolution issuers and stays a ~0.1 s decode.
+FACE_MAX_PIXELS = 2_000_000
+# A displayed signature scanned at 600 dpi over 75 x 25 mm is about 1 MP.
+SIGNATURE_MAX_PIXELS = 1_500_000
 MAX_COMPONENTS = 4
 MAX_TILES = 4096
 MAX_JP2_BOXES = 64
@@ -170,3 +186,75 @@ def _reencode(data: bytes, max_pixels: int) -> bytes:
         raise
     except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, ...
         raise ParseError(f"JPEG 2000 image could not be decoded ({type(exc).__name__})") from None
+
+
+@dataclass(frozen=True)
+class Converted:
+    """What a decoding worker sends back: the JPEG, and what it cost."""
+
+    jpeg: bytes
+    cpu_seconds: float
+    worker: int          # process id of the worker (tests check decoding left the server's)
+
+    def __repr__(self) -> str:   # never the image
+        return f"Converted({len(self.jpeg)} bytes, {self.cpu_seconds:.3f} s CPU)"
+
+
+def convert(data: bytes, max_pixels: int) -> Converted:
+    """:func:`to_jpeg`, timed in CPU seconds of the calling process."""
+    start = time.process_time()
+    jpeg = to_jpeg(data, max_pixels=max_pixels)
+    return Converted(jpeg, time.process_time() - start, os.getpid())
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """How much JPEG 2000 decoding one session may cause.
+
+    A genuine document has one face and at most a few signature images; an
+    attacker with many large images in a validly signed file (or a server that
+    trusts a careless signer) gets this much and no more.
+    """
+
+    max_images: int = 4
+    max_pixels: int = 6_000_000
+    max_cpu_seconds: float = 2.0
+
+
+class DecodeBudget:
+    """One session's remaining decoding allowance (:class:`DecodeLimits`).
+
+    Pixels are charged from the size the header declares, before decoding; CPU
+    seconds after, as the worker measured them, so the decode that crosses the
+    limit completes and the next one is refused.
+    """
+
+    def __init__(self, limits: DecodeLimits | None = None):
+        self.limits = limits or DecodeLimits()
+        self.images = 0
+        self.pixels = 0
+        self.cpu_seconds = 0.0
+
+    def __repr__(self) -> str:
+        return f"DecodeBudget(images={self.images}, pixels={self.pixels}, cpu={self.cpu_seconds:.3f})"
+
+    def admit(self, pixels: int) -> str | None:
+        """Charge one image of ``pixels``; the reason it is refused, or None."""
+        lim = self.limits
+        if self.images + 1 > lim.max_images:
+            return f"the session's limit of {lim.max_images} decoded images is reached"
+        if self.pixels + pixels > lim.max_pixels:
+            return f"the session's limit of {lim.max_pixels} decoded pixels is reached"
+        if self.cpu_seconds >= lim.max_cpu_seconds:
+            return f"the session's limit of {lim.max_cpu_seconds:g} CPU seconds for decoding is reached"
+        self.images += 1
+        self.pixels += pixels
+        return None
+
+    def spend(self, cpu_seconds: float) -> None:
+        self.cpu_seconds += max(0.0, cpu_seconds)
+
+
+def needs_decoding(data: bytes) -> bool:
+    """True for JPEG 2000 (converted to JPEG); JPEG passes through undecoded."""
+    return sniff(data) in (JP2, J2K)

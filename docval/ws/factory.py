@@ -96,6 +96,7 @@ class ValidateServerFactory(WebSocketServerFactory):
         read_document: ReadDocument | None = None,
         offload: Callable[..., Awaitable[Any]] | None = None,
         signer: Any = None,
+        decode_image: Callable[[bytes, int], Awaitable[Any]] | None = None,
     ):
         """
         ``trust`` returns the current trust store (the service swaps it on reload;
@@ -104,6 +105,8 @@ class ValidateServerFactory(WebSocketServerFactory):
         :func:`docval.reader.read_document`; ``offload`` runs CPU-heavy verification
         off the reactor thread (passed to the reader).  ``signer`` is a
         :class:`docval.signing.Signer` for clients with ``sign_returned_result``.
+        ``decode_image`` converts a verified JPEG 2000 image off the reactor thread
+        (:class:`docval.imaging.ImageDecoder`).
         """
         if reactor is None:
             from twisted.internet import reactor as _reactor
@@ -125,6 +128,7 @@ class ValidateServerFactory(WebSocketServerFactory):
         self._read_document = read_document
         self._offload = offload
         self._signer = signer
+        self._decode_image = decode_image
         self.sessions: set[ValidateServerProtocol] = set()
         self.posts: set[defer.Deferred] = set()
         # Open sockets per client address, counted from accept (before the WebSocket
@@ -209,6 +213,8 @@ class ValidateServerFactory(WebSocketServerFactory):
         kwargs: dict[str, Any] = {}
         if self._offload is not None:
             kwargs["offload"] = self._offload
+        if self._decode_image is not None:
+            kwargs["decode_image"] = self._decode_image
         return ReadParams(
             access_key=start.access_key,
             extended_length=start.nfc_adapter_supports_extended_length,

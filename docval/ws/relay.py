@@ -6,6 +6,14 @@ must arrive within the APDU timeout of the previous event (the send, or the
 response before it), so a phone that drip-feeds answers is held to the same
 per-APDU budget as one that answers in lockstep; the session's own maximum
 time bounds the total.
+
+Every answer is checked as it arrives, before it is kept: no longer than its
+command's Le plus the Secure Messaging overhead
+(:func:`docval.emrtd.burst.answer_limit`), and the answers of one burst
+together no more than ``max_buffered`` bytes.  A phone that breaks either
+limit is not relaying a chip: the session ends with COMMUNICATION_FAILED.
+Without this, answers were buffered whole until the burst was complete: one
+phone could park 64 messages of 70 KB per session.
 """
 from __future__ import annotations
 
@@ -15,6 +23,8 @@ from typing import Any, Callable
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
+from docval.emrtd.burst import MAX_BURST_ANSWER_BYTES, answer_limit
+from docval.emrtd.errors import CommunicationError
 from docval.errors import ConnectionLost, ServerError, UnexpectedMessage
 
 
@@ -27,6 +37,7 @@ class ApduRelay:
         max_pipelined: int,
         on_timeout: Callable[[], None],
         on_round_trip: Callable[[float], None] = lambda seconds: None,
+        max_buffered: int = MAX_BURST_ANSWER_BYTES,
     ):
         self._send = send
         self._clock = clock
@@ -38,6 +49,9 @@ class ApduRelay:
         self._expected = 0
         self._responses: list[bytes] = []
         self._sent_at: deque[float] = deque()
+        self._limits: deque[int] = deque()
+        self._max_buffered = max_buffered
+        self._buffered = 0
         self._timer: IDelayedCall | None = None
         self._closed: BaseException | None = None
         # Counters for the session's log line (sizes, never contents).
@@ -60,6 +74,8 @@ class ApduRelay:
         self._pending = d
         self._expected = len(apdus)
         self._responses = []
+        self._buffered = 0
+        self._limits = deque(answer_limit(apdu) for apdu in apdus)
         now = self._clock.seconds()
         for apdu in apdus:
             self._sent_at.append(now)
@@ -73,11 +89,20 @@ class ApduRelay:
         return self.transmit_many([apdu]).addCallback(lambda responses: responses[0])
 
     def deliver(self, payload: bytes) -> None:
-        """A binary message from the phone; raises UnexpectedMessage when none is due."""
+        """A binary message from the phone; raises UnexpectedMessage when none is due,
+        CommunicationError (the relay is then closed) when it is too long."""
         if self._pending is None or self._closed is not None:
             raise UnexpectedMessage("binary message with no command outstanding")
         now = self._clock.seconds()
         self.bytes_in += len(payload)
+        limit = self._limits.popleft()
+        if len(payload) > limit:
+            self._refuse(CommunicationError(
+                f"answer of {len(payload)} bytes to a command that allows at most {limit}"))
+        if self._buffered + len(payload) > self._max_buffered:
+            self._refuse(CommunicationError(
+                f"answers of one burst exceed {self._max_buffered} bytes"))
+        self._buffered += len(payload)
         self._on_round_trip(now - self._sent_at.popleft())
         self._responses.append(bytes(payload))
         if len(self._responses) < self._expected:
@@ -85,8 +110,20 @@ class ApduRelay:
             return
         self._disarm()
         d, responses = self._pending, self._responses
-        self._pending, self._responses, self._expected = None, [], 0
+        self._pending, self._responses, self._expected, self._buffered = None, [], 0, 0
         d.callback(responses)
+
+    def _refuse(self, error: CommunicationError) -> None:
+        """Drops what the burst buffered and stops accepting answers.  The outstanding
+        transmit is left to the session, which cancels the reader when it closes on
+        ``error`` (failing the transmit here would let the reader run on first)."""
+        self._closed = error
+        self._responses = []
+        self._buffered = 0
+        self._limits.clear()
+        self._sent_at.clear()
+        self._disarm()
+        raise error
 
     def close(self, reason: BaseException | None = None) -> None:
         """Stops the relay; an outstanding transmit fails with ``reason``."""
@@ -95,8 +132,10 @@ class ApduRelay:
         self._closed = reason or ConnectionLost("relay closed")
         self._disarm()
         self._sent_at.clear()
+        self._limits.clear()
         d, self._pending = self._pending, None
         self._responses = []
+        self._buffered = 0
         if d is not None and not d.called:
             d.errback(self._closed)
 
@@ -120,6 +159,8 @@ class ApduRelay:
         # The reader was cancelled (session ending): later answers are unexpected.
         self._pending = None
         self._responses = []
+        self._buffered = 0
         self._sent_at.clear()
+        self._limits.clear()
         self._disarm()
         self._closed = self._closed or ConnectionLost("transmit cancelled")
