@@ -44,7 +44,7 @@ from docval.result import PADetails, Report
 from docval import verdicts
 from docval.verdicts import Facts
 
-# Data groups read for the result, in SPEC §3.3 order, with their statuses.
+# Data groups read for the result, in docs/websocket-api.md (statuses) order, with their statuses.
 CONTENT_DGS = (1, 2, 7, 11, 12)
 MANDATORY_DGS = frozenset({1, 2})
 MIN_RESPONSE_BYTES = 64
@@ -278,7 +278,7 @@ class _Session:
         elif max_resp is None:
             self.max_response = MAX_RESPONSE_BYTES
         else:
-            # A phone may send 0, 1 or 10^9 (HOSTILE_INPUTS P6): clamp, then learn from 6700.
+            # A phone may send 0, 1 or 10^9 (docs/reliability.md P6): clamp, then learn from 6700.
             self.max_response = min(max(max_resp, MIN_RESPONSE_BYTES), MAX_RESPONSE_BYTES)
         if not p.extended_length and p.max_response_bytes:
             self.max_response = min(self.max_response, max(p.max_response_bytes, MIN_RESPONSE_BYTES))

@@ -19,7 +19,7 @@ from docval.ws.startmessage import StartMessage
 from docval.ws.timers import ClockTimer
 
 # An extended-length response carries up to 65536 data bytes; Secure Messaging
-# adds a few dozen.  Anything bigger is not an APDU (HOSTILE_INPUTS W1).  This
+# adds a few dozen.  Anything bigger is not an APDU (docs/reliability.md W1).  This
 # limits what the phone sends only: Autobahn would apply it to what we send as
 # well, and ValidateServerProtocol._send lifts it for our own messages, whose
 # size the file caps ([limits]) bound instead.
@@ -199,10 +199,10 @@ class ValidateServerFactory(WebSocketServerFactory):
         self.sessions.discard(session)
 
     def sessions_with_validation_id(self, session: ValidateServerProtocol, validation_id: str) -> int:
-        """How many other open sessions carry this validation_id (HOSTILE_INPUTS P7).
+        """How many other open sessions carry this validation_id (docs/reliability.md P7).
 
         Derived from the open sessions, so nothing about a finished session is kept
-        to answer it (SPEC §6); a replay after the first session closed is not seen.
+        to answer it (docs/operations.md, privacy); a replay after the first session closed is not seen.
         """
         return sum(1 for s in self.sessions if s is not session and s.validation_id == validation_id)
 

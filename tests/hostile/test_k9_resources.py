@@ -1,4 +1,4 @@
-"""HOSTILE_INPUTS K9 (attacker-controlled CPU and memory): JPEG 2000 images decoded only
+"""docs/reliability.md K9 (attacker-controlled CPU and memory): JPEG 2000 images decoded only
 when verified, off the reactor thread, under a pixel cap and a per-session budget;
 over-long relay answers refused as they arrive and the bytes buffered per session capped."""
 from __future__ import annotations

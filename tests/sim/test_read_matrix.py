@@ -139,3 +139,19 @@ def test_any_reader_settings_against_any_chip(size, max_le, extended, pipeline, 
                         use_sfi=use_sfi)
     assert run(read_file(dg(2), limits), link, chip.transmit) == content
     assert run(read_file(dg(3), limits), link, chip.transmit) == small
+
+
+@pytest.mark.parametrize("spec", [TDES, AES128])
+def test_a_large_file_from_a_chip_with_a_small_buffer_is_read_whole(spec):
+    # ~60 plain bytes per Secure Messaging answer: a 60 KB face needs more reads than the
+    # default per-file command cap, and a genuine chip must not fail on that.
+    content = tlv.encode(0x75, bytes(59735))
+    chip = VirtualChip(app_files={dg(2): content}, quirks=ChipQuirks(max_le=100, access_control_required=True))
+    link = Link()
+    run(select_application(), link, chip.transmit)
+    k = bytes(range(spec.key_length))
+    chip.start_sm(SecureMessaging(spec, k, k, 0))
+    chip.access_granted = True
+    link.start(SecureMessaging(spec, k, k, 0))
+    limits = ReadLimits(max_le=100, extended=False)
+    assert run(read_file(dg(2), limits), link, chip.transmit) == content
