@@ -48,7 +48,6 @@ EMRTD_AID = bytes.fromhex("A0000002471001")
 MASTER_FILE_FID = 0x3F00
 
 MAX_FILE_SIZE = 65535            # docs/reliability.md T1: no LDS file is larger
-MIN_LEARNED_CHUNK = 32
 MAX_COMMANDS_PER_FILE = 1000     # docs/reliability.md T4: a chip drip-feeding bytes must not hold us
 # The smallest caps an operator may configure: below them ordinary documents no longer read
 # (a DG2 face is rarely under 4 KB; a 4 KB file in 64-byte answers needs 64 commands).
@@ -308,11 +307,7 @@ class _FileReader:
 
     def _count(self, n: int = 1) -> None:
         self.commands += n
-        # A genuine chip with a small buffer needs more reads than the cap for a large file
-        # (a 60 KB face at ~60 plain bytes per SM answer): allow what the file needs at the
-        # size the chip taught us, floored at 32 bytes so a chip cannot talk it up to 65535.
-        chunk = max(self.limits.effective_max_le, MIN_LEARNED_CHUNK)
-        most = max(self.limits.caps.max_commands_per_file, -(-self.max_size // chunk) + 32)
+        most = self.limits.caps.max_commands_per_file
         if self.commands > most:
             raise self._fail(f"more than {most} commands")
 
