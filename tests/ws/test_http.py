@@ -11,6 +11,8 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
+from tests.support.wsframes import frame
+
 from .harness import Harness, start_message
 
 PEER = IPv4Address("TCP", "127.0.0.1", 40000)
@@ -44,22 +46,6 @@ def open_raw(h: Harness):
     transport = Transport(peerAddress=PEER)
     proto.makeConnection(transport)
     return proto, transport
-
-
-def frame(opcode: int, payload: bytes, masked: bool = True, fin: bool = True) -> bytes:
-    head = bytes([(0x80 if fin else 0) | opcode])
-    n = len(payload)
-    mask_bit = 0x80 if masked else 0
-    if n < 126:
-        head += bytes([mask_bit | n])
-    elif n < 65536:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def close_frames(data: bytes) -> list[int]:
@@ -172,7 +158,7 @@ def test_unmasked_client_frames_are_a_protocol_error():
     proto, t = open_raw(h)
     proto.dataReceived(handshake())
     t.clear()
-    proto.dataReceived(frame(1, b'{"a":1}', masked=False))
+    proto.dataReceived(frame(1, b'{"a":1}', mask=False))
     assert close_frames(t.value()) == [1002]
 
 

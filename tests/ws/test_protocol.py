@@ -11,6 +11,7 @@ from twisted.python.failure import Failure
 from docval.emrtd import errors as emrtd
 from docval.errors import ResultPostFailed
 from docval.poster import PostOutcome
+from tests.support.wsframes import frame
 
 from .harness import (
     POST_CLIENT,
@@ -433,15 +434,12 @@ def test_session_timer_still_runs_until_the_post_starts():
     h.assert_clean()
 
 
-def _raw_frame(opcode, payload, mask=True):
-    from tests.hostile.wsclient import frame
-    return frame(opcode, payload, mask=mask)
 
 
 VIOLATIONS = {
     1009: lambda client: client.sendMessage(b"x" * (100 * 1024), isBinary=True),
-    1007: lambda client: client.transport.write(_raw_frame(0x1, b'{"a":"\xff\xfe"}')),
-    1002: lambda client: client.transport.write(_raw_frame(0x2, b"\x90\x00", mask=False)),
+    1007: lambda client: client.transport.write(frame(0x1, b'{"a":"\xff\xfe"}')),
+    1002: lambda client: client.transport.write(frame(0x2, b"\x90\x00", mask=False)),
 }
 
 
