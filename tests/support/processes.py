@@ -46,6 +46,15 @@ def twistd_command(*, script: bool = False) -> list[str]:
     return [sys.executable, "-c", "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"]
 
 
+def run_twistd(directory: Path, *args: str, script: bool = False, logfile: str | None = "-",
+               timeout: float = 120) -> subprocess.CompletedProcess:
+    """``twistd -n --pidfile= [--logfile=LOGFILE] docval ARGS`` to its end (a start-up that
+    must fail); ``logfile=None`` leaves twistd its default."""
+    log = [] if logfile is None else [f"--logfile={logfile}"]
+    return subprocess.run(twistd_command(script=script) + ["-n", "--pidfile=", *log, "docval", *args],
+                          cwd=directory, env=environment(), capture_output=True, text=True, timeout=timeout)
+
+
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
