@@ -14,7 +14,7 @@ import pytest
 
 from docval.emrtd import ec, ecpoint, flow, pace, tlv
 from docval.emrtd.apdu import CommandAPDU
-from docval.emrtd.errors import AccessControlError, StatusError
+from docval.emrtd.errors import AccessControlError, StatusError, UnsupportedError
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.emrtd.securityinfo import PACEInfo, pace_oid
 from docval.sim.chip import VirtualChip
@@ -157,7 +157,7 @@ def test_chip_construction_checks():
         PaceChip([], pace_oid("ECDH", "GM", "AES128"), 13)
     with pytest.raises(ValueError):
         PaceChip(MRZ, pace_oid("ECDH", "CAM", "AES128"), 13)      # CAM without a static key
-    with pytest.raises(Exception):
+    with pytest.raises(UnsupportedError):
         PaceChip(MRZ, pace_oid("ECDH", "GM", "AES128"), 42)       # not standardized
     mech = PaceChip(MRZ, pace_oid("ECDH", "GM", "AES128"), 13)
     assert repr(mech) == "<PaceChip PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1>"
