@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import json
-import os
 import stat
 import subprocess
 import sys

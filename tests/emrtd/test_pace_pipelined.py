@@ -2,7 +2,6 @@
 import pytest
 
 from docval.emrtd import crypto, pace
-from docval.emrtd.apdu import ResponseAPDU
 from docval.emrtd.errors import AccessControlError, StatusError
 from docval.emrtd.securityinfo import PACEInfo
 from tests.emrtd.test_pace import G1, G1_SCRIPT, ICAO_MRZ, OID_ECDH_GM_AES128, same_keys

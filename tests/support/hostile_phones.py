@@ -11,9 +11,7 @@ forward APDUs to any object with ``transmit(bytes) -> bytes``::
 """
 from __future__ import annotations
 
-import base64
 import json
-import os
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -21,7 +19,7 @@ from typing import Any, Callable
 from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IReactorTime
 
-from tests.support.wsframes import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, decode_frame, frame
+from tests.support.wsframes import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, decode_frame, frame, handshake_request
 
 @dataclass(repr=False)
 class HostileRecord:
@@ -45,10 +43,7 @@ class HostilePhoneProtocol(protocol.Protocol):
         self.open = False
         self.record = self.factory.record
         self.calls: list[Any] = []
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.transport.write(
-            (f"GET {self.factory.path} HTTP/1.1\r\nHost: {self.factory.host}\r\nUpgrade: websocket\r\n"
-             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.transport.write(handshake_request(self.factory.path, self.factory.host))
 
     # -- what behaviours use -------------------------------------------------------------
 

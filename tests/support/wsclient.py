@@ -9,19 +9,14 @@ frames are parsed just enough to see messages and the close code and reason.
 """
 from __future__ import annotations
 
-import base64
 import json
-import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tests.support.wsframes import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, frame
+from tests.support.wsframes import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, frame, handshake_request
 
 # The opcodes and the encoder are part of this client's interface for the tests that use it.
 __all__ = ["OP_BINARY", "OP_CLOSE", "OP_CONT", "OP_PING", "OP_PONG", "OP_TEXT", "Received", "RawWebSocket",
@@ -61,10 +56,7 @@ class RawWebSocket:
             self.handshake(path, extra_headers)
 
     def handshake(self, path: str, extra_headers: str = "") -> bytes:
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra_headers}\r\n")
-        self.sock.sendall(request.encode())
+        self.sock.sendall(handshake_request(path, extra_headers=extra_headers))
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(65536)
             if not chunk:
