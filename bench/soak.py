@@ -39,11 +39,12 @@ from twisted.web import resource, server  # noqa: E402
 
 from docval.errors import close_for  # noqa: E402
 from docval.reader import ReadParams  # noqa: E402
-from docval.sim import hostile, profiles  # noqa: E402
+from docval.sim import profiles  # noqa: E402
 from docval.sim.direct import read_sync  # noqa: E402
-from docval.sim.hostile_phone import phone_behaviours, run_hostile_phone  # noqa: E402
 from docval.sim.phone import PhoneOptions, access_key_json, run_phone  # noqa: E402
-from tests.hostile.wsclient import ServerProcess  # noqa: E402
+from tests.support.processes import ServerProcess  # noqa: E402
+from tests.support import hostile_chips  # noqa: E402
+from tests.support.hostile_phones import phone_behaviours, run_hostile_phone  # noqa: E402
 
 TIMEOUTS = {"start_message": 2.0, "apdu_response": 2.0, "max_session": 20.0,
             "open_handshake": 2.0, "close_handshake": 1.0}
@@ -107,8 +108,8 @@ def direct_outcome(name: str) -> tuple[int, str | None]:
     """What the reader does against this hostile chip with no network at all."""
     if name not in _direct_cache:
         try:
-            read_sync(hostile.hostile_chip(name),
-                      ReadParams(access_key=hostile.access_key_for(name), extended_length=True))
+            read_sync(hostile_chips.hostile_chip(name),
+                      ReadParams(access_key=hostile_chips.access_key_for(name), extended_length=True))
             _direct_cache[name] = (1000, None)
         except Exception as exc:   # noqa: BLE001 - the close is what we compare
             close = close_for(exc)
@@ -142,9 +143,9 @@ def make_scenarios(port: int, rnd: random.Random) -> list[tuple[float, Callable[
     def chip() -> Scenario:
         name = rnd.choice(CHIPS)
         expect = direct_outcome(name)
-        key = access_key_json(hostile.access_key_for(name))
+        key = access_key_json(hostile_chips.access_key_for(name))
         return Scenario("chip", name, expect, 1 if expect == (1000, None) else 0,
-                        lambda vid: run_phone(url, hostile.hostile_chip(name, seed=rnd.randrange(1 << 30)),
+                        lambda vid: run_phone(url, hostile_chips.hostile_chip(name, seed=rnd.randrange(1 << 30)),
                                               PhoneOptions(access_key=key, client_id=POSTING, validation_id=vid),
                                               reactor=reactor),
                         frozenset(ALSO_ACCEPTED.get(name, ())))

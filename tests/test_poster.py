@@ -224,6 +224,9 @@ def test_body_is_strict_json():
 
 
 # --- a real HTTP server on 127.0.0.1 -----------------------------------------------------
+# Which statuses are retried and how often is tested on the clock above; over real sockets,
+# one retried delivery and a refused connection show the real HTTP client classifies them
+# the same way.
 
 @pytest_twisted.ensureDeferred
 async def test_real_server_500_500_200_succeeds():
@@ -249,20 +252,6 @@ async def _real(statuses):
     finally:
         await poster.close()
         await port.stopListening()
-
-
-@pytest_twisted.ensureDeferred
-async def test_real_server_always_500_fails():
-    outcome, res = await _real([500] * 10)
-    assert isinstance(outcome, ResultPostFailed)
-    assert len(res.bodies) == 4
-
-
-@pytest_twisted.ensureDeferred
-async def test_real_server_400_is_not_retried():
-    outcome, res = await _real([400, 200])
-    assert isinstance(outcome, ResultPostFailed)
-    assert len(res.bodies) == 1
 
 
 @pytest_twisted.ensureDeferred

@@ -1,7 +1,7 @@
 """Privacy (docs/operations.md, privacy, issue 8 §5): no document data in logs or exception texts, nothing kept.
 
 Every virtual document and every failure mode we can produce -- each hostile chip
-of docval.sim.hostile, each hostile phone of docval.sim.hostile_phone, a failing
+of tests.support.hostile_chips, each hostile phone of tests.support.hostile_phones, a failing
 Result Server -- runs through the real WebSocket session in memory with every log
 event captured (twisted.logger at all levels, stdlib logging at DEBUG).  The
 captured text and every exception text must not contain the holder's document
@@ -27,10 +27,11 @@ from docval.emrtd.bac import derive_bac_keys
 from docval.emrtd.errors import EmrtdError
 from docval.errors import ResultPostFailed
 from docval.reader import ReadParams, read_document
-from docval.sim import datagroups, hostile, profiles
+from docval.sim import datagroups, profiles
 from docval.sim.direct import read_sync
-from docval.sim.hostile_phone import HostilePhoneFactory, phone_behaviours
 from docval.sim.phone import PhoneOptions, access_key_json
+from tests.support import hostile_chips
+from tests.support.hostile_phones import HostilePhoneFactory, phone_behaviours
 from tests.ws.harness import FakePoster, Harness, make_config
 
 H = profiles.HOLDER
@@ -229,18 +230,18 @@ def test_every_document_leaves_no_trace(name, client, captured, no_disk, demo_tr
     assert_released(tracker)
 
 
-@pytest.mark.parametrize("name", sorted(hostile.BEHAVIOURS))
+@pytest.mark.parametrize("name", sorted(hostile_chips.BEHAVIOURS))
 def test_every_hostile_chip_leaves_no_trace(name, captured, no_disk, demo_trust):
     tracker = Tracker(demo_trust)
     h = harness(tracker)
-    key = hostile.access_key_for(name)
-    conn = phone(h, hostile.hostile_chip(name), PhoneOptions(access_key=access_key_json(key), return_result=True))
+    key = hostile_chips.access_key_for(name)
+    conn = phone(h, hostile_chips.hostile_chip(name), PhoneOptions(access_key=access_key_json(key), return_result=True))
     run_session(h, conn, tracker)
     assert len(h.metrics.finished) == 1
     texts = captured()
     # the same failure as an exception text, straight from the reader
     try:
-        read_sync(hostile.hostile_chip(name), ReadParams(access_key=key, extended_length=True))
+        read_sync(hostile_chips.hostile_chip(name), ReadParams(access_key=key, extended_length=True))
     except EmrtdError as exc:
         texts += [str(exc), repr(exc), str(exc.__context__ or ""), str(exc.__cause__ or "")]
     assert find_leaks(texts) == []

@@ -183,7 +183,7 @@ def test_long_document_number_with_fillers_opens_the_td1_card(demo_trust):
 def _refuse_second_access_control(chip):
     """A chip that accepts the first PACE/BAC and refuses every later one."""
     from docval.emrtd.apdu import ResponseAPDU
-    from docval.sim.hostile import HostileChip
+    from tests.support.hostile_chips import HostileChip
 
     hostile = HostileChip(chip, "second-access-control-refused")
 

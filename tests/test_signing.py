@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from docval.signing import (
     private_key_pem,
     write_new_key,
 )
+from tests.support.processes import free_port, run_twistd
 from tests.test_admin import Health, get
 from tests.ws.harness import POST_CLIENT, RETURN_CLIENT, FakePoster, Harness, start_message
 
@@ -433,15 +433,11 @@ def test_unusable_key_is_a_warning_when_no_client_signs(tmp_path):
 
 
 def test_twistd_exits_with_one_line_for_a_bad_key(tmp_path):
-    from tests.test_tap import _twistd_command, free_port
-
     config = tmp_path / "docval.toml"
     config.write_text(f'[server]\nlisten = "tcp:{free_port()}:interface=127.0.0.1"\n[trust]\ndemo_csca = true\n'
                       f'[signing]\nkey_file = "absent.pem"\n'
                       '[[client]]\nclient_id = "c"\nsign_returned_result = true\n')
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run(_twistd_command() + ["-n", "--pidfile=", "--logfile=-", "docval", "--config", str(config)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = run_twistd(tmp_path, "--config", str(config))
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
     assert f"docval: [signing] key_file: {tmp_path / 'absent.pem'}: cannot read" in output

@@ -14,6 +14,7 @@ import pytest
 from docval import __version__, tap
 from docval.config import ConfigError, load_config, parse_config
 from docval.sim import pki
+from tests.support.processes import environment, run_twistd, twistd_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,11 +35,8 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def twistd(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-    command = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
-    return subprocess.run(command + ["-n", "--pidfile=", "--logfile=-", "docval", *args],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
+def twistd(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_twistd(tmp_path, *args, timeout=60)
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -240,8 +238,6 @@ def test_demo_that_cannot_start_names_the_log_file(demo_env):
 
 
 def test_twistd_docval_version(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-    r = subprocess.run([sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-                        "docval", "--version"], cwd=tmp_path, env=env, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(twistd_command() + ["docval", "--version"], cwd=tmp_path, env=environment(),
+                       capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == f"DocVal {__version__}", r.stdout + r.stderr

@@ -18,14 +18,9 @@ from twisted.internet import task
 from docval import tap
 from docval.config import ClientConfig, Config, ServerConfig, TrustConfig, AdminConfig
 from docval.sim import profiles
+from tests.support.processes import Twistd, environment, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_options_defaults_and_listen_override():
@@ -109,7 +104,7 @@ def test_port_in_use_fails_at_start():
         cfg = Config(server=ServerConfig(listen=(f"tcp:{port}:interface=127.0.0.1",)),
                      trust=TrustConfig(demo_csca=True), clients=(ClientConfig(client_id="a"),))
         svc = tap.DocValService(cfg)
-        with pytest.raises(Exception):
+        with pytest.raises(tap.StartupError, match="already in use"):
             svc.privilegedStartService()
 
 
@@ -231,28 +226,10 @@ def test_session_keeps_the_trust_store_it_started_with():
 
 # --- the real thing: twistd and docval-sim as processes --------------------------------------
 
-def _twistd_command() -> list[str]:
-    return [sys.executable, "-c", "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"]
-
-
 def test_twistd_process_validates_a_virtual_passport(tmp_path):
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-    log = tmp_path / "twistd.log"
-    server = subprocess.Popen(
-        _twistd_command() + ["-n", "--pidfile=", f"--logfile={log}", "docval",
-                             "--listen", f"tcp:{port}:interface=127.0.0.1"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if log.exists() and "listening on" in log.read_text():
-                break
-            assert server.poll() is None, server.stdout.read().decode()
-            time.sleep(0.1)
-        else:
-            pytest.fail("twistd did not start: " + (log.read_text() if log.exists() else ""))
+    env = environment()
+    with Twistd(tmp_path, "--listen", f"tcp:{port}:interface=127.0.0.1") as server:
         sim = subprocess.run(
             [sys.executable, "-m", "docval.sim.cli", "--url", f"ws://127.0.0.1:{port}/ws1/validate",
              "--profile", "pace-ecdh-gm-aes128", "--pipeline", "4"],
@@ -269,17 +246,10 @@ def test_twistd_process_validates_a_virtual_passport(tmp_path):
         assert refused.returncode == 1 and "4401 INVALID_CLIENT_ID" in refused.stdout
         server.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 30
-        while log.read_text().count("trust store ") < 2 and time.monotonic() < deadline:
+        while server.log().count("trust store ") < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert log.read_text().count("CSCA certificates") >= 2
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    text = log.read_text()
+        assert server.log().count("CSCA certificates") >= 2
+    text = server.log()
     assert "outcome=success" in text and "INVALID_CLIENT_ID" in text
     for secret in (profiles.PASSPORT_NUMBER, profiles.HOLDER["primary_identifier"],
                    profiles.HOLDER["date_of_birth"], profiles.CAN):

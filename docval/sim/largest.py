@@ -18,6 +18,7 @@ from docval.emrtd import files
 from docval.emrtd.lds.dg11 import parse_dg11
 from docval.emrtd.lds.dg12 import parse_dg12
 from docval.sim import datagroups
+from docval.sim.edit import app_files, put_dg
 
 _SOI = b"\xff\xd8"
 _COM = b"\xff\xfe"
@@ -56,8 +57,6 @@ def _fit(build: Callable[[int], bytes], size: int) -> bytes:
 def fill_to_caps(chip: Any, max_file_bytes: int = files.MAX_FILE_SIZE, *, seed: int = 40) -> dict[int, bytes]:
     """Make DG2, DG7, DG11 and DG12 of ``chip`` exactly ``max_file_bytes`` long, each
     with at least one image, re-sign EF.SOD, and return the new data groups."""
-    from docval.sim.hostile import app_files, put_dg
-
     face = datagroups.make_face_jpeg(480, 640, seed=seed)
     signature = datagroups.make_face_jpeg(300, 100, seed=seed + 1)
     paper = datagroups.make_face_jpeg(320, 220, seed=seed + 2)

@@ -22,15 +22,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.processes import free_port, stop, twistd_command
+
 PROJECT = Path(__file__).resolve().parents[2]
 INSTALLED = os.environ.get("DOCVAL_TEST_INSTALLED") == "1"
 CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def shared_tempdir() -> Path:
@@ -48,16 +44,6 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
         return e.code, e.read()
     except OSError:
         return 0, b""
-
-
-def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @dataclass
@@ -97,8 +83,7 @@ class DocVal:
             assert str(config) in line, exec_start
             return ["runuser", "-u", "docval", "--", "env", "-i",
                     *(f"{k}={v}" for k, v in CLEAN_ENV.items()), *line.split()]
-        # twistd itself ("python -m twisted" is the newer "twist", with other options).
-        return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", *args]
+        return twistd_command() + args
 
     def start(self) -> None:
         config = self.directory / f"docval-{self.port}.toml"
@@ -128,7 +113,7 @@ class DocVal:
 
     def stop(self) -> None:
         if self.proc is not None:
-            _stop(self.proc)
+            stop(self.proc, timeout=15)
 
 
 def nginx_binary() -> str | None:
@@ -183,7 +168,7 @@ class Nginx:
 
     def stop(self) -> None:
         if self.proc is not None:
-            _stop(self.proc, signal.SIGQUIT)   # nginx's graceful shutdown
+            stop(self.proc, signal.SIGQUIT, timeout=15)   # nginx's graceful shutdown
 
 
 def sim_command(url: str, client_id: str, ca_file: Path) -> list[str]:

@@ -114,7 +114,7 @@ class Stack:
     """A Result Server and DocVal (made by ``tap.makeService`` from a TOML file)."""
 
     def __init__(self, reactor: Any, tmp_path: Path, *, statuses: list[Any] | None = None,
-                 timeouts: dict[str, float] | None = None, **server_options: Any):
+                 timeouts: dict[str, float] | None = None, read_document: Any = None, **server_options: Any):
         self.reactor = reactor
         self.results = ResultServer(statuses, clock=reactor)
         self.result_port = reactor.listenTCP(0, server.Site(self.results), interface="127.0.0.1")
@@ -122,7 +122,10 @@ class Stack:
         self.config_path = write_config(tmp_path / "docval.toml", self.result_url, timeouts, **server_options)
         options = tap.Options()
         options.parseOptions(["--config", str(self.config_path)])
-        self.service = tap.makeService(options)
+        # The product's own composition; a test that needs another reader passes it, as
+        # makeService would if it took one.
+        self.service = (tap.makeService(options) if read_document is None
+                        else tap.DocValService(options.config, read_document=read_document))
         self.service.startService()
         self.factory = self.service.factory
         port = self.service.listeners[0].port.getHost().port

@@ -200,14 +200,12 @@ async def test_chip_session_failures(make_stack):
 
 @pytest_twisted.ensureDeferred
 async def test_a_bug_in_the_server_is_server_error(make_stack):
-    stack = make_stack()
-
     async def buggy(transport, params, progress):
         progress("ACCESS_CONTROL")
         await transport.transmit_many([bytes.fromhex("00A4040C07A0000002471001")])
         return {}["no such key"]
 
-    stack.factory._read_document = buggy
+    stack = make_stack(read_document=buggy)
     trace = await stack.phone(client_id=POSTING, return_result=True)
     failed(trace, 1011, "SERVER_ERROR", stack)
 

@@ -171,7 +171,7 @@ async def test_jpeg2000_images_reach_phone_and_result_server_as_jpeg(make_stack)
     from PIL import Image
 
     from docval.sim import datagroups
-    from docval.sim.hostile import put_dg
+    from docval.sim.edit import put_dg
 
     stack = make_stack()
     chip = profiles.get_profile("bac-3des").chip()

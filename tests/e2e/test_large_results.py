@@ -62,7 +62,7 @@ async def test_configured_file_cap_from_the_toml_file(make_stack):
     stack = make_stack(limits={"max_file_bytes": 20000})
     chip = profiles.get_profile(PROFILE).chip()
     largest.fill_to_caps(chip, 30_000)
-    from docval.sim.hostile import app_files, put_dg
+    from docval.sim.edit import app_files, put_dg
     put_dg(chip, 2, app_files(profiles.get_profile(PROFILE).chip())[2])
     trace = await stack.phone(PROFILE, chip=chip, client_id=RETURNING, return_result=True)
     trace.assert_closed_by_server(1000, None)

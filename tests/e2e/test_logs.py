@@ -13,6 +13,7 @@ from twisted.internet import defer
 
 from docval.sim import profiles
 from docval.sim.phone import access_key_json
+from tests.support.readers import SwitchableReader
 
 from . import document as doc
 from .stack import FILES, HOLD, POSTING, RETURNING, wait_until
@@ -56,7 +57,8 @@ def image_fragments():
 
 @pytest_twisted.ensureDeferred
 async def test_no_personal_data_in_the_log_of_full_sessions(make_stack, reactor, captured_log):
-    stack = make_stack(timeouts={"start_message": 0.5, "apdu_response": 2})
+    reader = SwitchableReader()
+    stack = make_stack(timeouts={"start_message": 0.5, "apdu_response": 2}, read_document=reader)
     quoted = json.dumps({"echo": MRZ_TD3, "number": profiles.PASSPORT_NUMBER})
     # The Result Server refuses some posts and quotes the document back in its answer.
     stack.results.decide = lambda body: (
@@ -100,10 +102,9 @@ async def test_no_personal_data_in_the_log_of_full_sessions(make_stack, reactor,
     async def leaky(transport, params, progress):
         raise RuntimeError(f"bug near {profiles.PASSPORT_NUMBER} {MRZ_TD3} {params.access_key!r}")
 
-    read = stack.factory._read_document
-    stack.factory._read_document = leaky
+    reader.read = leaky
     await stack.phone(client_id=POSTING)
-    stack.factory._read_document = read
+    reader.read = None
     await wait_until(reactor, lambda: not stack.factory.sessions and not stack.factory.posts)
 
     log = captured_log()

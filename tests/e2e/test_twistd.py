@@ -4,46 +4,26 @@ script (``twistd3`` on Debian), a configuration file with a Result Server, and t
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
 from docval.sim import profiles
 from tests.schema import check_emrtd_passport
+from tests.support.processes import Twistd, environment, free_port, run_twistd
 
 from .stack import FILES, RETURNING
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def twistd() -> list[str]:
-    """The twistd script that belongs to this interpreter."""
-    for name in ("twistd", "twistd3"):
-        script = BIN / name
-        if script.exists():
-            return [str(script)]
-    pytest.fail(f"no twistd script next to {sys.executable}")
 
 
 def docval_sim() -> list[str]:
     script = BIN / "docval-sim"
     # Debian's python3 runs the source tree, where the console script is not installed.
     return [str(script)] if script.exists() else [sys.executable, "-m", "docval.sim.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ResultServer:
@@ -73,11 +53,6 @@ class ResultServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-def environment() -> dict[str, str]:
-    # The project root holds twisted/plugins/docval_plugin.py for Debian's interpreter.
-    return dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
 
 
 def write_config(path: Path, port: int, result_url: str, **extra: str) -> Path:
@@ -114,45 +89,30 @@ def test_twistd_with_a_config_file_validates_virtual_passports(tmp_path):
     results = ResultServer()
     port = free_port()
     config = write_config(tmp_path / "docval.toml", port, results.url)
-    log = tmp_path / "twistd.log"
-    server = subprocess.Popen(
-        twistd() + ["-n", "--pidfile=", f"--logfile={log}", "docval", "--config", str(config)],
-        cwd=tmp_path, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"ws://127.0.0.1:{port}/ws1/validate"
     try:
-        deadline = time.monotonic() + 60
-        while not (log.exists() and "listening on" in log.read_text()):
-            assert server.poll() is None, server.stdout.read().decode()
-            assert time.monotonic() < deadline, "twistd did not start"
-            time.sleep(0.1)
+        with Twistd(tmp_path, "--config", str(config), script=True) as server:
+            posted = sim(url, "--client-id", FILES, "--no-return-result", "--profile", "td1-idcard",
+                         "--validation-id", "e2e-twistd-1", cwd=tmp_path)
+            assert posted.returncode == 0, posted.stdout + posted.stderr
+            assert "status     DONE" in posted.stdout and "closed     1000" in posted.stdout
+            assert "result:" not in posted.stdout             # the Result Server got it, not the phone
 
-        posted = sim(url, "--client-id", FILES, "--no-return-result", "--profile", "td1-idcard",
-                     "--validation-id", "e2e-twistd-1", cwd=tmp_path)
-        assert posted.returncode == 0, posted.stdout + posted.stderr
-        assert "status     DONE" in posted.stdout and "closed     1000" in posted.stdout
-        assert "result:" not in posted.stdout             # the Result Server got it, not the phone
+            returned = sim(url, "--profile", "bac-3des", "--platform", "android", "--no-extended-length",
+                           "--pipeline", "4", "--delay-ms", "2", cwd=tmp_path)
+            assert "passive authentication  true" in returned.stdout
+            # A 2048-bit DH key makes 3DES CA's MSE:Set KAT too long for a short-only phone: it
+            # goes as a command chain.  RSA-2048 AA needs an extended answer; with the chip
+            # proven by CA, that alone is UNAVAILABLE, not FAILED.
+            assert "chip authentication     SUCCESS" in returned.stdout
+            assert "active authentication   UNAVAILABLE" in returned.stdout
+            # The profile's chip has AA: docval-sim's exit status says the result differs from it.
+            assert "verdict    NOT as the profile expects: " in returned.stdout
+            assert returned.returncode == 1, returned.stdout + returned.stderr
 
-        returned = sim(url, "--profile", "bac-3des", "--platform", "android", "--no-extended-length",
-                       "--pipeline", "4", "--delay-ms", "2", cwd=tmp_path)
-        assert "passive authentication  true" in returned.stdout
-        # A 2048-bit DH key makes 3DES CA's MSE:Set KAT too long for a short-only phone: it
-        # goes as a command chain.  RSA-2048 AA needs an extended answer; with the chip
-        # proven by CA, that alone is UNAVAILABLE, not FAILED.
-        assert "chip authentication     SUCCESS" in returned.stdout
-        assert "active authentication   UNAVAILABLE" in returned.stdout
-        # The profile's chip has AA: docval-sim's exit status says the result differs from it.
-        assert "verdict    NOT as the profile expects: " in returned.stdout
-        assert returned.returncode == 1, returned.stdout + returned.stderr
-
-        refused = sim(url, "--client-id", "nobody", cwd=tmp_path)
-        assert refused.returncode == 1 and "closed     4401 INVALID_CLIENT_ID" in refused.stdout
+            refused = sim(url, "--client-id", "nobody", cwd=tmp_path)
+            assert refused.returncode == 1 and "closed     4401 INVALID_CLIENT_ID" in refused.stdout
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
         results.close()
     # twistd re-raises the terminating signal after a clean shutdown.
     assert server.returncode in (0, -signal.SIGTERM)
@@ -166,7 +126,7 @@ def test_twistd_with_a_config_file_validates_virtual_passports(tmp_path):
     assert result["passive_authentication"] is True
     assert set(result["files_binary"]) == {"sod", "dg1", "dg2", "dg14"}
 
-    text = log.read_text()
+    text = server.log()
     assert text.count("outcome=success") == 2 and "close_reason=INVALID_CLIENT_ID" in text
     assert "Server Shut Down" in text
     for secret in (profiles.PASSPORT_NUMBER, profiles.ID_CARD_NUMBER[:9], profiles.CAN,
@@ -180,8 +140,7 @@ def test_twistd_with_a_config_file_validates_virtual_passports(tmp_path):
 def run_with_mistake(tmp_path) -> subprocess.CompletedProcess:
     config = write_config(tmp_path / "docval.toml", free_port(), "http://127.0.0.1:9/results",
                           timeouts="start_mesage = 3")
-    return subprocess.run(twistd() + ["-n", "--pidfile=", "docval", "--config", str(config)],
-                          cwd=tmp_path, env=environment(), capture_output=True, text=True, timeout=60)
+    return run_twistd(tmp_path, "--config", str(config), script=True, logfile=None, timeout=60)
 
 
 def test_twistd_names_the_mistake_in_a_config_file(tmp_path):

@@ -17,8 +17,14 @@ from docval.emrtd.apdu import CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import AuthenticationError, LimitExceeded, ParseError, UnsupportedError
 from docval.emrtd.flow import Link, run
 from docval.emrtd.securityinfo import ActiveAuthenticationInfo
-
+from tests.support.flows import drive, plain
+from tests.support.rng import scripted_rng
 from tests.testdata import TESTDATA
+
+
+def run_plain(flow, respond):
+    return drive(flow, transmit=plain(respond)).result
+
 
 # A real INTERNAL AUTHENTICATE exchange of a passport with the 1792-bit key of
 # dg15/AA_RSA1792_DG15.bin, as published in gmrtd's activeauth tests.
@@ -29,17 +35,6 @@ REAL_SIGNATURE = bytes.fromhex(
     "bed5e5e9b260279cfb238b58ae0d6a01da51c74c2a3ecd62c448bd9f20127f7384587287fa971204234e55b1a856c3e5"
     "aaaa620bb799a68fbae08ee132bb61683eba9b0b40dc1e54641cad975b16991cab50af82e3f3985afd19e7427a125f5b"
     "4b9878b12a5d2e01c7eedca3bb41c6fc05dccd818bce379d04b1f2f5d43487d3")
-
-
-def _run(flow, respond):
-    def transmit(raw: bytes) -> bytes:
-        return respond(CommandAPDU.decode(raw)).encode()
-
-    return run(flow, Link(), transmit)
-
-
-def _fixed_rng(value: bytes):
-    return lambda n: value[:n]
 
 
 def _dg15(spki: bytes) -> bytes:
@@ -74,7 +69,7 @@ def test_parse_bsi_etsi_dg15(rel):
 @pytest.mark.testdata
 def test_real_aa_signature_verifies():
     key = aa.parse_dg15((TESTDATA / "dg15/AA_RSA1792_DG15.bin").read_bytes())
-    result = _run(aa.active_authentication(key, None, rng=_fixed_rng(REAL_CHALLENGE)),
+    result = run_plain(aa.active_authentication(key, None, rng=scripted_rng(REAL_CHALLENGE)),
                   lambda cmd: ResponseAPDU(REAL_SIGNATURE, 0x9000))
     assert result == aa.AaResult(True, "RSA-1792 ISO9796-2 SHA-256")   # trailer 34CC
 
@@ -288,8 +283,8 @@ def test_command_shape_and_fresh_challenge(rsa2048):
         seen.append(cmd)
         return ResponseAPDU(b"", 0x9000)
 
-    result = _run(aa.active_authentication(key), respond)
-    _run(aa.active_authentication(key), respond)
+    result = run_plain(aa.active_authentication(key), respond)
+    run_plain(aa.active_authentication(key), respond)
     assert not result.success
     first, second = seen
     assert (first.cla, first.ins, first.p1, first.p2, first.le) == (0x00, 0x88, 0x00, 0x00, 256)   # RSA-2048
@@ -320,21 +315,21 @@ def test_short_answer_too_long_retries_extended(rsa2048, sw):
         seen.append(cmd)
         return ResponseAPDU(sig, 0x9000) if cmd.is_extended else ResponseAPDU(b"", sw)
 
-    result = _run(aa.active_authentication(_key(rsa2048), rng=_fixed_rng(challenge)), respond)
+    result = run_plain(aa.active_authentication(_key(rsa2048), rng=scripted_rng(challenge)), respond)
     assert result.success and [c.is_extended for c in seen] == [False, True]
     assert seen[0].data == seen[1].data == challenge
 
 
 def test_status_error_raises(rsa2048):
     with pytest.raises(AuthenticationError):
-        _run(aa.active_authentication(_key(rsa2048)), lambda cmd: ResponseAPDU(b"", 0x6982))
+        run_plain(aa.active_authentication(_key(rsa2048)), lambda cmd: ResponseAPDU(b"", 0x6982))
 
 
 def test_replayed_signature_fails(rsa2048):
     """A signature recorded in one session does not pass with the next fresh challenge."""
     key = _key(rsa2048)
     old = _independent_9796_2_signature(rsa2048, bytes.fromhex("0102030405060708"), "SHA-1", b"\xbc")
-    result = _run(aa.active_authentication(key), lambda cmd: ResponseAPDU(old, 0x9000))
+    result = run_plain(aa.active_authentication(key), lambda cmd: ResponseAPDU(old, 0x9000))
     assert not result.success and "challenge" in result.error
 
 
@@ -366,7 +361,7 @@ def test_recorded_exchange_under_secure_messaging():
         sent.append(CommandAPDU.decode(raw))
         return recorded
 
-    result = run(aa.active_authentication(key, rng=_fixed_rng(REAL_CHALLENGE)), link, transmit)
+    result = run(aa.active_authentication(key, rng=scripted_rng(REAL_CHALLENGE)), link, transmit)
     assert result.success and link.sm.ssc == 0xCE
     (cmd,) = sent
     # The recording asked with Le 00; we ask for the 224 bytes a 1792-bit key

@@ -10,6 +10,8 @@ from docval.emrtd.bac import (bac, bac_chip_response, bac_session, derive_bac_ke
 from docval.emrtd.errors import AccessControlError, StatusError
 from docval.emrtd.flow import Link, run
 from docval.emrtd.mrz import MrzKey
+from tests.support.flows import drive, replies
+from tests.support.rng import scripted_rng
 
 h = bytes.fromhex
 
@@ -29,34 +31,14 @@ KS_MAC = h("F1CB1F1FB5ADF208806B89DC579DC1F8")
 SSC = 0x887022120C06C226
 
 
-def scripted_rng(*values):
-    queue = list(values)
-
-    def rng(n):
-        value = queue.pop(0)
-        assert len(value) == n
-        return value
-    return rng
-
-
-def drive(flow, responses):
-    """Run a flow against scripted responses; return (commands, result)."""
-    sent = [next(flow)]
-    try:
-        for resp in responses:
-            sent.append(flow.send(resp))
-    except StopIteration as done:
-        return sent, done.value
-    raise AssertionError("flow did not finish")
-
-
 def test_appendix_d1_keys():
     assert derive_bac_keys(KEY) == (K_ENC, K_MAC)
 
 
 def test_appendix_d3_terminal():
-    sent, sm = drive(bac(KEY, scripted_rng(RND_IFD, K_IFD)),
-                     [ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(RESP_DATA, 0x9000)])
+    driven = drive(bac(KEY, scripted_rng(RND_IFD, K_IFD)),
+                   replies(ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(RESP_DATA, 0x9000)))
+    sent, sm = driven.commands, driven.result
     assert sent[0].encode() == h("0084000008")
     assert sent[1].encode() == h("0082000028") + CMD_DATA + h("28")
     assert (sm._k_enc, sm._k_mac, sm.ssc) == (KS_ENC, KS_MAC, SSC)
@@ -142,15 +124,15 @@ def test_wrong_mrz_is_access_control_error():
 def test_rejection_statuses(sw):
     with pytest.raises(AccessControlError):
         drive(bac(KEY, scripted_rng(RND_IFD, K_IFD)),
-              [ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(b"", sw)])
+              replies(ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(b"", sw)))
 
 
 def test_get_challenge_failure_is_status_error():
     with pytest.raises(StatusError) as err:
-        drive(bac(KEY), [ResponseAPDU(b"", 0x6D00)])
+        drive(bac(KEY), replies(ResponseAPDU(b"", 0x6D00)))
     assert err.value.sw == 0x6D00
     with pytest.raises(AccessControlError):
-        drive(bac(KEY), [ResponseAPDU(b"1234567", 0x9000)])
+        drive(bac(KEY), replies(ResponseAPDU(b"1234567", 0x9000)))
 
 
 @pytest.mark.parametrize("data", [RESP_DATA[:-1], RESP_DATA + b"\x00", b"",
@@ -159,7 +141,7 @@ def test_get_challenge_failure_is_status_error():
 def test_bad_external_authenticate_responses(data):
     with pytest.raises(AccessControlError):
         drive(bac(KEY, scripted_rng(RND_IFD, K_IFD)),
-              [ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(data, 0x9000)])
+              replies(ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(data, 0x9000)))
 
 
 def test_wrong_nonce_echo_with_valid_mac():
@@ -167,11 +149,11 @@ def test_wrong_nonce_echo_with_valid_mac():
     forged = encrypt_and_mac(K_ENC, K_MAC, RND_IC + h("0000000000000000") + K_IC)
     with pytest.raises(AccessControlError):
         drive(bac(KEY, scripted_rng(RND_IFD, K_IFD)),
-              [ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(forged, 0x9000)])
+              replies(ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(forged, 0x9000)))
     forged = encrypt_and_mac(K_ENC, K_MAC, h("0000000000000000") + RND_IFD + K_IC)
     with pytest.raises(AccessControlError):
         drive(bac(KEY, scripted_rng(RND_IFD, K_IFD)),
-              [ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(forged, 0x9000)])
+              replies(ResponseAPDU(RND_IC, 0x9000), ResponseAPDU(forged, 0x9000)))
 
 
 def test_chip_helper_rejects_bad_terminal_data():
@@ -187,7 +169,7 @@ def test_chip_helper_rejects_bad_terminal_data():
 @given(st.binary(max_size=64), st.integers(0, 0xFFFF), st.binary(max_size=12))
 def test_arbitrary_answers_raise_only_documented_errors(data, sw, challenge):
     try:
-        drive(bac(KEY), [ResponseAPDU(challenge, 0x9000), ResponseAPDU(data, sw)])
+        drive(bac(KEY), replies(ResponseAPDU(challenge, 0x9000), ResponseAPDU(data, sw)))
     except (AccessControlError, StatusError):
         return
     raise AssertionError("forged BAC accepted")

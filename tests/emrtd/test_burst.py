@@ -14,6 +14,7 @@ from docval.emrtd.files import EF_SOD, ReadLimits, dg, read_file, select_applica
 from docval.emrtd.flow import Link, run
 from docval.emrtd.sm import SecureMessaging
 from docval.sim.chip import ChipQuirks, VirtualChip
+from tests.support.flows import drive
 
 
 def cmd(n: int) -> CommandAPDU:
@@ -200,18 +201,9 @@ def sm_chip(quirks: ChipQuirks):
 
 
 def drive_bursts(flow, link, chip):
-    """run() with a count of round trips: a tuple step is one."""
-    trips = []
-    try:
-        step = next(flow)
-        while True:
-            cmds = step if isinstance(step, tuple) else (step,)
-            trips.append(len(cmds))
-            raws = [chip.transmit(raw) for raw in link.protect(cmds)]
-            answers = link.unprotect(raws, len(cmds))
-            step = flow.send(tuple(answers) if isinstance(step, tuple) else answers[0])
-    except StopIteration as done:
-        return done.value, trips
+    """The flow's result and its commands per round trip (a tuple step is one trip)."""
+    driven = drive(flow, transmit=chip.transmit, link=link)
+    return driven.result, driven.bursts
 
 
 @pytest.mark.parametrize("quirks", [

@@ -10,6 +10,7 @@ from docval.emrtd.errors import AuthenticationError, LimitExceeded, ParseError, 
 from docval.emrtd.flow import Link, run
 from docval.emrtd.sm import SecureMessaging
 
+from tests.support.rng import number_rng
 from tests.testdata import TESTDATA
 
 # SELECT EF DG14 (short id 010E) by file id, no response data: the first command
@@ -38,11 +39,6 @@ class Script:
         return response
 
 
-def _rng(value_hex: str):
-    value = bytes.fromhex(value_hex)
-    return lambda n: value[-n:] if n <= len(value) else bytes(n - len(value)) + value
-
-
 def _recorded_session(dg14: str, spec, k_enc, k_mac, ssc, eph, ca_cmds, select, **kw):
     infos = si.parse_dg14((TESTDATA / dg14).read_bytes())
     choice = ca.choose_ca(infos)
@@ -50,7 +46,7 @@ def _recorded_session(dg14: str, spec, k_enc, k_mac, ssc, eph, ca_cmds, select, 
     link = Link()
     link.start(SecureMessaging(spec, bytes.fromhex(k_enc), bytes.fromhex(k_mac), ssc))
     script = Script(ca_cmds + [select])
-    result = run(ca.chip_authentication(*choice, rng=_rng(eph), **kw), link, script)
+    result = run(ca.chip_authentication(*choice, rng=number_rng(eph), **kw), link, script)
     link.start(result.sm)
     resp = run(_one(SELECT_DG14), link, script)
     assert resp.sw == 0x9000 and resp.data == b""

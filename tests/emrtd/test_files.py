@@ -31,37 +31,11 @@ from docval.emrtd.files import (
     select_file,
     select_master_file,
 )
+from tests.support.flows import Driver
 
 
 def tlv_file(tag: int, value_len: int) -> bytes:
     return tlv.encode(tag, os.urandom(value_len))
-
-
-class Recorder:
-    """Drives a flow against an answer function and keeps every step it yielded."""
-
-    def __init__(self, answer):
-        self.answer = answer
-        self.steps: list = []
-
-    @property
-    def commands(self) -> list[CommandAPDU]:
-        out = []
-        for step in self.steps:
-            out.extend(step if isinstance(step, tuple) else (step,))
-        return out
-
-    def run(self, flow):
-        try:
-            step = next(flow)
-            while True:
-                self.steps.append(step)
-                if isinstance(step, tuple):
-                    step = flow.send(tuple(self.answer(c) for c in step))
-                else:
-                    step = flow.send(self.answer(step))
-        except StopIteration as done:
-            return done.value
 
 
 @dataclass
@@ -141,7 +115,7 @@ def test_file_table():
 
 def test_sfi_read_in_one_command_when_the_first_read_covers_the_file():
     content = tlv_file(0x61, 150)
-    rec = Recorder(card_with(dg(1), content).answer)
+    rec = Driver(card_with(dg(1), content).answer)
     assert rec.run(read_file(dg(1), ReadLimits(max_le=223))) == content
     [cmd] = rec.commands
     assert cmd.encode().hex().upper() == "00B08100DF"
@@ -149,7 +123,7 @@ def test_sfi_read_in_one_command_when_the_first_read_covers_the_file():
 
 def test_sfi_then_offsets_in_max_le_chunks():
     content = tlv_file(0x75, 1000)
-    rec = Recorder(card_with(dg(2), content).answer)
+    rec = Driver(card_with(dg(2), content).answer)
     assert rec.run(read_file(dg(2), ReadLimits(max_le=223))) == content
     offsets = [(c.p1 & 0x7F) << 8 | c.p2 for c in rec.commands[1:]]
     assert rec.commands[0].p1 == 0x82
@@ -159,13 +133,13 @@ def test_sfi_then_offsets_in_max_le_chunks():
 
 def test_returns_exactly_the_tlv_even_when_the_chip_pads_the_file():
     content = tlv_file(0x61, 40)
-    rec = Recorder(card_with(dg(1), content + b"\xFF" * 100).answer)
+    rec = Driver(card_with(dg(1), content + b"\xFF" * 100).answer)
     assert rec.run(read_file(dg(1), ReadLimits(max_le=223))) == content
 
 
 def test_classic_strategy_is_select_eight_bytes_then_223():
     content = tlv_file(0x75, 600)
-    rec = Recorder(card_with(dg(2), content).answer)
+    rec = Driver(card_with(dg(2), content).answer)
     assert rec.run(read_file(dg(2), ReadLimits.classic())) == content
     cmds = rec.commands
     assert cmds[0].encode().hex().upper() == "00A4020C020102"
@@ -175,7 +149,7 @@ def test_classic_strategy_is_select_eight_bytes_then_223():
 
 def test_select_and_first_read_share_a_round_trip_when_pipelining():
     content = tlv_file(0x61, 90)
-    rec = Recorder(card_with(dg(1), content).answer)
+    rec = Driver(card_with(dg(1), content).answer)
     assert rec.run(read_file(dg(1), ReadLimits(max_le=223, use_sfi=False, pipeline=2))) == content
     assert len(rec.steps) == 1
     sel, read = rec.steps[0]
@@ -185,7 +159,7 @@ def test_select_and_first_read_share_a_round_trip_when_pipelining():
 def test_6cxx_on_first_read_retries_and_learns_the_buffer_size():
     content = tlv_file(0x75, 3000)
     limits = ReadLimits(max_le=1024, extended=True)
-    rec = Recorder(card_with(dg(2), content, max_le=200, too_long="6C").answer)
+    rec = Driver(card_with(dg(2), content, max_le=200, too_long="6C").answer)
     assert rec.run(read_file(dg(2), limits)) == content
     assert [c.le for c in rec.commands[:2]] == [1024, 200]
     assert limits.max_le == 200
@@ -195,7 +169,7 @@ def test_6cxx_on_first_read_retries_and_learns_the_buffer_size():
 def test_6cxx_naming_the_end_of_a_small_file_is_not_learned():
     content = tlv_file(0x61, 60)
     limits = ReadLimits(max_le=223)
-    rec = Recorder(card_with(dg(1), content, eof="6C").answer)
+    rec = Driver(card_with(dg(1), content, eof="6C").answer)
     assert rec.run(read_file(dg(1), limits)) == content
     assert [c.le for c in rec.commands] == [223, len(content)]
     assert limits.max_le == 223
@@ -206,10 +180,10 @@ def test_6cxx_in_the_body_lowers_max_le_for_later_reads():
     limits = ReadLimits(max_le=223, first_read=16)
     card = card_with(dg(2), content, max_le=100, too_long="6C")
     card.files[dg(3).fid] = (3, content)
-    rec = Recorder(card.answer)
+    rec = Driver(card.answer)
     assert rec.run(read_file(dg(2), limits)) == content
     assert limits.max_le == 100
-    rec2 = Recorder(card.answer)
+    rec2 = Driver(card.answer)
     assert rec2.run(read_file(dg(3), limits)) == content
     assert all(c.le <= 100 for c in rec2.commands)   # learned once per session
 
@@ -218,7 +192,7 @@ def test_6cxx_that_does_not_shrink_is_an_error():
     def answer(cmd):
         return ResponseAPDU(b"", 0x6C00 | (cmd.le & 0xFF))
     with pytest.raises(FileReadError):
-        Recorder(answer).run(read_file(dg(1), ReadLimits(max_le=200)))
+        Driver(answer).run(read_file(dg(1), ReadLimits(max_le=200)))
 
 
 def test_6700_on_extended_falls_back_to_short_and_remembers():
@@ -226,10 +200,10 @@ def test_6700_on_extended_falls_back_to_short_and_remembers():
     limits = ReadLimits(max_le=1024, extended=True)
     card = card_with(dg(2), content, extended=False)
     card.files[dg(7).fid] = (7, content)
-    rec = Recorder(card.answer)
+    rec = Driver(card.answer)
     assert rec.run(read_file(dg(2), limits)) == content
     assert (limits.max_le, limits.extended) == (files.SHORT_SM_MAX_LE, False)
-    rec2 = Recorder(card.answer)
+    rec2 = Driver(card.answer)
     assert rec2.run(read_file(dg(7), limits)) == content
     assert not any(c.is_extended for c in rec2.commands)
 
@@ -240,7 +214,7 @@ def test_6700_to_an_extended_read_goes_short_at_once():
     content = tlv_file(0x75, 5000)
     limits = ReadLimits(max_le=65536, extended=True)
     card = card_with(dg(2), content, extended=False)
-    rec = Recorder(card.answer)
+    rec = Driver(card.answer)
     assert rec.run(read_file(dg(2), limits)) == content
     assert (limits.max_le, limits.extended) == (files.SHORT_SM_MAX_LE, False)
     assert sum(c.is_extended for c in rec.commands) == 1
@@ -249,26 +223,26 @@ def test_6700_to_an_extended_read_goes_short_at_once():
 def test_6700_ladder_of_short_reads_down_to_the_chip_buffer():
     content = tlv_file(0x75, 500)
     limits = ReadLimits(max_le=223)
-    rec = Recorder(card_with(dg(2), content, max_le=100).answer)
+    rec = Driver(card_with(dg(2), content, max_le=100).answer)
     assert rec.run(read_file(dg(2), limits)) == content
     assert limits.max_le == 64
 
 
 def test_6700_on_every_le_gives_up():
     with pytest.raises(FileReadError):
-        Recorder(lambda cmd: ResponseAPDU(b"", 0x6700)).run(read_file(dg(1), ReadLimits(max_le=223)))
+        Driver(lambda cmd: ResponseAPDU(b"", 0x6700)).run(read_file(dg(1), ReadLimits(max_le=223)))
 
 
 def test_6282_before_the_declared_end_is_an_error():
     declared = tlv.encode(0x61, b"\x01" * 300)
-    rec = Recorder(card_with(dg(1), declared[:200]).answer)
+    rec = Driver(card_with(dg(1), declared[:200]).answer)
     with pytest.raises(FileReadError, match="200 of 304"):
         rec.run(read_file(dg(1), ReadLimits(max_le=100)))
 
 
 def test_6282_on_first_read_with_the_whole_file_is_fine():
     content = tlv_file(0x61, 5)
-    assert Recorder(card_with(dg(1), content).answer).run(read_file(dg(1), ReadLimits(max_le=223))) == content
+    assert Driver(card_with(dg(1), content).answer).run(read_file(dg(1), ReadLimits(max_le=223))) == content
 
 
 def test_6b00_inside_the_declared_size_is_an_error():
@@ -279,12 +253,12 @@ def test_6b00_inside_the_declared_size_is_an_error():
             return ResponseAPDU(declared[:100], 0x9000)
         return ResponseAPDU(b"", 0x6B00)
     with pytest.raises(FileReadError):
-        Recorder(answer).run(read_file(dg(1), ReadLimits(max_le=100)))
+        Driver(answer).run(read_file(dg(1), ReadLimits(max_le=100)))
 
 
 def test_missing_file_6a82():
     card = ScriptedCard(files={})
-    rec = Recorder(card.answer)
+    rec = Driver(card.answer)
     limits = ReadLimits(max_le=223)
     with pytest.raises(FileNotFoundOnChip):
         rec.run(read_file(dg(11), limits))
@@ -292,14 +266,14 @@ def test_missing_file_6a82():
     assert [c.ins for c in rec.commands] == [0xB0, 0xA4]
     assert limits.use_sfi
     with pytest.raises(FileNotFoundOnChip):
-        Recorder(card.answer).run(read_file(dg(11), ReadLimits(max_le=223, use_sfi=False)))
+        Driver(card.answer).run(read_file(dg(11), ReadLimits(max_le=223, use_sfi=False)))
 
 
 def test_access_denied_6982():
     with pytest.raises(FileAccessDenied):
-        Recorder(lambda cmd: ResponseAPDU(b"", 0x6982)).run(read_file(dg(3), ReadLimits(max_le=223)))
+        Driver(lambda cmd: ResponseAPDU(b"", 0x6982)).run(read_file(dg(3), ReadLimits(max_le=223)))
     with pytest.raises(FileAccessDenied):
-        Recorder(lambda cmd: ResponseAPDU(b"", 0x6982)).run(read_file(dg(3), ReadLimits(max_le=223, use_sfi=False)))
+        Driver(lambda cmd: ResponseAPDU(b"", 0x6982)).run(read_file(dg(3), ReadLimits(max_le=223, use_sfi=False)))
 
 
 @pytest.mark.parametrize("refusal", [0x6A86, 0x6A81, 0x6D00, 0x6A82])
@@ -308,33 +282,33 @@ def test_chip_without_sfi_switches_sfi_off(refusal):
     card = card_with(dg(1), content, sfi=False, sfi_refusal=refusal)
     card.files[EF_SOD.fid] = (EF_SOD.sfi, content)
     limits = ReadLimits(max_le=223)
-    rec = Recorder(card.answer)
+    rec = Driver(card.answer)
     assert rec.run(read_file(dg(1), limits)) == content
     assert [c.ins for c in rec.commands] == [0xB0, 0xA4, 0xB0]
     assert not limits.use_sfi
-    rec2 = Recorder(card.answer)
+    rec2 = Driver(card.answer)
     assert rec2.run(read_file(EF_SOD, limits)) == content
     assert [c.ins for c in rec2.commands] == [0xA4, 0xB0]
 
 
 def test_oversize_header_is_refused_before_reading_on():
-    rec = Recorder(lambda cmd: ResponseAPDU(bytes.fromhex("7784FFFFFFFF") + b"\x00" * 100, 0x9000))
+    rec = Driver(lambda cmd: ResponseAPDU(bytes.fromhex("7784FFFFFFFF") + b"\x00" * 100, 0x9000))
     with pytest.raises(LimitExceeded):
         rec.run(read_file(EF_SOD, ReadLimits(max_le=223)))
     assert len(rec.commands) == 1
     small = tlv.encode(0x61, b"\x00" * 300)
     with pytest.raises(LimitExceeded):
-        Recorder(card_with(dg(1), small).answer).run(read_file(dg(1), ReadLimits(max_le=223), max_size=200))
+        Driver(card_with(dg(1), small).answer).run(read_file(dg(1), ReadLimits(max_le=223), max_size=200))
 
 
 def test_not_a_tlv_is_a_read_error():
     with pytest.raises(FileReadError):
-        Recorder(lambda cmd: ResponseAPDU(b"\x1F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF", 0x9000)).run(
+        Driver(lambda cmd: ResponseAPDU(b"\x1F\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF", 0x9000)).run(
             read_file(dg(1), ReadLimits(max_le=223)))
 
 
 def test_empty_responses_forever():
-    rec = Recorder(lambda cmd: ResponseAPDU(b"", 0x9000))
+    rec = Driver(lambda cmd: ResponseAPDU(b"", 0x9000))
     with pytest.raises(FileReadError):
         rec.run(read_file(dg(1), ReadLimits(max_le=223)))
     assert len(rec.commands) <= files.MAX_COMMANDS_PER_FILE
@@ -348,7 +322,7 @@ def test_empty_responses_after_the_header():
             return ResponseAPDU(content[:223], 0x9000)
         return ResponseAPDU(b"", 0x9000)
     with pytest.raises(FileReadError):
-        Recorder(answer).run(read_file(dg(2), ReadLimits(max_le=223)))
+        Driver(answer).run(read_file(dg(2), ReadLimits(max_le=223)))
 
 
 def test_one_byte_at_a_time_is_capped_at_1000_commands():
@@ -359,7 +333,7 @@ def test_one_byte_at_a_time_is_capped_at_1000_commands():
     def answer(cmd):
         resp = inner(cmd)
         return ResponseAPDU(resp.data[:1], resp.sw)
-    rec = Recorder(answer)
+    rec = Driver(answer)
     with pytest.raises(FileReadError, match="1000"):
         rec.run(read_file(dg(2), ReadLimits(max_le=223, pipeline=4)))
     assert len(rec.commands) == files.MAX_COMMANDS_PER_FILE
@@ -373,27 +347,27 @@ def test_one_byte_at_a_time_for_a_tiny_file_still_works():
     def answer(cmd):
         resp = inner(cmd)
         return ResponseAPDU(resp.data[:1], 0x9000 if resp.sw == 0x6282 else resp.sw)
-    rec = Recorder(answer)
+    rec = Driver(answer)
     assert rec.run(read_file(dg(1), ReadLimits(max_le=223))) == content
 
 
 def test_response_longer_than_asked():
     with pytest.raises(FileReadError):
-        Recorder(lambda cmd: ResponseAPDU(tlv.encode(0x61, b"\x00" * 300), 0x9000)).run(
+        Driver(lambda cmd: ResponseAPDU(tlv.encode(0x61, b"\x00" * 300), 0x9000)).run(
             read_file(dg(1), ReadLimits(max_le=223)))
 
 
 @pytest.mark.parametrize("sw", [0x6F00, 0x6A80, 0x6981, 0x6300, 0x6985])
 def test_unhandled_status_is_a_read_error(sw):
     with pytest.raises(FileReadError, match=f"{sw:04X}"):
-        Recorder(lambda cmd: ResponseAPDU(b"", sw)).run(read_file(dg(1), ReadLimits(max_le=223)))
+        Driver(lambda cmd: ResponseAPDU(b"", sw)).run(read_file(dg(1), ReadLimits(max_le=223)))
 
 
 @pytest.mark.parametrize("pipeline", [1, 3])
 def test_offsets_above_32767_use_odd_read_binary(pipeline):
     content = tlv_file(0x75, 40000)
     limits = ReadLimits(max_le=4096, extended=True, pipeline=pipeline)
-    rec = Recorder(card_with(dg(2), content).answer)
+    rec = Driver(card_with(dg(2), content).answer)
     assert rec.run(read_file(dg(2), limits)) == content
     odd = [c for c in rec.commands if c.ins == 0xB1]
     assert odd
@@ -407,7 +381,7 @@ def test_offsets_above_32767_use_odd_read_binary(pipeline):
 
 def test_odd_read_binary_with_short_length():
     content = tlv_file(0x75, 33000)
-    rec = Recorder(card_with(dg(2), content).answer)
+    rec = Driver(card_with(dg(2), content).answer)
     assert rec.run(read_file(dg(2), ReadLimits(max_le=223))) == content
     assert all(c.le <= 223 for c in rec.commands)
 
@@ -420,12 +394,12 @@ def test_odd_read_binary_answer_must_be_one_do53():
         resp = card.answer(cmd)
         return ResponseAPDU(b"\x99" + resp.data[1:], resp.sw) if cmd.ins == 0xB1 else resp
     with pytest.raises(FileReadError, match="DO'53'"):
-        Recorder(answer).run(read_file(dg(2), ReadLimits(max_le=4096, extended=True)))
+        Driver(answer).run(read_file(dg(2), ReadLimits(max_le=4096, extended=True)))
 
 
 def test_pipelined_tuples():
     content = tlv_file(0x75, 5000)
-    rec = Recorder(card_with(dg(2), content).answer)
+    rec = Driver(card_with(dg(2), content).answer)
     limits = ReadLimits(max_le=223, pipeline=8)
     assert rec.run(read_file(dg(2), limits)) == content
     # first read alone (the header gives the size), then tuples of at most 8
@@ -447,41 +421,41 @@ def test_pipelined_batch_recovers_from_a_short_chunk():
             return ResponseAPDU(resp.data[:100], resp.sw)
         return resp
     limits = ReadLimits(max_le=223, pipeline=4)
-    assert Recorder(answer).run(read_file(dg(2), limits)) == content
+    assert Driver(answer).run(read_file(dg(2), limits)) == content
     assert limits.max_le == 100   # a silent cap is remembered so later batches stay aligned
 
 
 def test_pipelined_batch_with_6700_replans():
     content = tlv_file(0x75, 5000)
     limits = ReadLimits(max_le=1024, extended=True, pipeline=4, first_read=64)
-    rec = Recorder(card_with(dg(2), content, max_le=300).answer)
+    rec = Driver(card_with(dg(2), content, max_le=300).answer)
     assert rec.run(read_file(dg(2), limits)) == content
     assert limits.max_le == 256 or limits.max_le == files.SHORT_SM_MAX_LE
 
 
 def test_atr_info_is_read_to_its_end():
     content = bytes.fromhex("7F6608020208000202080047030000C0")  # not a single TLV
-    rec = Recorder(card_with(ATR_INFO, content).answer)
+    rec = Driver(card_with(ATR_INFO, content).answer)
     assert rec.run(read_file(ATR_INFO, ReadLimits(max_le=223))) == content
     assert rec.commands[0].p1 == 0x81
 
 
 def test_atr_info_larger_than_max_size():
     with pytest.raises(LimitExceeded):
-        Recorder(card_with(ATR_INFO, b"\x00" * 1000).answer).run(
+        Driver(card_with(ATR_INFO, b"\x00" * 1000).answer).run(
             read_file(ATR_INFO, ReadLimits(max_le=223), max_size=300))
 
 
 def test_indefinite_length_file_is_read_to_its_end():
     content = bytes.fromhex("7780") + b"\x30\x03\x02\x01\x01" * 100 + b"\x00\x00"
-    rec = Recorder(card_with(EF_SOD, content, eof="9000").answer)
+    rec = Driver(card_with(EF_SOD, content, eof="9000").answer)
     assert rec.run(read_file(EF_SOD, ReadLimits(max_le=223))) == content
 
 
 def test_indefinite_length_file_beyond_32767_respects_max_le():
     content = bytes.fromhex("7780") + bytes(64998)
     card = card_with(EF_SOD, content, max_le=30000)
-    rec = Recorder(card.answer)
+    rec = Driver(card.answer)
     assert rec.run(read_file(EF_SOD, ReadLimits(max_le=30000, extended=True))) == content
     assert [c.ins for c in rec.commands] == [0xB0, 0xB0, 0xB1]
     assert all(c.le <= 30000 for c in rec.commands)
@@ -489,7 +463,7 @@ def test_indefinite_length_file_beyond_32767_respects_max_le():
 
 def test_file_ending_inside_its_header():
     with pytest.raises(FileReadError):
-        Recorder(lambda cmd: ResponseAPDU(b"\x5F", 0x6282)).run(read_file(dg(1), ReadLimits(max_le=223)))
+        Driver(lambda cmd: ResponseAPDU(b"\x5F", 0x6282)).run(read_file(dg(1), ReadLimits(max_le=223)))
 
 
 def test_read_limits_validation():
@@ -513,7 +487,7 @@ def test_any_chip_answer_ends_in_bytes_or_a_documented_error(script, sfi, pipeli
         data, sw = next(it, (b"", 0x9000))
         return ResponseAPDU(data, sw)
     limits = ReadLimits(max_le=1024, extended=extended, use_sfi=sfi, pipeline=pipeline)
-    rec = Recorder(answer)
+    rec = Driver(answer)
     try:
         out = rec.run(read_file(dg(2), limits))
     except (FileReadError, LimitExceeded):
@@ -527,46 +501,46 @@ def test_any_chip_answer_ends_in_bytes_or_a_documented_error(script, sfi, pipeli
 
 
 def test_select_application_short_form():
-    rec = Recorder(lambda cmd: ResponseAPDU(b"", 0x9000))
+    rec = Driver(lambda cmd: ResponseAPDU(b"", 0x9000))
     rec.run(select_application())
     assert rec.commands[0].encode().hex().upper() == "00A4040C07A0000002471001"
 
 
 def test_select_application_retries_asking_for_the_fci():
     answers = iter([ResponseAPDU(b"", 0x6A86), ResponseAPDU(b"\x6F\x00", 0x9000)])
-    rec = Recorder(lambda cmd: next(answers))
+    rec = Driver(lambda cmd: next(answers))
     rec.run(select_application(EMRTD_AID))
     assert (rec.commands[1].p2, rec.commands[1].le) == (0x00, 256)
 
 
 def test_select_application_not_found():
     with pytest.raises(StatusError) as err:
-        Recorder(lambda cmd: ResponseAPDU(b"", 0x6A82)).run(select_application())
+        Driver(lambda cmd: ResponseAPDU(b"", 0x6A82)).run(select_application())
     assert err.value.sw == 0x6A82
 
 
 def test_select_master_file_with_and_without_path():
-    rec = Recorder(lambda cmd: ResponseAPDU(b"", 0x9000))
+    rec = Driver(lambda cmd: ResponseAPDU(b"", 0x9000))
     rec.run(select_master_file())
     assert rec.commands[0].encode().hex().upper() == "00A4000C023F00"
     answers = iter([ResponseAPDU(b"", 0x6A82), ResponseAPDU(b"", 0x9000)])
-    rec = Recorder(lambda cmd: next(answers))
+    rec = Driver(lambda cmd: next(answers))
     rec.run(select_master_file())
     assert rec.commands[1].encode().hex().upper() == "00A4000C"
     with pytest.raises(StatusError):
-        Recorder(lambda cmd: ResponseAPDU(b"", 0x6A82)).run(select_master_file())
+        Driver(lambda cmd: ResponseAPDU(b"", 0x6A82)).run(select_master_file())
 
 
 def test_select_file():
-    rec = Recorder(lambda cmd: ResponseAPDU(b"", 0x9000))
+    rec = Driver(lambda cmd: ResponseAPDU(b"", 0x9000))
     rec.run(select_file(0x011E))
     assert rec.commands[0].encode().hex().upper() == "00A4020C02011E"
     with pytest.raises(FileNotFoundOnChip):
-        Recorder(lambda cmd: ResponseAPDU(b"", 0x6A82)).run(select_file(0x0105))
+        Driver(lambda cmd: ResponseAPDU(b"", 0x6A82)).run(select_file(0x0105))
     with pytest.raises(FileAccessDenied):
-        Recorder(lambda cmd: ResponseAPDU(b"", 0x6982)).run(select_file(0x0103))
+        Driver(lambda cmd: ResponseAPDU(b"", 0x6982)).run(select_file(0x0103))
     with pytest.raises(StatusError):
-        Recorder(lambda cmd: ResponseAPDU(b"", 0x6F00)).run(select_file(0x0103))
+        Driver(lambda cmd: ResponseAPDU(b"", 0x6F00)).run(select_file(0x0103))
     with pytest.raises(ValueError):
         next(select_file(0x10000))
 
@@ -585,12 +559,12 @@ def _data_on_select(cmd: CommandAPDU) -> ResponseAPDU:
 @pytest.mark.parametrize("flow", [select_application, select_master_file], ids=["application", "master-file"])
 def test_data_on_a_select_without_response_data_is_refused(flow):
     with pytest.raises(CommunicationError):
-        Recorder(_data_on_select).run(flow())
+        Driver(_data_on_select).run(flow())
 
 
 def test_fci_is_still_accepted_where_it_was_asked_for():
     answers = iter([ResponseAPDU(b"", 0x6A86), ResponseAPDU(b"\x6F\x00", 0x9000)])
-    Recorder(lambda cmd: next(answers)).run(select_application())
+    Driver(lambda cmd: next(answers)).run(select_application())
 
 
 @pytest.mark.parametrize("pipeline", [1, 2])
@@ -600,6 +574,6 @@ def test_data_on_select_by_fid_is_a_read_error(pipeline):
     def answer(cmd):
         return _data_on_select(cmd) if cmd.ins == 0xA4 else card.answer(cmd)
     with pytest.raises(FileReadError):
-        Recorder(answer).run(select_file(dg(1).fid))
+        Driver(answer).run(select_file(dg(1).fid))
     with pytest.raises(FileReadError):
-        Recorder(answer).run(read_file(dg(1), ReadLimits(max_le=256, use_sfi=False, pipeline=pipeline)))
+        Driver(answer).run(read_file(dg(1), ReadLimits(max_le=256, use_sfi=False, pipeline=pipeline)))

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from docval.emrtd.errors import EmrtdError
+from docval.emrtd.flow import Link
+from tests.support.flows import drive as drive_flow
+from tests.support.rng import pattern_rng
 
 ROOT = Path(__file__).resolve().parents[2]
 from tests.testdata import TESTDATA  # noqa: E402
@@ -248,18 +251,13 @@ def decode_script(data: bytes) -> list[bytes]:
     return out
 
 
-def _fixed_rng(n: int) -> bytes:
-    return bytes((0x5A + i) & 0xFF for i in range(n))
-
-
-def _chip_rng(n: int) -> bytes:
-    # Not the terminal's: equal ephemeral keys on both sides are refused (K2).
-    return bytes((0xA7 + 13 * i) & 0xFF for i in range(n))
+_fixed_rng = pattern_rng(0x5A)
+# Not the terminal's: equal ephemeral keys on both sides are refused (K2).
+_chip_rng = pattern_rng(0xA7, 13)
 
 
 def drive(flow_factory: Callable[[], object], script: bytes, link_factory: Callable[[], object] | None = None) -> object:
     """Run a flow with the responses of a script; running out of responses is not an error."""
-    from docval.emrtd.flow import Link, run
     responses = iter(decode_script(script))
 
     def transmit(_raw: bytes) -> bytes:
@@ -268,21 +266,20 @@ def drive(flow_factory: Callable[[], object], script: bytes, link_factory: Calla
         except StopIteration:
             raise _Exhausted() from None
     try:
-        return run(flow_factory(), (link_factory or Link)(), transmit)
+        return drive_flow(flow_factory(), transmit=transmit, link=(link_factory or Link)()).result
     except _Exhausted:
         return None
 
 
 def _record(flow_factory: Callable[[], object], chip) -> bytes:
     """The responses a virtual chip gives a flow: a valid script to mutate."""
-    from docval.emrtd.flow import Link, run
     answers: list[bytes] = []
 
     def transmit(raw: bytes) -> bytes:
         resp = chip.transmit(raw)
         answers.append(resp)
         return resp
-    run(flow_factory(), Link(), transmit)
+    drive_flow(flow_factory(), transmit=transmit)
     return encode_script(answers)
 
 

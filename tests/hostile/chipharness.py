@@ -9,7 +9,7 @@ from docval.errors import Close, close_for
 from docval.reader import ReadParams
 from docval.result import Report
 from docval.sim.direct import ChipTransport, read_sync
-from docval.sim.hostile import HostileChip, access_key_for, hostile_chip
+from tests.support.hostile_chips import HostileChip, access_key_for, hostile_chip
 
 
 @dataclass

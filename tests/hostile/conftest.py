@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.hostile.wsclient import ServerProcess
+from tests.support.processes import ServerProcess
 
 TIMEOUTS = {"start_message": 1.0, "apdu_response": 1.0, "max_session": 4.0,
             "open_handshake": 1.0, "close_handshake": 1.0}

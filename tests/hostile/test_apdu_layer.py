@@ -8,7 +8,7 @@ from docval.emrtd.errors import CommunicationError, FileReadError, SecureMessagi
 from docval.emrtd.flow import Link, run
 from docval.emrtd.securityinfo import parse_card_access
 from docval.emrtd.pace import choose_pace_info
-from docval.sim.hostile import hostile_chip
+from tests.support.hostile_chips import hostile_chip
 from tests.hostile.chipharness import assert_closed, run_hostile
 
 pytestmark = pytest.mark.hostile

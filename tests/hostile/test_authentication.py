@@ -7,7 +7,7 @@ import pytest
 
 from docval.emrtd import pace
 from docval.emrtd.errors import AccessControlError
-from docval.sim.hostile import huge_rsa_spki
+from tests.support.hostile_chips import huge_rsa_spki
 from tests.hostile.chipharness import assert_closed, run_hostile
 
 pytestmark = pytest.mark.hostile
@@ -82,7 +82,7 @@ def test_K5_bad_active_authentication_answers_fail(name, demo_trust):
 
 
 def test_K5_each_session_uses_a_fresh_challenge():
-    from docval.sim.hostile import hostile_chip
+    from tests.support.hostile_chips import hostile_chip
     from tests.hostile.chipharness import run_chip
     from docval.sim.profiles import get_profile
     seen = set()

@@ -1,5 +1,5 @@
 """Every row of the hostile-input catalogue (the table in docs/reliability.md) has a test
-named after its ID, and every hostile chip behaviour shipped in docval.sim.hostile names a
+named after its ID, and every hostile chip behaviour of tests.support.hostile_chips names a
 row that exists.
 
 When the real-document data set comes with an external copy of the catalogue
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from docval.sim.hostile import BEHAVIOURS, hostile_chip
-from docval.sim.hostile_phone import phone_behaviours
+from tests.support.hostile_chips import BEHAVIOURS, hostile_chip
+from tests.support.hostile_phones import phone_behaviours
 from tests.testdata import TESTDATA
 
 pytestmark = pytest.mark.hostile

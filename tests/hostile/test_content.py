@@ -7,7 +7,7 @@ import pytest
 
 from docval.emrtd.errors import LimitExceeded
 from docval.emrtd.images import to_jpeg
-from docval.sim.hostile import jp2_bomb
+from tests.support.hostile_chips import jp2_bomb
 from tests.hostile.chipharness import run_hostile
 
 pytestmark = pytest.mark.hostile
@@ -46,7 +46,7 @@ def test_D2_bad_cbeff_nesting_is_a_parse_error(demo_trust):
     from docval.emrtd.errors import ParseError
     from docval.emrtd.lds.dg2 import parse_dg2
     from docval.emrtd import tlv
-    from docval.sim.hostile import nested
+    from tests.support.hostile_chips import nested
     with pytest.raises(ParseError):
         parse_dg2(tlv.encode(0x75, tlv.encode(0x7F61, nested(200, tag=0x7F61))))
 

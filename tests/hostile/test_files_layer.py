@@ -9,7 +9,7 @@ import pytest
 from docval.emrtd import files, tlv
 from docval.emrtd.errors import FileReadError, ParseError, TLVError
 from docval.emrtd.lds.sod import parse_sod
-from docval.sim.hostile import hostile_chip, nested
+from tests.support.hostile_chips import hostile_chip, nested
 from tests.hostile.chipharness import assert_closed, run_hostile
 
 pytestmark = pytest.mark.hostile

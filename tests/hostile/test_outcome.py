@@ -23,13 +23,14 @@ from docval.emrtd.files import FileCaps
 from docval.emrtd.lds.dg2 import parse_dg2
 from docval.emrtd.lds.dg7 import parse_dg7
 from docval.sim import largest
-from docval.sim.hostile import app_files, put_dg
+from docval.sim.edit import app_files, put_dg
 from docval.sim.phone import access_key_json
 from docval.sim.profiles import get_profile
 from docval.ws.factory import MAX_MESSAGE_BYTES
 from tests.hostile.chipharness import assert_closed, run_chip
 from tests.hostile.conftest import settle
-from tests.hostile.wsclient import OP_BINARY, RawWebSocket, ServerProcess, frame
+from tests.support.processes import ServerProcess
+from tests.support.wsclient import OP_BINARY, RawWebSocket, frame
 
 pytestmark = pytest.mark.hostile
 

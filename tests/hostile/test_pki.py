@@ -12,7 +12,7 @@ from docval.emrtd import keys
 from docval.emrtd.errors import EmrtdError, UnsupportedError
 from docval.emrtd.lds.sod import parse_sod
 from docval.sim import pki
-from docval.sim.hostile import fake_curve_spki
+from tests.support.hostile_chips import fake_curve_spki
 from tests.hostile.chipharness import run_chip, run_hostile
 
 pytestmark = pytest.mark.hostile
@@ -42,7 +42,7 @@ def test_X1_malformed_signed_data_fails_pa_with_a_precise_error(name, demo_trust
 def test_X1_the_forgeries_are_what_they_claim():
     """Each forged SOD still parses as CMS and differs from the genuine one only as named."""
     from docval.emrtd import files
-    from docval.sim.hostile import hostile_chip
+    from tests.support.hostile_chips import hostile_chip
     digest = hostile_chip("sod-digest-mismatch")
     sod = parse_sod(digest.fs.application.by_fid[files.EF_SOD.fid].content)
     assert sod.signer.message_digest == b"\x00" * 32

@@ -11,7 +11,7 @@ import pytest
 from docval.sim.phone import access_key_json
 from docval.sim.profiles import get_profile
 from tests.hostile.conftest import TIMEOUTS, settle
-from tests.hostile.wsclient import OP_BINARY, RawWebSocket
+from tests.support.wsclient import OP_BINARY, OP_TEXT, RawWebSocket, frame
 
 pytestmark = pytest.mark.hostile
 RR = "/ws1/validate?return_result=true"
@@ -69,7 +69,6 @@ def test_P2_malformed_start_message(server, case):
 
 def test_P2_ten_megabyte_start_message_is_refused_by_the_frame_limit(server):
     ws = RawWebSocket(server.port, RR)
-    from tests.hostile.wsclient import OP_TEXT, frame
     try:
         ws.send_raw(frame(OP_TEXT, b"", declared_length=10 << 20))
         for _ in range(160):                     # 10 MB, masked bytes are just bytes

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.hostile.conftest import MAX_CONNECTIONS, TIMEOUTS, settle
-from tests.hostile.wsclient import OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawWebSocket, frame
+from tests.support.wsclient import OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawWebSocket, frame
 
 pytestmark = pytest.mark.hostile
 SLACK = 2.5

@@ -15,6 +15,7 @@ from docval.emrtd.flow import Link, run
 from docval.emrtd.mrz import MrzKey
 from docval.emrtd.sm import SecureMessaging
 from docval.sim.chip import ChipQuirks, VirtualChip
+from tests.support.rng import scripted_rng
 
 h = bytes.fromhex
 
@@ -35,11 +36,6 @@ D4 = [
 
 DG1 = tlv.encode(0x61, b"\x5F\x1F" + b"X" * 88)
 ATR = h("7F6608020208000202080047030000C0")
-
-
-def scripted_rng(*values):
-    queue = list(values)
-    return lambda n: queue.pop(0)
 
 
 def apdu(chip, hexstr: str) -> str:

@@ -4,10 +4,8 @@ line (exit 2) for an unreadable --ca-cert or a TLS handshake that fails."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +13,7 @@ import pytest
 
 from docval import __version__
 from docval.sim import cli, profiles
+from tests.support.processes import Twistd, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
@@ -28,24 +27,9 @@ def sim(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """DocVal on its demo defaults (loopback, the demo client and CSCA) on a free port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("server") / "twistd.log"
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=",
-         f"--logfile={log}", "docval", "--listen", f"tcp:{port}:interface=127.0.0.1"],
-        env=ENV, cwd=log.parent, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not (log.exists() and "listening on" in log.read_text()):
-            assert process.poll() is None and time.monotonic() < deadline, \
-                log.read_text() if log.exists() else "twistd did not start"
-            time.sleep(0.1)
+    port = free_port()
+    with Twistd(tmp_path_factory.mktemp("server"), "--listen", f"tcp:{port}:interface=127.0.0.1"):
         yield f"ws://127.0.0.1:{port}/ws1/validate", port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_version():
@@ -132,28 +116,13 @@ def test_wss_to_a_plain_port_says_tls_handshake_failed(server):
 def test_the_install_check_fails_when_trust_is_broken(tmp_path):
     """docs/operations.md's check: a client without result_url (nothing is posted) and the
     exit status.  A server whose trust anchors did not load must make it fail."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     config = tmp_path / "docval.toml"
     config.write_text(f'[server]\nlisten = "tcp:{port}:interface=127.0.0.1"\n'
                       '[trust]\ncsca = []\nallow_empty = true\n'
                       '[[client]]\nclient_id = "check-1234"\n')
-    log = tmp_path / "twistd.log"
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=",
-         f"--logfile={log}", "docval", "--config", str(config)],
-        env=ENV, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not (log.exists() and "listening on" in log.read_text()):
-            assert process.poll() is None and time.monotonic() < deadline, \
-                log.read_text() if log.exists() else "twistd did not start"
-            time.sleep(0.1)
+    with Twistd(tmp_path, "--config", str(config)):
         r = sim("--url", f"ws://127.0.0.1:{port}/ws1/validate", "--client-id", "check-1234")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "closed     1000" in r.stdout
     assert "verdict    NOT as the profile expects: " in r.stdout

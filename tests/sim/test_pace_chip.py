@@ -14,11 +14,12 @@ import pytest
 
 from docval.emrtd import ec, ecpoint, flow, pace, tlv
 from docval.emrtd.apdu import CommandAPDU
-from docval.emrtd.errors import AccessControlError, StatusError
+from docval.emrtd.errors import AccessControlError, StatusError, UnsupportedError
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.emrtd.securityinfo import PACEInfo, pace_oid
 from docval.sim.chip import VirtualChip
 from docval.sim.pace_chip import PaceChip, cam_public_point
+from tests.support.rng import scripted_rng
 
 MRZ = MrzKey("L898902C3", "740812", "120415")
 CAN = CanKey("123456")
@@ -156,7 +157,7 @@ def test_chip_construction_checks():
         PaceChip([], pace_oid("ECDH", "GM", "AES128"), 13)
     with pytest.raises(ValueError):
         PaceChip(MRZ, pace_oid("ECDH", "CAM", "AES128"), 13)      # CAM without a static key
-    with pytest.raises(Exception):
+    with pytest.raises(UnsupportedError):
         PaceChip(MRZ, pace_oid("ECDH", "GM", "AES128"), 42)       # not standardized
     mech = PaceChip(MRZ, pace_oid("ECDH", "GM", "AES128"), 13)
     assert repr(mech) == "<PaceChip PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1>"
@@ -209,16 +210,6 @@ def test_one_mechanism_serves_interleaved_chips():
 
 # ---------------------------------------------------------------- the chip reproduces the appendix
 
-def _chip_rng(*values: bytes):
-    queue = list(values)
-
-    def rng(n: int) -> bytes:
-        value = queue.pop(0)
-        assert len(value) == n
-        return value
-    return rng
-
-
 def _replay(chip, script):
     """Send the appendix's terminal commands; the chip must answer exactly as printed."""
     for command, answer in script:
@@ -227,7 +218,7 @@ def _replay(chip, script):
 
 def test_chip_reproduces_appendix_g1():
     from tests.emrtd.test_pace import G1, G1_SCRIPT, ICAO_MRZ, OID_ECDH_GM_AES128
-    chip = VirtualChip(rng=_chip_rng(G1["s"], G1["map_sk_ic"], G1["sk_ic"]))
+    chip = VirtualChip(rng=scripted_rng(G1["s"], G1["map_sk_ic"], G1["sk_ic"]))
     chip.mechanisms.append(PaceChip(ICAO_MRZ, OID_ECDH_GM_AES128, 13))
     _replay(chip, G1_SCRIPT)
     assert chip.access_granted and chip.sm is not None
@@ -235,7 +226,7 @@ def test_chip_reproduces_appendix_g1():
 
 def test_chip_reproduces_appendix_g2():
     from tests.emrtd.test_pace import G2, G2_SCRIPT, ICAO_MRZ, OID_DH_GM_AES128
-    chip = VirtualChip(rng=_chip_rng(G2["s"], bytes.fromhex("66DDAFEAC1609CB5B963BB0CB3FF8B3E047F336C"),
+    chip = VirtualChip(rng=scripted_rng(G2["s"], bytes.fromhex("66DDAFEAC1609CB5B963BB0CB3FF8B3E047F336C"),
                                      bytes.fromhex("A5B780126B7C980E9FCEA1D4539DA1D27C342DFA")))
     chip.mechanisms.append(PaceChip(ICAO_MRZ, OID_DH_GM_AES128, 0))
     # our chip sends no Certification Authority Reference (no '7F4C' was asked for)

@@ -1,5 +1,5 @@
 """Whole sessions over real sockets on 127.0.0.1: the twistd service (DocValService) with
-the real reader, virtual phones, a real Result Server (twisted.web), real-time timeouts,
+the real reader, virtual phones, a real Result Server (twisted.web), the closes,
 the captured log, and what is left after many sessions."""
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from twisted.internet import defer, task
 from twisted.web import resource, server
 
 from docval.config import ClientConfig, Config, ServerConfig, Timeouts, TrustConfig
+from docval.metrics import Metrics
+from docval.poster import ResultPoster
 from docval.sim import profiles
 from docval.sim.phone import PhoneOptions, access_key_json, run_phone
 from docval.tap import DocValService
 from tests.schema import check_emrtd_passport
+from tests.support.readers import SwitchableReader
 
 from .harness import RawClientFactory, start_message
 
@@ -42,6 +45,7 @@ class Stack:
 
     def __init__(self, reactor, result_statuses=(), **timeouts):
         self.reactor = reactor
+        self.reader = SwitchableReader()
         self.results = ResultServer(result_statuses)
         self.result_port = reactor.listenTCP(0, server.Site(self.results), interface="127.0.0.1")
         url = f"http://127.0.0.1:{self.result_port.getHost().port}/results"
@@ -51,9 +55,11 @@ class Stack:
             trust=TrustConfig(demo_csca=True, reload_interval=0),
             clients=(ClientConfig(client_id=RETURNING), ClientConfig(client_id=POSTING, result_url=url)),
         )
-        self.service = DocValService(self.config, reactor)
+        metrics = Metrics()
         # Fast retries keep the always-500 case short; the documented 3 s attempt timeout stays.
-        self.service.poster._backoff = lambda n: 0.05
+        poster = ResultPoster(reactor, backoff=lambda n: 0.05, metrics=metrics)
+        self.service = DocValService(self.config, reactor, metrics=metrics, poster=poster,
+                                     read_document=self.reader)
         self.service.startService()
         port = self.service.listeners[0].port.getHost().port
         self.url = f"ws://127.0.0.1:{port}/ws1/validate"
@@ -220,42 +226,9 @@ async def test_chip_that_vanishes_is_a_disconnect_and_nothing_posted(reactor):
     assert stack.results.bodies == [] and sessions == set()
 
 
-# --- real-time timeouts (short, configured) -----------------------------------------------
-
-@pytest_twisted.ensureDeferred
-async def test_real_start_message_timeout(reactor):
-    stack = Stack(reactor, start_message=0.3)
-    try:
-        f = await stack.raw()
-    finally:
-        await stack.stop()
-    assert texts(f)[-1] == {"close_code": 1001, "close_reason": "TIMEOUT_WHILE_WAITING_FOR_START_MESSAGE"}
-    assert f.closed[1:] == (1001, "TIMEOUT_WHILE_WAITING_FOR_START_MESSAGE")
-
-
-@pytest_twisted.ensureDeferred
-async def test_real_response_timeout(reactor):
-    stack = Stack(reactor, apdu_response=0.3)
-    try:
-        f = await stack.raw(start_message(), answer=lambda apdu: None)
-    finally:
-        await stack.stop()
-    assert f.closed[1:] == (1001, "TIMEOUT_WHILE_WAITING_FOR_RESPONSE")
-    assert texts(f)[-1]["close_reason"] == "TIMEOUT_WHILE_WAITING_FOR_RESPONSE"
-
-
-@pytest_twisted.ensureDeferred
-async def test_real_max_session_time(reactor):
-    stack = Stack(reactor, max_session=0.6, apdu_response=2.0)
-    try:
-        # A slow phone: every APDU takes 0.15 s, well inside the APDU timeout; the
-        # session's ~18 APDUs take far longer than its maximum time.
-        record = await stack.phone(return_result=True, chip_time=0.15)
-    finally:
-        await stack.stop()
-    assert (record.close_code, record.close_reason) == (1011, "MAX_SESSION_TIME_EXCEEDED")
-    assert record.close_message["close_reason"] == "MAX_SESSION_TIME_EXCEEDED"
-
+# --- closes over real sockets ------------------------------------------------------------
+# The three timeouts are tested on task.Clock (tests/ws/test_protocol.py) and, waited out
+# for real from a configuration file, in tests/e2e/test_closes.py.
 
 @pytest_twisted.ensureDeferred
 async def test_real_unexpected_message_and_invalid_start(reactor):
@@ -355,7 +328,7 @@ async def test_captured_log_has_no_personal_data(reactor, caplog_events):
         async def leaky(transport, params, progress):
             raise RuntimeError(f"bug near {profiles.PASSPORT_NUMBER} {profiles.CAN}")
 
-        stack.service.factory._read_document = leaky
+        stack.reader.read = leaky
         await stack.phone(client_id=POSTING)
     finally:
         await stack.stop()

@@ -2,7 +2,6 @@
 (docs/reliability.md W4-W12)."""
 from __future__ import annotations
 
-import base64
 import os
 import struct
 
@@ -10,6 +9,8 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+
+from tests.support.wsframes import close_codes, frame, handshake_request
 
 from .harness import Harness, start_message
 
@@ -31,12 +32,7 @@ def lose(proto) -> None:
 
 
 def handshake(path: str = "/ws1/validate", extra: str = "") -> bytes:
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"{extra}\r\n"
-    ).encode()
+    return handshake_request(path, "127.0.0.1:8080", extra)
 
 
 def open_raw(h: Harness):
@@ -44,41 +40,6 @@ def open_raw(h: Harness):
     transport = Transport(peerAddress=PEER)
     proto.makeConnection(transport)
     return proto, transport
-
-
-def frame(opcode: int, payload: bytes, masked: bool = True, fin: bool = True) -> bytes:
-    head = bytes([(0x80 if fin else 0) | opcode])
-    n = len(payload)
-    mask_bit = 0x80 if masked else 0
-    if n < 126:
-        head += bytes([mask_bit | n])
-    elif n < 65536:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def close_frames(data: bytes) -> list[int]:
-    """Close codes of the server's (unmasked) close frames in ``data``."""
-    codes = []
-    i = data.find(b"\r\n\r\n") + 4 if b"HTTP/1.1 101" in data else 0
-    while i + 2 <= len(data):
-        opcode, n = data[i] & 0x0F, data[i + 1] & 0x7F
-        i += 2
-        if n == 126:
-            n = struct.unpack("!H", data[i:i + 2])[0]
-            i += 2
-        elif n == 127:
-            n = struct.unpack("!Q", data[i:i + 8])[0]
-            i += 8
-        if opcode == 8:
-            codes.append(struct.unpack("!H", data[i:i + 2])[0])
-        i += n
-    return codes
 
 
 def test_other_path_is_404_without_banner():
@@ -172,8 +133,8 @@ def test_unmasked_client_frames_are_a_protocol_error():
     proto, t = open_raw(h)
     proto.dataReceived(handshake())
     t.clear()
-    proto.dataReceived(frame(1, b'{"a":1}', masked=False))
-    assert close_frames(t.value()) == [1002]
+    proto.dataReceived(frame(1, b'{"a":1}', mask=False))
+    assert close_codes(t.value()) == [1002]
 
 
 def test_oversized_control_frame_is_a_protocol_error():
@@ -182,7 +143,7 @@ def test_oversized_control_frame_is_a_protocol_error():
     proto.dataReceived(handshake())
     t.clear()
     proto.dataReceived(frame(9, b"p" * 126))     # a ping longer than 125 bytes
-    assert close_frames(t.value()) == [1002]
+    assert close_codes(t.value()) == [1002]
 
 
 def test_pings_are_answered_and_do_not_touch_the_session():
@@ -195,9 +156,9 @@ def test_pings_are_answered_and_do_not_touch_the_session():
     proto.dataReceived(frame(10, b"unsolicited"))
     out = t.value()
     assert out.count(b"\x8a\x01x") == 100          # 100 pongs
-    assert close_frames(out) == []
+    assert close_codes(out) == []
     h.clock.advance(10.1)                             # the start-message timeout still applies
-    assert close_frames(t.value()) == [1001]
+    assert close_codes(t.value()) == [1001]
 
 
 def test_invalid_utf8_text_is_1007():
@@ -206,7 +167,7 @@ def test_invalid_utf8_text_is_1007():
     proto.dataReceived(handshake())
     t.clear()
     proto.dataReceived(frame(1, b"\xff\xfe"))
-    assert close_frames(t.value()) == [1007]
+    assert close_codes(t.value()) == [1007]
 
 
 def test_oversized_frame_before_the_start_message_is_refused_before_its_payload():
@@ -217,7 +178,7 @@ def test_oversized_frame_before_the_start_message_is_refused_before_its_payload(
     # Only the header of a 1 MB frame: refused on its declared length.
     header = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 1 << 20) + os.urandom(4)
     proto.dataReceived(header)
-    assert close_frames(t.value()) == [1008]
+    assert close_codes(t.value()) == [1008]
     assert b"INVALID_START_MESSAGE" in t.value()
     # The payload that follows is not buffered.
     proto.dataReceived(os.urandom(1 << 16))
@@ -229,7 +190,7 @@ def test_close_handshake_timeout_drops_a_silent_peer():
     proto, t = open_raw(h)
     proto.dataReceived(handshake())
     h.clock.advance(2.0)       # start-message timeout: we send the close frame
-    assert close_frames(t.value()) == [1001]
+    assert close_codes(t.value()) == [1001]
     assert not t.disconnecting
     h.clock.advance(1.1)       # the peer never answers the close
     assert t.disconnecting
@@ -248,7 +209,7 @@ def test_oversized_start_message_over_fragments_is_capped():
         if t.value():
             break
         proto.dataReceived(frame(0, b" " * 1000, fin=False))
-    assert close_frames(t.value()) == [1008]
+    assert close_codes(t.value()) == [1008]
 
 
 def test_start_message_in_fragments_is_accepted():

@@ -11,10 +11,12 @@ from twisted.web import resource, server
 
 from docval.config import ClientConfig, Config, ServerConfig, Timeouts, TrustConfig
 from docval.errors import ResultPostFailed
-from docval.poster import PostOutcome
+from docval.metrics import Metrics
+from docval.poster import PostOutcome, ResultPoster
 from docval.sim import profiles
 from docval.sim.phone import PhoneOptions, access_key_json, run_phone
 from docval.tap import DocValService
+from tests.support.readers import SwitchableReader
 
 from .harness import DROP, POST_CLIENT, FakePoster, Harness, RawClientFactory, scripted_reader, start_message
 
@@ -95,8 +97,10 @@ async def test_200_sessions_over_sockets():
                  ClientConfig(client_id=POST_CLIENT,
                               result_url=f"http://127.0.0.1:{result_port.getHost().port}/")),
     )
-    service = DocValService(config, reactor, read_document=scripted_reader())
-    service.poster._backoff = lambda n: 0.01
+    metrics = Metrics()
+    reader = SwitchableReader(scripted_reader())
+    service = DocValService(config, reactor, metrics=metrics, read_document=reader,
+                            poster=ResultPoster(reactor, backoff=lambda n: 0.01, metrics=metrics))
     service.startService()
     port = service.listeners[0].port.getHost().port
     url = f"ws://127.0.0.1:{port}"
@@ -143,7 +147,7 @@ async def test_200_sessions_over_sockets():
         for batch in range(5):
             reasons += await defer.gatherResults([session(batch * 40 + i) for i in range(40)])
         # And a few real chips through the real reader.
-        service.factory._read_document = None
+        reader.read = None
         for _ in range(3):
             record = await run_phone(url + "/ws1/validate", real.chip(),
                                      PhoneOptions(access_key=access_key_json(real.access_key),

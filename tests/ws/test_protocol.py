@@ -11,6 +11,7 @@ from twisted.python.failure import Failure
 from docval.emrtd import errors as emrtd
 from docval.errors import ResultPostFailed
 from docval.poster import PostOutcome
+from tests.support.wsframes import frame
 
 from .harness import (
     POST_CLIENT,
@@ -147,9 +148,8 @@ def test_reader_asking_for_more_than_allowed_is_a_server_error():
 
 def test_same_validation_id_in_parallel_is_allowed(caplog_events):
     # docs/reliability.md P7: policy is to allow, but mark; the Result Server de-duplicates.
-    h = Harness()
     hold = defer.Deferred()
-    h.factory._read_document = scripted_reader(hold=hold)
+    h = Harness(read_document=scripted_reader(hold=hold))
     a = h.raw(start_message(), path=RR)
     b = h.raw(start_message(), path=RR)
     h.run(a)
@@ -167,9 +167,8 @@ def test_same_validation_id_in_parallel_is_allowed(caplog_events):
 
 
 def test_distinct_validation_ids_are_not_marked(caplog_events):
-    h = Harness()
     hold = defer.Deferred()
-    h.factory._read_document = scripted_reader(hold=hold)
+    h = Harness(read_document=scripted_reader(hold=hold))
     a = h.raw(start_message(), path=RR)
     b = h.raw(start_message(validation_id="another"), path=RR)
     h.run(a)
@@ -290,19 +289,18 @@ def test_return_result_query(query, returned):
 
 # --- unexpected messages (P8) --------------------------------------------------------------
 
-def held_session(h, answer=None):
-    """A session whose reader waits (no command outstanding) until ``hold`` fires."""
+def held_session(answer=None):
+    """A harness and a session whose reader waits (no command outstanding) until ``hold`` fires."""
     hold = defer.Deferred()
-    h.factory._read_document = scripted_reader(hold=hold)
+    h = Harness(read_document=scripted_reader(hold=hold))
     kwargs = {"answer": answer} if answer is not None else {}
     c = h.raw(start_message(), path=RR, **kwargs)
     h.run(c)
-    return c, hold
+    return h, c, hold
 
 
 def test_text_after_start_message():
-    h = Harness()
-    c, hold = held_session(h)
+    h, c, hold = held_session()
     c.client.sendMessage(b'{"status": "hello"}', isBinary=False)
     h.run(c)
     assert_closed(c, 1008, "UNEXPECTED_MESSAGE")
@@ -310,16 +308,14 @@ def test_text_after_start_message():
 
 
 def test_second_start_message():
-    h = Harness()
-    c, hold = held_session(h)
+    h, c, hold = held_session()
     c.client.sendMessage(json.dumps(start_message()).encode(), isBinary=False)
     h.run(c)
     assert_closed(c, 1008, "UNEXPECTED_MESSAGE")
 
 
 def test_binary_without_outstanding_command():
-    h = Harness()
-    c, hold = held_session(h)
+    h, c, hold = held_session()
     c.client.sendMessage(b"\x90\x00", isBinary=True)
     h.run(c)
     assert_closed(c, 1008, "UNEXPECTED_MESSAGE")
@@ -433,15 +429,12 @@ def test_session_timer_still_runs_until_the_post_starts():
     h.assert_clean()
 
 
-def _raw_frame(opcode, payload, mask=True):
-    from tests.hostile.wsclient import frame
-    return frame(opcode, payload, mask=mask)
 
 
 VIOLATIONS = {
     1009: lambda client: client.sendMessage(b"x" * (100 * 1024), isBinary=True),
-    1007: lambda client: client.transport.write(_raw_frame(0x1, b'{"a":"\xff\xfe"}')),
-    1002: lambda client: client.transport.write(_raw_frame(0x2, b"\x90\x00", mask=False)),
+    1007: lambda client: client.transport.write(frame(0x1, b'{"a":"\xff\xfe"}')),
+    1002: lambda client: client.transport.write(frame(0x2, b"\x90\x00", mask=False)),
 }
 
 

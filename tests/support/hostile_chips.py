@@ -4,7 +4,7 @@ A phone can forge any chip answer, so a server has to survive chips that answer
 garbage, truncate or replay responses, break Secure Messaging, send 4 GB length
 fields, drip-feed files, carry 16k-bit keys or forge PACE points.  Each behaviour
 here wraps a genuine profile chip (:mod:`docval.sim.profiles`) and changes exactly
-one thing, so a test (ours, or an integrator's) can assert the one outcome the
+one thing, so a test can assert the one outcome the
 catalogue demands::
 
     chip = hostile_chip("bad-mac")             # a HostileChip; .transmit(raw) -> raw
@@ -39,6 +39,7 @@ from docval.emrtd.securityinfo import (
 )
 from docval.emrtd.sm import DO_ENCRYPTED, DO_ENCRYPTED_ODD, DO_MAC, DO_STATUS, SM_CLA_BITS
 from docval.sim.chip import VirtualChip
+from docval.sim.edit import app_files, put_dg, resign_sod
 
 INS_SELECT = 0xA4
 INS_READ_BINARY = 0xB0
@@ -152,29 +153,6 @@ def reading(ref: files.FileRef) -> Callable[[HostileChip, CommandAPDU], bool]:
                 and current.ref.in_application == ref.in_application
         return False
     return match
-
-
-def app_files(chip: VirtualChip) -> dict[int, bytes]:
-    """The data groups on the chip, by number."""
-    out = {}
-    for ef in chip.fs.application.by_fid.values():
-        if ef.ref.name.startswith("EF.DG"):
-            out[int(ef.ref.name[5:])] = ef.content
-    return out
-
-
-def put_dg(chip: VirtualChip, n: int, content: bytes, *, resign: bool = True,
-           hash_name: str = "SHA-256", **sod_options: Any) -> None:
-    """Replace a data group; ``resign`` issues a new EF.SOD over all DGs with the demo DSC."""
-    chip.fs.application.put(files.dg(n), content)
-    if resign:
-        resign_sod(chip, hash_name=hash_name, **sod_options)
-
-
-def resign_sod(chip: VirtualChip, *, hash_name: str = "SHA-256", **sod_options: Any) -> None:
-    from docval.sim import pki
-    chip.fs.application.put(files.EF_SOD, pki.sod_for_data_groups(app_files(chip), hash_name=hash_name,
-                                                                 **sod_options))
 
 
 # ----------------------------------------------------------------------------- raw faults

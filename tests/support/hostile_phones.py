@@ -11,9 +11,7 @@ forward APDUs to any object with ``transmit(bytes) -> bytes``::
 """
 from __future__ import annotations
 
-import base64
 import json
-import os
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -21,44 +19,7 @@ from typing import Any, Callable
 from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IReactorTime
 
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True,
-                 declared_length: int | None = None) -> bytes:
-    """One RFC 6455 frame; ``declared_length`` may lie about the payload size."""
-    n = len(payload) if declared_length is None else declared_length
-    head = bytes([(0x80 if fin else 0) | opcode])
-    bit = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([bit | n])
-    elif n < 1 << 16:
-        head += bytes([bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([bit | 127]) + struct.pack("!Q", n)
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i & 3] for i, b in enumerate(payload))
-
-
-def decode_frame(buf: bytes) -> tuple[int, bytes, int] | None:
-    """(opcode, payload, bytes consumed) of the first complete server frame, or None."""
-    if len(buf) < 2:
-        return None
-    opcode, n, i = buf[0] & 0x0F, buf[1] & 0x7F, 2
-    if n == 126:
-        if len(buf) < 4:
-            return None
-        n, i = struct.unpack("!H", buf[2:4])[0], 4
-    elif n == 127:
-        if len(buf) < 10:
-            return None
-        n, i = struct.unpack("!Q", buf[2:10])[0], 10
-    if len(buf) < i + n:
-        return None
-    return opcode, bytes(buf[i : i + n]), i + n
-
+from tests.support.wsframes import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, decode_frame, frame, handshake_request
 
 @dataclass(repr=False)
 class HostileRecord:
@@ -82,16 +43,13 @@ class HostilePhoneProtocol(protocol.Protocol):
         self.open = False
         self.record = self.factory.record
         self.calls: list[Any] = []
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.transport.write(
-            (f"GET {self.factory.path} HTTP/1.1\r\nHost: {self.factory.host}\r\nUpgrade: websocket\r\n"
-             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.transport.write(handshake_request(self.factory.path, self.factory.host))
 
     # -- what behaviours use -------------------------------------------------------------
 
     def send(self, opcode: int, payload: bytes, **kw: Any) -> None:
         if self.transport is not None and self.open:
-            self.transport.write(encode_frame(opcode, payload, **kw))
+            self.transport.write(frame(opcode, payload, **kw))
 
     def send_json(self, obj: Any) -> None:
         self.send(OP_TEXT, json.dumps(obj).encode())
@@ -138,7 +96,7 @@ class HostilePhoneProtocol(protocol.Protocol):
                 self.record.close_code = struct.unpack("!H", payload[:2])[0]
                 self.record.close_reason = payload[2:].decode("utf-8", "replace") or None
             if self.factory.behaviour.answers_close:
-                self.transport.write(encode_frame(OP_CLOSE, payload[:2]))
+                self.transport.write(frame(OP_CLOSE, payload[:2]))
                 self.transport.loseConnection()
             self.open = False
         elif opcode == OP_PING:
@@ -264,13 +222,12 @@ class _Oversize(PhoneBehaviour):
 
     def on_apdu(self, phone: HostilePhoneProtocol, apdu: bytes) -> None:
         if phone.transport is not None:
-            phone.transport.write(encode_frame(OP_BINARY, b"", declared_length=1 << 20) + b"x" * 1024)
+            phone.transport.write(frame(OP_BINARY, b"", declared_length=1 << 20) + b"x" * 1024)
 
 
 def phone_behaviours(access_key: dict[str, str], *, apdu_timeout: float = 15.0) -> dict[str, PhoneBehaviour]:
     """Every hostile phone, with ``access_key`` (StartMessage form) for those that send one."""
     good = start_message(access_key)
-    frame = encode_frame
     behaviours = [
         PhoneBehaviour("silent", "P1", (1001, "TIMEOUT_WHILE_WAITING_FOR_START_MESSAGE")),
         _Raw("binary-start", "P2", (1008, "INVALID_START_MESSAGE"), frame(OP_BINARY, json.dumps(good).encode())),

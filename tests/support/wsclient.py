@@ -1,44 +1,26 @@
 """A deliberately primitive WebSocket client over a blocking socket, for hostile phones.
 
+The blocking twin of :mod:`tests.support.hostile_phones` (which runs inside a reactor);
+both frame with :mod:`tests.support.wsframes`.
+
 It can do what no well-behaved library will: unmasked frames, oversized control
 frames, invalid UTF-8, endless fragments, never answering a close.  Server
 frames are parsed just enough to see messages and the close code and reason.
 """
 from __future__ import annotations
 
-import base64
 import json
-import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.wsframes import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, frame, handshake_request
 
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-def frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True, rsv: int = 0,
-          declared_length: int | None = None) -> bytes:
-    n = len(payload) if declared_length is None else declared_length
-    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
-    mask_bit = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([mask_bit | n])
-    elif n < 1 << 16:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
+# The opcodes and the encoder are part of this client's interface for the tests that use it.
+__all__ = ["OP_BINARY", "OP_CLOSE", "OP_CONT", "OP_PING", "OP_PONG", "OP_TEXT", "Received", "RawWebSocket",
+           "frame"]
 
 @dataclass
 class Received:
@@ -74,10 +56,7 @@ class RawWebSocket:
             self.handshake(path, extra_headers)
 
     def handshake(self, path: str, extra_headers: str = "") -> bytes:
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra_headers}\r\n")
-        self.sock.sendall(request.encode())
+        self.sock.sendall(handshake_request(path, extra_headers=extra_headers))
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(65536)
             if not chunk:
@@ -196,45 +175,5 @@ class RawWebSocket:
     def close(self) -> None:
         try:
             self.sock.close()
-        except OSError:
-            pass
-
-
-class ServerProcess:
-    """``tests.hostile.serve`` in a subprocess; ``log()`` is everything it wrote to stderr."""
-
-    def __init__(self, **options: Any):
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"docval-hostile-{os.getpid()}-{id(self)}.log"
-        self._log_file = open(self.log_path, "wb")
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.hostile.serve", json.dumps(options)],
-                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log_file, env=env)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("PORTS"):
-            self.stop()
-            raise RuntimeError(f"server did not start: {line!r} {self.log()[-2000:]}")
-        _, ws, state = line.split()
-        self.port, self.state_port = int(ws), int(state)
-
-    def state(self) -> dict:
-        import urllib.request
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.state_port}/state", timeout=10) as r:
-            return json.loads(r.read())
-
-    def log(self) -> str:
-        self._log_file.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log_file.close()
-        try:
-            self.log_path.unlink()
         except OSError:
             pass
