@@ -94,7 +94,7 @@ def large_jpeg(side: int, seed: int) -> bytes:
 
 def hostile_chip(images: int, side: int, kind: str = "j2k") -> Any:
     from docval.sim import datagroups
-    from docval.sim.hostile import put_dg
+    from docval.sim.edit import put_dg
     from docval.sim.profiles import get_profile
 
     chip = get_profile(REFERENCE_PROFILE).chip()

@@ -15,9 +15,9 @@ from PIL import Image
 from docval.emrtd import images
 from docval.emrtd.errors import LimitExceeded
 from docval.sim import datagroups, profiles
-from docval.sim.hostile import put_dg, resign_sod
+from docval.sim.edit import put_dg, resign_sod
 from tests.hostile.chipharness import run_chip
-from tests.hostile.wsclient import RawWebSocket
+from tests.support.wsclient import RawWebSocket
 
 pytestmark = pytest.mark.hostile
 
