@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec as cec
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from docval.emrtd import dh, ec
+from docval.emrtd import asn1types, dh, ec
 from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
 
 MAX_SPKI_BYTES = 16384       # a 4096-bit DH key with p, g, q and y is ~1.6 KB
@@ -168,16 +168,6 @@ def parse_pss_params(params: Any) -> PSSParams | None:
 
 # --- public keys -------------------------------------------------------------
 
-class _AlgorithmIdentifier(asn1.Sequence):
-    _fields = [("algorithm", asn1.ObjectIdentifier), ("parameters", asn1.Any, {"optional": True})]
-
-
-class _SPKI(asn1.Sequence):
-    # Our own spec: asn1crypto's PublicKeyInfo refuses algorithm OIDs it does not
-    # know (TR-03110 standardizedDomainParameters, id-PK-DH).
-    _fields = [("algorithm", _AlgorithmIdentifier), ("public_key", asn1.OctetBitString)]
-
-
 @dataclass(frozen=True, repr=False)
 class PublicKey:
     kind: str                       # "rsa" | "ec" | "dh"
@@ -216,7 +206,7 @@ def load_public_key(spki_der: bytes, *, max_rsa_bits: int = 4096) -> PublicKey:
     if len(spki_der) > MAX_SPKI_BYTES:
         raise LimitExceeded("public key structure too large")
     try:
-        info = _SPKI.load(spki_der, strict=True)
+        info = asn1types.SubjectPublicKeyInfo.load(spki_der, strict=True)
         oid = info["algorithm"]["algorithm"].dotted
         params = info["algorithm"]["parameters"]
         raw_params = b"" if isinstance(params, asn1.Void) else params.dump()

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from asn1crypto import core as asn1
 
+from docval.emrtd.asn1types import AlgorithmIdentifier
 from docval.emrtd import keys
 from docval.emrtd.certificate import Certificate
 from docval.emrtd.errors import EmrtdError, ParseError
@@ -20,10 +21,6 @@ MAX_SOD_BYTES = 65535
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"   # pre-2006 documents (docs/reliability.md X2)
 LDS_SECURITY_OBJECT_OIDS = (OID_LDS_SECURITY_OBJECT, OID_LDS_SECURITY_OBJECT_LEGACY)
-
-
-class _AlgorithmIdentifier(asn1.Sequence):
-    _fields = [("algorithm", asn1.ObjectIdentifier), ("parameters", asn1.Any, {"optional": True})]
 
 
 class _DataGroupHash(asn1.Sequence):
@@ -41,7 +38,7 @@ class _LDSVersionInfo(asn1.Sequence):
 class _LDSSecurityObject(asn1.Sequence):
     _fields = [
         ("version", asn1.Integer),
-        ("hash_algorithm", _AlgorithmIdentifier),
+        ("hash_algorithm", AlgorithmIdentifier),
         ("hashes", _DataGroupHashes),
         ("version_info", _LDSVersionInfo, {"optional": True}),
     ]
