@@ -132,9 +132,8 @@ class _Ephemeral:
             q = _dh_order(chip_key)
             self.domain = group.name if group is not None else f"DH-{p.bit_length()}"
             self._p, self._y = p, y
-            self._len = (p.bit_length() + 7) // 8
-            self._x = _dh_exponent(p, q, rng)
-            self.public = pow(g, self._x, p).to_bytes(self._len, "big")
+            self._x = dh.exponent_for(p, q, rng)
+            self.public = dh.public_bytes(p, g, self._x)
         else:
             raise UnsupportedError(f"Chip Authentication with a {chip_key.kind} key")
 
@@ -145,21 +144,7 @@ class _Ephemeral:
             if self._crypto is not None and key.crypto is not None:
                 return self._crypto.exchange(cec.ECDH(), key.crypto)
             return ecpoint.ecdh(key.curve, self._d, self._peer)
-        shared = pow(self._y, self._x, self._p)
-        if shared in (0, 1, self._p - 1):
-            raise ParseError("DH key agreement produced a degenerate value")
-        return shared.to_bytes(self._len, "big")
-
-
-def _dh_exponent(p: int, q: int | None, rng: Callable[[int], bytes]) -> int:
-    bound = q if q is not None else p - 1
-    size = (bound.bit_length() + 7) // 8
-    mask = (1 << bound.bit_length()) - 1
-    for _ in range(1000):
-        x = int.from_bytes(rng(size), "big") & mask
-        if 1 < x < bound:
-            return x
-    raise RuntimeError("random source keeps producing out-of-range values")
+        return dh.agree(self._p, self._x, self._y)
 
 
 def load_ca_key(key_info: ChipAuthenticationPublicKeyInfo) -> keys.PublicKey:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec as cec
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from docval.emrtd import asn1types, dh, ec
+from docval.emrtd import asn1types, dh, ec, ecpoint
 from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
 
 MAX_SPKI_BYTES = 16384       # a 4096-bit DH key with p, g, q and y is ~1.6 KB
@@ -323,62 +323,12 @@ def _match_with_base(p: int, a: int, b: int, base: bytes, n: int, h: int | None)
     return None
 
 
-def _decode_point(curve: ec.Curve, data: bytes) -> tuple[int, int]:
-    size = curve.byte_length
-    p = curve.p
-    if len(data) == 1 + 2 * size and data[0] == 4:
-        x = int.from_bytes(data[1:1 + size], "big")
-        y = int.from_bytes(data[1 + size:], "big")
-    elif len(data) == 1 + size and data[0] in (2, 3):
-        x = int.from_bytes(data[1:], "big")
-        if x >= p:
-            raise ParseError("EC point not on the curve")
-        rhs = (pow(x, 3, p) + curve.a * x + curve.b) % p
-        y = _sqrt_mod(rhs, p)
-        if y is None:
-            raise ParseError("EC point not on the curve")
-        if (y & 1) != (data[0] & 1):
-            y = p - y
-    else:
-        raise ParseError("malformed EC point encoding")
-    if x >= p or y >= p or (y * y - (pow(x, 3, p) + curve.a * x + curve.b)) % p:
-        raise ParseError("EC point not on the curve")
-    return x, y
-
-
-def _sqrt_mod(v: int, p: int) -> int | None:
-    """Square root modulo an odd prime (Tonelli-Shanks), None when v is a non-residue."""
-    v %= p
-    if v == 0:
-        return 0
-    if pow(v, (p - 1) // 2, p) != 1:
-        return None
-    if p % 4 == 3:
-        return pow(v, (p + 1) // 4, p)
-    q, s = p - 1, 0
-    while q % 2 == 0:
-        q //= 2
-        s += 1
-    z = 2
-    while pow(z, (p - 1) // 2, p) != p - 1:
-        z += 1
-    m, c, t, r = s, pow(z, q, p), pow(v, q, p), pow(v, (q + 1) // 2, p)
-    while t != 1:
-        i, t2 = 0, t
-        while t2 != 1:
-            t2 = t2 * t2 % p
-            i += 1
-        b = pow(c, 1 << (m - i - 1), p)
-        m, c, t, r = i, b * b % p, t * b * b % p, r * b % p
-    return r
-
-
 def _load_ec(spki: bytes, raw_params: bytes, key_bytes: bytes) -> PublicKey:
     return _ec_key(spki, _ec_from_params(raw_params), key_bytes)
 
 
 def _ec_key(spki: bytes, curve: ec.Curve, key_bytes: bytes) -> PublicKey:
-    x, y = _decode_point(curve, key_bytes)
+    x, y = ecpoint.decode_point(curve, key_bytes, allow_compressed=True)
     size = curve.byte_length
     point = b"\x04" + x.to_bytes(size, "big") + y.to_bytes(size, "big")
     crypto = None
@@ -563,7 +513,6 @@ def _ecdsa_rs(curve: ec.Curve, sig_alg: str, signature: bytes) -> tuple[int, int
 
 def _ecdsa_verify_arith(key: PublicKey, msg_digest: bytes, r: int, s: int) -> bool:
     """ECDSA on curves cryptography lacks (brainpoolP192r1/P224r1/P320r1)."""
-    from docval.emrtd import ecpoint
 
     size = key.curve.byte_length
     x = int.from_bytes(key.point[1:1 + size], "big")

@@ -164,13 +164,10 @@ class DhDomain:
         return dh.decode_value(self.group, data)
 
     def shared_element(self, private: int, peer: int) -> int:
-        value = pow(peer, private, self.group.p)
-        if value in (0, 1, self.group.p - 1):
-            raise ParseError("DH key agreement produced a degenerate value")
-        return value
+        return dh.shared_value(self.group.p, private, peer)
 
     def shared_secret(self, private: int, peer: int) -> bytes:
-        return dh.encode_value(self.group, self.shared_element(private, peer))
+        return dh.key_agreement(self.group, private, peer)
 
     def gm_map(self, s: int, h: int) -> int:
         """Generic Mapping: g^ = g^s * h mod p."""
