@@ -36,7 +36,9 @@ from docval.emrtd.errors import (
 )
 from docval.emrtd.flow import Flow
 from docval.emrtd.mrz import CanKey, MrzKey
+from docval.emrtd.publickey import load_public_key
 from docval.emrtd.securityinfo import PACEInfo, ProtocolParts, encode_oid, protocol_parts
+from docval.emrtd.sm import SecureMessaging
 
 Rng = Callable[[int], bytes]
 
@@ -538,8 +540,6 @@ def pace(password: Union[MrzKey, CanKey], info: PACEInfo, *, rng: Rng = os.urand
     except ParseError as exc:
         raise _failed(str(exc)) from None
 
-    from docval.emrtd.sm import SecureMessaging   # A1's module; imported late on purpose
-
     return PaceResult(
         sm=SecureMessaging(spec, ks_enc, ks_mac, ssc=0),
         oid=oid,
@@ -571,7 +571,6 @@ def verify_cam(result: PaceResult, ca_public_key) -> bool:
         return False
     spki = getattr(ca_public_key, "spki", None)
     if isinstance(spki, (bytes, bytearray)):
-        from docval.emrtd.keys import load_public_key
         try:
             ca_public_key = load_public_key(bytes(spki))
         except EmrtdError:

@@ -11,6 +11,7 @@ does not match DG15.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -70,8 +71,6 @@ class AaChip:
         return self._sign_ecdsa(challenge)
 
     def _sign_rsa(self, challenge: bytes, rng: Any) -> bytes:
-        import os
-
         numbers = self._key.private_numbers()
         n, d = numbers.public_numbers.n, numbers.d
         k = (n.bit_length() + 7) // 8

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from docval.emrtd import hashes, signatures
+from docval.emrtd import hashes, signatures, tlv
 
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"
@@ -260,7 +260,6 @@ def sign_sod(dg_hashes: dict[int, bytes], hash_name: str, dsc_key: Any, dsc_cert
     econtent_type = OID_LDS_SECURITY_OBJECT_LEGACY if legacy_oid else OID_LDS_SECURITY_OBJECT
     der = sign_signed_data(econtent_type, content, Signer(dsc_key, dsc_cert, scheme), hash_name,
                            signing_time=signing_time, use_ski=use_ski)
-    from docval.emrtd import tlv
     return tlv.encode(0x77, der)
 
 
