@@ -10,13 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from docval.emrtd.errors import CommunicationError
-from docval.emrtd.status import (  # noqa: F401 - re-exported: callers spell apdu.SW_OK
-    SW_OK, SW_END_OF_FILE, SW_WRONG_LENGTH, SW_LAST_COMMAND_EXPECTED, SW_CHAINING_NOT_SUPPORTED,
-    SW_SECURITY_NOT_SATISFIED, SW_AUTH_METHOD_BLOCKED, SW_SM_DATA_MISSING, SW_SM_DATA_INCORRECT,
-    SW_CONDITIONS_NOT_SATISFIED, SW_WRONG_DATA, SW_FUNCTION_NOT_SUPPORTED, SW_FILE_NOT_FOUND,
-    SW_WRONG_P1P2, SW_REFERENCED_DATA_NOT_FOUND, SW_OFFSET_OUTSIDE_EF, SW_INS_NOT_SUPPORTED,
-    SW_CLA_NOT_SUPPORTED, SW_UNKNOWN, is_iso_status, sw_name,
-)
+# Re-exported (``X as X``): callers spell apdu.SW_OK.
+from docval.emrtd.status import SW_OK as SW_OK
+from docval.emrtd.status import SW_END_OF_FILE as SW_END_OF_FILE
+from docval.emrtd.status import SW_WRONG_LENGTH as SW_WRONG_LENGTH
+from docval.emrtd.status import SW_LAST_COMMAND_EXPECTED as SW_LAST_COMMAND_EXPECTED
+from docval.emrtd.status import SW_CHAINING_NOT_SUPPORTED as SW_CHAINING_NOT_SUPPORTED
+from docval.emrtd.status import SW_SECURITY_NOT_SATISFIED as SW_SECURITY_NOT_SATISFIED
+from docval.emrtd.status import SW_AUTH_METHOD_BLOCKED as SW_AUTH_METHOD_BLOCKED
+from docval.emrtd.status import SW_SM_DATA_MISSING as SW_SM_DATA_MISSING
+from docval.emrtd.status import SW_SM_DATA_INCORRECT as SW_SM_DATA_INCORRECT
+from docval.emrtd.status import SW_CONDITIONS_NOT_SATISFIED as SW_CONDITIONS_NOT_SATISFIED
+from docval.emrtd.status import SW_WRONG_DATA as SW_WRONG_DATA
+from docval.emrtd.status import SW_FUNCTION_NOT_SUPPORTED as SW_FUNCTION_NOT_SUPPORTED
+from docval.emrtd.status import SW_FILE_NOT_FOUND as SW_FILE_NOT_FOUND
+from docval.emrtd.status import SW_WRONG_P1P2 as SW_WRONG_P1P2
+from docval.emrtd.status import SW_REFERENCED_DATA_NOT_FOUND as SW_REFERENCED_DATA_NOT_FOUND
+from docval.emrtd.status import SW_OFFSET_OUTSIDE_EF as SW_OFFSET_OUTSIDE_EF
+from docval.emrtd.status import SW_INS_NOT_SUPPORTED as SW_INS_NOT_SUPPORTED
+from docval.emrtd.status import SW_CLA_NOT_SUPPORTED as SW_CLA_NOT_SUPPORTED
+from docval.emrtd.status import SW_UNKNOWN as SW_UNKNOWN
+from docval.emrtd.status import is_iso_status as is_iso_status
+from docval.emrtd.status import sw_name as sw_name
 
 MAX_SHORT_LC = 255
 MAX_SHORT_LE = 256

@@ -115,13 +115,13 @@ class _Ephemeral:
             self._peer = ecpoint.decode_point(curve, chip_key.point)
             self._d = ecpoint.random_scalar(curve, rng)
             cc = curve.crypto_curve()
+            self._crypto: cec.EllipticCurvePrivateKey | None = None
             if cc is not None:
                 # OpenSSL for speed; ecpoint only where cryptography lacks the curve
                 self._crypto = cec.derive_private_key(self._d, cc)
                 self.public = self._crypto.public_key().public_bytes(
                     Encoding.X962, PublicFormat.UncompressedPoint)
             else:
-                self._crypto = None
                 self.public = ecpoint.encode_point(curve, ecpoint.multiply_generator(curve, self._d))
         elif chip_key.kind == "dh":
             p, g, y = chip_key.dh_p, chip_key.dh_g, chip_key.dh_y

@@ -6,6 +6,7 @@ raises UnsupportedError, never a KeyError.
 from __future__ import annotations
 
 import hashlib
+from typing import Callable
 
 from cryptography.hazmat.primitives import hashes
 
@@ -24,7 +25,7 @@ OID_FOR_HASH = {v: k for k, v in HASH_OIDS.items()}
 
 _HASHLIB = {"SHA-1": "sha1", "SHA-224": "sha224", "SHA-256": "sha256",
             "SHA-384": "sha384", "SHA-512": "sha512"}
-_CRYPTO_HASH = {"SHA-1": hashes.SHA1, "SHA-224": hashes.SHA224, "SHA-256": hashes.SHA256,
+_CRYPTO_HASH: dict[str, Callable[[], hashes.HashAlgorithm]] = {"SHA-1": hashes.SHA1, "SHA-224": hashes.SHA224, "SHA-256": hashes.SHA256,
                 "SHA-384": hashes.SHA384, "SHA-512": hashes.SHA512}
 
 

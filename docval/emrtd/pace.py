@@ -78,36 +78,36 @@ class EcDomain:
     def random_private(self, rng: Rng) -> int:
         return ecpoint.random_scalar(self.curve, rng)
 
-    def keypair(self, rng: Rng, generator) -> tuple[int, tuple[int, int]]:
+    def keypair(self, rng: Rng, generator: tuple[int, int]) -> tuple[int, tuple[int, int]]:
         private = self.random_private(rng)
         return private, self.public(private, generator)
 
-    def public(self, private: int, generator) -> tuple[int, int]:
+    def public(self, private: int, generator: tuple[int, int]) -> tuple[int, int]:
         point = ecfast.multiply(self.curve, private, generator)
         if point is None:            # impossible for 1 <= private < n; kept as a guard
             raise ParseError("public key is the point at infinity")
         return point
 
-    def encode(self, element) -> bytes:
+    def encode(self, element: tuple[int, int]) -> bytes:
         return ecpoint.encode_point(self.curve, element)
 
-    def decode(self, data: bytes):
+    def decode(self, data: bytes) -> tuple[int, int]:
         return ecpoint.decode_point(self.curve, data)
 
-    def shared_element(self, private: int, peer):
+    def shared_element(self, private: int, peer: tuple[int, int]) -> tuple[int, int]:
         """ECKA without the final x-coordinate extraction (the GM mapping needs H)."""
         point = ecfast.multiply(self.curve, private, peer)
         if point is None:
             raise ParseError("key agreement produced the point at infinity")
         return point
 
-    def shared_secret(self, private: int, peer) -> bytes:
+    def shared_secret(self, private: int, peer: tuple[int, int]) -> bytes:
         x = ecfast.shared_x(self.curve, private, peer)
         if x is None:
             raise ParseError("key agreement produced the point at infinity")
         return ecpoint.fe2os(self.curve, x)
 
-    def gm_map(self, s: int, h) -> tuple[int, int]:
+    def gm_map(self, s: int, h: tuple[int, int]) -> tuple[int, int]:
         """Generic Mapping: G^ = s*G + H (9303-11 §4.4.3.3.1)."""
         mapped = ecpoint.add(self.curve, ecfast.multiply(self.curve, s, self.generator), h)
         if mapped is None:
@@ -141,7 +141,7 @@ class DhDomain:
     def random_private(self, rng: Rng) -> int:
         return dh.random_exponent(self.group, rng)
 
-    def keypair(self, rng: Rng, generator) -> tuple[int, int]:
+    def keypair(self, rng: Rng, generator: int) -> tuple[int, int]:
         """A key pair whose public value has no leading zero byte.
 
         Implementations disagree on whether a DH value is sent (and MACed in
@@ -156,7 +156,7 @@ class DhDomain:
                 return private, public
         raise RuntimeError("random source keeps producing short DH values")
 
-    def public(self, private: int, generator) -> int:
+    def public(self, private: int, generator: int) -> int:
         return dh.public_value(self.group, private, generator)
 
     def encode(self, element: int) -> bytes:

@@ -209,7 +209,8 @@ class AlgorithmIdentifier:
         return f"AlgorithmIdentifier({self.oid}, standardized_id={self.standardized_id})"
 
     def asn1(self) -> asn1types.AlgorithmIdentifier:
-        return asn1types.AlgorithmIdentifier.load(self.der)
+        value: asn1types.AlgorithmIdentifier = asn1types.AlgorithmIdentifier.load(self.der)
+        return value
 
 
 @dataclass(frozen=True)

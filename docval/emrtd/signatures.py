@@ -178,6 +178,7 @@ def _ecdsa_rs(curve: ec.Curve, sig_alg: str, signature: bytes) -> tuple[int, int
 
 def _ecdsa_verify_arith(key: PublicKey, msg_digest: bytes, r: int, s: int) -> bool:
     """ECDSA on curves cryptography lacks (brainpoolP192r1/P224r1/P320r1)."""
+    assert key.curve is not None and key.point is not None   # an "ec" key always has both
 
     size = key.curve.byte_length
     x = int.from_bytes(key.point[1:1 + size], "big")
