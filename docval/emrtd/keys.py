@@ -26,18 +26,20 @@ from docval.emrtd.publickey import OID_PK_ECDH as OID_PK_ECDH
 from docval.emrtd.publickey import OID_PRIME_FIELD as OID_PRIME_FIELD
 from docval.emrtd.publickey import OID_RSA as OID_RSA
 from docval.emrtd.publickey import OID_RSASSA_PSS as OID_RSASSA_PSS
-from docval.emrtd.publickey import OID_STANDARDIZED_DOMAIN_PARAMETERS as OID_STANDARDIZED_DOMAIN_PARAMETERS
-from docval.emrtd.publickey import PublicKey as PublicKey
+from docval.emrtd.publickey import (
+    OID_STANDARDIZED_DOMAIN_PARAMETERS as OID_STANDARDIZED_DOMAIN_PARAMETERS,
+)
 from docval.emrtd.publickey import TRUSTED_MAX_RSA_BITS as TRUSTED_MAX_RSA_BITS
+from docval.emrtd.publickey import PublicKey as PublicKey
 from docval.emrtd.publickey import curve_by_oid as curve_by_oid
 from docval.emrtd.publickey import load_public_key as load_public_key
 from docval.emrtd.signatures import ECDSA as ECDSA
 from docval.emrtd.signatures import ECDSA_PLAIN as ECDSA_PLAIN
 from docval.emrtd.signatures import OID_MGF1 as OID_MGF1
-from docval.emrtd.signatures import PSSParams as PSSParams
 from docval.emrtd.signatures import RSA_PKCS1 as RSA_PKCS1
 from docval.emrtd.signatures import RSA_PSS as RSA_PSS
 from docval.emrtd.signatures import SIGNATURE_OIDS as SIGNATURE_OIDS
 from docval.emrtd.signatures import SIGNATURE_SCHEMES as SIGNATURE_SCHEMES
+from docval.emrtd.signatures import PSSParams as PSSParams
 from docval.emrtd.signatures import parse_pss_params as parse_pss_params
 from docval.emrtd.signatures import verify_signature as verify_signature
