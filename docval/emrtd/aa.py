@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from docval.emrtd import keys, tlv
+from docval.emrtd import hashes, publickey, signatures, tlv
 from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import AuthenticationError, ParseError, TLVError, UnsupportedError
 from docval.emrtd.flow import Flow
@@ -45,7 +45,7 @@ class AaResult:
     error: str | None = None
 
 
-def parse_dg15(data: bytes) -> keys.PublicKey:
+def parse_dg15(data: bytes) -> publickey.PublicKey:
     """The Active Authentication public key of DG15.
 
     Raises ParseError (malformed), UnsupportedError (unknown algorithm or curve,
@@ -58,13 +58,13 @@ def parse_dg15(data: bytes) -> keys.PublicKey:
         spki = tlv.parse_single(bytes(data), DG15_TAG, max_length=MAX_DG15_BYTES).value
     except TLVError as exc:
         raise ParseError(f"DG15: {exc}") from None
-    key = keys.load_public_key(spki, max_rsa_bits=MAX_AA_RSA_BITS)
+    key = publickey.load_public_key(spki, max_rsa_bits=MAX_AA_RSA_BITS)
     if key.kind not in ("rsa", "ec"):
         raise UnsupportedError(f"DG15 holds a {key.kind} key, not a signature key")
     return key
 
 
-def internal_authenticate_command(challenge: bytes, key: keys.PublicKey, *, extended: bool = False) -> CommandAPDU:
+def internal_authenticate_command(challenge: bytes, key: publickey.PublicKey, *, extended: bool = False) -> CommandAPDU:
     """INTERNAL AUTHENTICATE 00 88 00 00 with the challenge.
 
     Le is the longest signature the key can produce (the modulus length for
@@ -78,14 +78,14 @@ def internal_authenticate_command(challenge: bytes, key: keys.PublicKey, *, exte
     return CommandAPDU(0x00, 0x88, 0x00, 0x00, bytes(challenge), le=le, extended=le > 256)
 
 
-def signature_length(key: keys.PublicKey) -> int:
+def signature_length(key: publickey.PublicKey) -> int:
     if key.kind == "rsa":
         return (key.bits + 7) // 8
     assert key.curve is not None
     return 2 * ((key.curve.n.bit_length() + 7) // 8) + 9     # DER form is the longest
 
 
-def active_authentication(key: keys.PublicKey, aa_info: ActiveAuthenticationInfo | None = None, *,
+def active_authentication(key: publickey.PublicKey, aa_info: ActiveAuthenticationInfo | None = None, *,
                           rng: Callable[[int], bytes] = os.urandom) -> Flow[AaResult]:
     """Run Active Authentication with a fresh challenge; returns whether the chip proved its key."""
     if key.kind not in ("rsa", "ec"):
@@ -108,7 +108,7 @@ def active_authentication(key: keys.PublicKey, aa_info: ActiveAuthenticationInfo
     return verify_response(key, aa_info, challenge, resp.data)
 
 
-def verify_response(key: keys.PublicKey, aa_info: ActiveAuthenticationInfo | None,
+def verify_response(key: publickey.PublicKey, aa_info: ActiveAuthenticationInfo | None,
                     challenge: bytes, signature: bytes) -> AaResult:
     if key.kind == "rsa":
         return verify_rsa_9796_2(key, challenge, signature)
@@ -117,7 +117,7 @@ def verify_response(key: keys.PublicKey, aa_info: ActiveAuthenticationInfo | Non
 
 # ---------------------------------------------------------------- RSA, ISO/IEC 9796-2 scheme 1
 
-def recover_9796_2(key: keys.PublicKey, signature: bytes) -> bytes | None:
+def recover_9796_2(key: publickey.PublicKey, signature: bytes) -> bytes | None:
     """The message representative F of a signature, or None when none fits.
 
     ISO/IEC 9796-2 lets the signer send min(J, n - J); F is whichever of
@@ -161,14 +161,14 @@ def decode_9796_2(f: bytes) -> tuple[bytes, bytes, str]:
         raise ParseError("unknown ISO 9796-2 trailer")
     if f[0] != _HEADER_PARTIAL_RECOVERY:
         raise ParseError("ISO 9796-2 header is not partial recovery (6A)")
-    h_len = keys.digest_size(hash_name)
+    h_len = hashes.digest_size(hash_name)
     if len(f) < 1 + h_len + trailer_len + 1:
         raise ParseError("ISO 9796-2 message representative too short for its hash")
     end = len(f) - trailer_len
     return f[1:end - h_len], f[end - h_len:end], hash_name
 
 
-def verify_rsa_9796_2(key: keys.PublicKey, challenge: bytes, signature: bytes) -> AaResult:
+def verify_rsa_9796_2(key: publickey.PublicKey, challenge: bytes, signature: bytes) -> AaResult:
     algorithm = f"RSA-{key.bits} ISO9796-2"
     f = recover_9796_2(key, signature)
     if f is None:
@@ -178,7 +178,7 @@ def verify_rsa_9796_2(key: keys.PublicKey, challenge: bytes, signature: bytes) -
     except ParseError as exc:
         return AaResult(False, algorithm, str(exc))
     algorithm = f"{algorithm} {hash_name}"
-    expected = keys.digest(hash_name, m1 + bytes(challenge))
+    expected = hashes.digest(hash_name, m1 + bytes(challenge))
     if not hmac.compare_digest(digest, expected):
         return AaResult(False, algorithm, "signature does not cover the challenge")
     return AaResult(True, algorithm)
@@ -186,10 +186,10 @@ def verify_rsa_9796_2(key: keys.PublicKey, challenge: bytes, signature: bytes) -
 
 # ---------------------------------------------------------------- ECDSA
 
-def _hash_candidates(key: keys.PublicKey, aa_info: ActiveAuthenticationInfo | None) -> list[str]:
+def _hash_candidates(key: publickey.PublicKey, aa_info: ActiveAuthenticationInfo | None) -> list[str]:
     if aa_info is not None:
-        scheme = keys.SIGNATURE_OIDS.get(aa_info.signature_algorithm)
-        if scheme is None or scheme[1] is None or scheme[0] not in (keys.ECDSA, keys.ECDSA_PLAIN):
+        scheme = signatures.SIGNATURE_OIDS.get(aa_info.signature_algorithm)
+        if scheme is None or scheme[1] is None or scheme[0] not in (signatures.ECDSA, signatures.ECDSA_PLAIN):
             raise UnsupportedError("ActiveAuthenticationInfo names an unsupported signature algorithm")
         return [scheme[1]]
     # Without ActiveAuthenticationInfo the hash is unknown: start with the one
@@ -201,18 +201,18 @@ def _hash_candidates(key: keys.PublicKey, aa_info: ActiveAuthenticationInfo | No
     return [by_size] + [h for h in ICAO_AA_HASHES if h != by_size]
 
 
-def verify_ecdsa(key: keys.PublicKey, aa_info: ActiveAuthenticationInfo | None,
+def verify_ecdsa(key: publickey.PublicKey, aa_info: ActiveAuthenticationInfo | None,
                  challenge: bytes, signature: bytes) -> AaResult:
     assert key.curve is not None
-    hashes = _hash_candidates(key, aa_info)
+    candidates = _hash_candidates(key, aa_info)
     base = f"ECDSA {key.curve.name}"
     if not signature:
         return AaResult(False, base, "empty signature")
-    for hash_name in hashes:
-        for scheme, form in ((keys.ECDSA_PLAIN, "plain"), (keys.ECDSA, "DER")):
-            if keys.verify_signature(key, scheme, hash_name, signature, challenge):
+    for hash_name in candidates:
+        for scheme, form in ((signatures.ECDSA_PLAIN, "plain"), (signatures.ECDSA, "DER")):
+            if signatures.verify_signature(key, scheme, hash_name, signature, challenge):
                 return AaResult(True, f"{base} {hash_name} {form}")
-    algorithm = f"{base} {hashes[0]}" if len(hashes) == 1 else base
+    algorithm = f"{base} {candidates[0]}" if len(candidates) == 1 else base
     return AaResult(False, algorithm, "signature does not verify over the challenge")
 
 

@@ -27,7 +27,7 @@ from typing import Callable
 from cryptography.hazmat.primitives.asymmetric import ec as cec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from docval.emrtd import crypto, dh, ecpoint, keys, tlv
+from docval.emrtd import crypto, dh, ecpoint, publickey, tlv
 from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import AuthenticationError, ParseError, TLVError, UnsupportedError
 from docval.emrtd.files import SHORT_SM_MAX_LE
@@ -37,7 +37,7 @@ from docval.emrtd.securityinfo import (ChipAuthenticationInfo, ChipAuthenticatio
                                        protocol_parts)
 from docval.emrtd.sm import SecureMessaging
 
-MAX_DH_BITS = keys.MAX_DH_BITS     # 4096: a hostile DG14 must not make us exponentiate more
+MAX_DH_BITS = publickey.MAX_DH_BITS     # 4096: a hostile DG14 must not make us exponentiate more
 
 _CIPHERS = {"TDES": crypto.TDES, "AES128": crypto.AES128, "AES192": crypto.AES192, "AES256": crypto.AES256}
 
@@ -106,7 +106,7 @@ def _choose(infos: SecurityInfos) -> tuple[ChipAuthenticationInfo | None, ChipAu
 class _Ephemeral:
     """The terminal's ephemeral key pair on the chip key's domain and the shared secret."""
 
-    def __init__(self, chip_key: keys.PublicKey, rng: Callable[[int], bytes]):
+    def __init__(self, chip_key: publickey.PublicKey, rng: Callable[[int], bytes]):
         self.chip_key = chip_key
         if chip_key.kind == "ec":
             curve = chip_key.curve
@@ -115,13 +115,13 @@ class _Ephemeral:
             self._peer = ecpoint.decode_point(curve, chip_key.point)
             self._d = ecpoint.random_scalar(curve, rng)
             cc = curve.crypto_curve()
+            self._crypto: cec.EllipticCurvePrivateKey | None = None
             if cc is not None:
                 # OpenSSL for speed; ecpoint only where cryptography lacks the curve
                 self._crypto = cec.derive_private_key(self._d, cc)
                 self.public = self._crypto.public_key().public_bytes(
                     Encoding.X962, PublicFormat.UncompressedPoint)
             else:
-                self._crypto = None
                 self.public = ecpoint.encode_point(curve, ecpoint.multiply_generator(curve, self._d))
         elif chip_key.kind == "dh":
             p, g, y = chip_key.dh_p, chip_key.dh_g, chip_key.dh_y
@@ -132,9 +132,8 @@ class _Ephemeral:
             q = _dh_order(chip_key)
             self.domain = group.name if group is not None else f"DH-{p.bit_length()}"
             self._p, self._y = p, y
-            self._len = (p.bit_length() + 7) // 8
-            self._x = _dh_exponent(p, q, rng)
-            self.public = pow(g, self._x, p).to_bytes(self._len, "big")
+            self._x = dh.exponent_for(p, q, rng)
+            self.public = dh.public_bytes(p, g, self._x)
         else:
             raise UnsupportedError(f"Chip Authentication with a {chip_key.kind} key")
 
@@ -145,31 +144,17 @@ class _Ephemeral:
             if self._crypto is not None and key.crypto is not None:
                 return self._crypto.exchange(cec.ECDH(), key.crypto)
             return ecpoint.ecdh(key.curve, self._d, self._peer)
-        shared = pow(self._y, self._x, self._p)
-        if shared in (0, 1, self._p - 1):
-            raise ParseError("DH key agreement produced a degenerate value")
-        return shared.to_bytes(self._len, "big")
+        return dh.agree(self._p, self._x, self._y)
 
 
-def _dh_exponent(p: int, q: int | None, rng: Callable[[int], bytes]) -> int:
-    bound = q if q is not None else p - 1
-    size = (bound.bit_length() + 7) // 8
-    mask = (1 << bound.bit_length()) - 1
-    for _ in range(1000):
-        x = int.from_bytes(rng(size), "big") & mask
-        if 1 < x < bound:
-            return x
-    raise RuntimeError("random source keeps producing out-of-range values")
-
-
-def load_ca_key(key_info: ChipAuthenticationPublicKeyInfo) -> keys.PublicKey:
+def load_ca_key(key_info: ChipAuthenticationPublicKeyInfo) -> publickey.PublicKey:
     """The CA public key, checked to be of the kind its SecurityInfo says (ECDH or DH).
 
-    keys.load_public_key caps sizes and accepts only standardized curves and
+    publickey.load_public_key caps sizes and accepts only standardized curves and
     explicit parameters equal to one: an off-curve point, an unknown curve or a
     DH modulus above 4096 bits raise ParseError / UnsupportedError / LimitExceeded.
     """
-    key = keys.load_public_key(key_info.spki)
+    key = publickey.load_public_key(key_info.spki)
     want = "dh" if key_info.oid == ID_PK_DH else "ec"
     if key.kind != want:
         raise ParseError(f"{key_info.key_agreement} Chip Authentication key is a {key.kind} key")
@@ -184,11 +169,11 @@ def load_ca_key(key_info: ChipAuthenticationPublicKeyInfo) -> keys.PublicKey:
     return key
 
 
-def _dh_group(key: keys.PublicKey) -> dh.DHGroup | None:
+def _dh_group(key: publickey.PublicKey) -> dh.DHGroup | None:
     return next((grp for grp in dh.GROUPS if grp.p == key.dh_p and grp.g == key.dh_g), None)
 
 
-def _dh_order(key: keys.PublicKey) -> int | None:
+def _dh_order(key: publickey.PublicKey) -> int | None:
     group = _dh_group(key)
     return group.q if group is not None else key.dh_q
 

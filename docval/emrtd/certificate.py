@@ -20,7 +20,7 @@ from typing import Any
 from asn1crypto import core as asn1
 from asn1crypto import x509
 
-from docval.emrtd import keys
+from docval.emrtd import publickey, signatures
 from docval.emrtd.errors import EmrtdError, ParseError, UnsupportedError
 
 MAX_CERTIFICATE_BYTES = 65535
@@ -99,41 +99,41 @@ class Certificate:
     def self_issued(self) -> bool:
         return self.issuer_key == self.subject_key
 
-    def public_key(self, *, max_rsa_bits: int = keys.TRUSTED_MAX_RSA_BITS) -> keys.PublicKey:
+    def public_key(self, *, max_rsa_bits: int = publickey.TRUSTED_MAX_RSA_BITS) -> publickey.PublicKey:
         """The subject public key (ParseError/UnsupportedError/LimitExceeded)."""
         cached = self._key_cache.get(max_rsa_bits)
         if cached is None:
-            cached = keys.load_public_key(self.spki, max_rsa_bits=max_rsa_bits)
+            cached = publickey.load_public_key(self.spki, max_rsa_bits=max_rsa_bits)
             self._key_cache[max_rsa_bits] = cached
         return cached
 
     def valid_at(self, at: datetime) -> bool:
         return self.not_before <= at <= self.not_after
 
-    def signed_by(self, issuer_key: keys.PublicKey) -> bool:
+    def signed_by(self, issuer_key: publickey.PublicKey) -> bool:
         """Whether ``issuer_key`` made this certificate's signature.
 
         Raises UnsupportedError for a signature algorithm DocVal does not know.
         """
         scheme, hash_name, pss = signature_scheme(self.signature_oid, self.signature_params, None)
-        return keys.verify_signature(issuer_key, scheme, hash_name, self.signature, self.tbs,
+        return signatures.verify_signature(issuer_key, scheme, hash_name, self.signature, self.tbs,
                                      pss_params=pss)
 
 
 def signature_scheme(oid: str, params_der: bytes, digest_hash: str | None
-                     ) -> tuple[str, str, keys.PSSParams | None]:
+                     ) -> tuple[str, str, signatures.PSSParams | None]:
     """(scheme, hash name, PSS parameters) of a signature AlgorithmIdentifier.
 
     ``digest_hash`` fills in the hash for OIDs that do not name one (rsaEncryption,
     id-ecPublicKey, RSASSA-PSS with absent parameters).
     """
-    entry = keys.SIGNATURE_OIDS.get(oid)
+    entry = signatures.SIGNATURE_OIDS.get(oid)
     if entry is None:
         raise UnsupportedError(f"unsupported signature algorithm {oid}")
     scheme, hash_name = entry
     pss = None
-    if scheme == keys.RSA_PSS:
-        pss = keys.parse_pss_params(asn1.Any.load(params_der) if params_der else None)
+    if scheme == signatures.RSA_PSS:
+        pss = signatures.parse_pss_params(asn1.Any.load(params_der) if params_der else None)
         hash_name = pss.hash_name if pss is not None else (digest_hash or "SHA-1")
     if hash_name is None:
         if digest_hash is None:

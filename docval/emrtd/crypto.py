@@ -17,14 +17,14 @@ import hmac
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import cmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
 
 from docval.emrtd.errors import SecureMessagingError
 
 try:  # cryptography >= 43 moved TripleDES here and deprecates the old name
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES as _TripleDES
 except ImportError:  # cryptography 38 (Debian 12)
-    _TripleDES = algorithms.TripleDES  # type: ignore[misc,assignment]
+    _TripleDES = algorithms.TripleDES  # type: ignore[misc,assignment,unused-ignore]
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def unpad(data: bytes, block_size: int | None = None) -> bytes:
     return stripped[:-1]
 
 
-def _algorithm(spec: CipherSpec, key: bytes):
+def _algorithm(spec: CipherSpec, key: bytes) -> BlockCipherAlgorithm:
     key = bytes(key)
     if len(key) != spec.key_length:
         raise ValueError(f"{spec.name} key must be {spec.key_length} bytes")
@@ -135,7 +135,7 @@ def ecb_decrypt_block(spec: CipherSpec, key: bytes, block: bytes) -> bytes:
     return dec.update(bytes(block)) + dec.finalize()
 
 
-def _single_des(key8: bytes):
+def _single_des(key8: bytes) -> BlockCipherAlgorithm:
     # A 3DES key K||K||K is single DES; OpenSSL has no separate DES cipher we may use.
     return _TripleDES(key8 * 3)
 

@@ -14,9 +14,8 @@ and y^q = 1 mod p - which keeps a forged value out of small subgroups.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
 from docval.emrtd.errors import ParseError
+from docval.emrtd.rng import Rng, uniform_below
 
 
 @dataclass(frozen=True)
@@ -112,21 +111,14 @@ def group_by_pace_id(param_id: int) -> DHGroup | None:
     return BY_PACE_ID.get(param_id)
 
 
-def random_exponent(group: DHGroup, rng: Callable[[int], bytes]) -> int:
+def random_exponent(group: DHGroup, rng: Rng) -> int:
     """A private exponent uniform in [1, q-1] by rejection sampling.
 
     Exponents live modulo q because every generator we use (g, and the mapped
     generators) has order q.  The first draw is used as is when it is in range,
     so tests can inject a worked example's private key.
     """
-    q = group.q
-    size = (q.bit_length() + 7) // 8
-    mask = (1 << q.bit_length()) - 1
-    for _ in range(1000):
-        x = int.from_bytes(rng(size), "big") & mask
-        if 1 <= x < q:
-            return x
-    raise RuntimeError("random source keeps producing out-of-range values")
+    return uniform_below(group.q, rng)
 
 
 def public_value(group: DHGroup, private: int, generator: int | None = None) -> int:
@@ -161,7 +153,34 @@ def decode_value(group: DHGroup, data: bytes) -> int:
 
 def key_agreement(group: DHGroup, private: int, peer: int) -> bytes:
     """The shared secret peer^private mod p, as p-length octets (RFC 2631 ZZ)."""
-    shared = pow(peer, private, group.p)
-    if shared in (0, 1, group.p - 1):
+    return agree(group.p, private, peer)
+
+
+# A CA key in DG14 may carry its group as explicit numbers rather than a
+# standardized id; Chip Authentication then works on (p, g, q) directly.
+
+def exponent_for(p: int, q: int | None, rng: Rng) -> int:
+    """A private exponent in [2, q) - or [2, p-1) when the group's order is unknown."""
+    return uniform_below(q if q is not None else p - 1, rng, minimum=2)
+
+
+def public_bytes(p: int, g: int, private: int) -> bytes:
+    """g^private mod p as p-length octets."""
+    return pow(g, private, p).to_bytes((p.bit_length() + 7) // 8, "big")
+
+
+def shared_value(p: int, private: int, peer: int) -> int:
+    """peer^private mod p; a degenerate result (0, 1, p-1) is refused.
+
+    The one DH key agreement: PACE (which maps with the integer in GM), CA and
+    the virtual chip all come here.
+    """
+    shared = pow(peer, private, p)
+    if shared in (0, 1, p - 1):
         raise ParseError("DH key agreement produced a degenerate value")
-    return encode_value(group, shared)
+    return shared
+
+
+def agree(p: int, private: int, peer: int) -> bytes:
+    """:func:`shared_value` as p-length octets (RFC 2631 ZZ)."""
+    return shared_value(p, private, peer).to_bytes((p.bit_length() + 7) // 8, "big")

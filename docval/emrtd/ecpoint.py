@@ -20,6 +20,7 @@ from typing import Callable, Optional, Tuple
 
 from docval.emrtd.ec import Curve
 from docval.emrtd.errors import ParseError
+from docval.emrtd.rng import uniform_below
 
 Point = Optional[Tuple[int, int]]
 _Jac = Tuple[int, int, int]          # (X, Y, Z); Z == 0 is infinity
@@ -149,23 +150,60 @@ def encode_point(curve: Curve, point: Point) -> bytes:
     return b"\x04" + fe2os(curve, point[0]) + fe2os(curve, point[1])
 
 
-def decode_point(curve: Curve, data: bytes) -> Tuple[int, int]:
-    """Parse and validate an uncompressed point from untrusted bytes.
+def decode_point(curve: Curve, data: bytes, *, allow_compressed: bool = False) -> Tuple[int, int]:
+    """Parse and validate a point from untrusted bytes; the one EC point decoder.
 
-    Refuses (ParseError) anything but 04||X||Y of exactly the curve's size, the
-    point at infinity (a lone 00), and points that are not on the curve - an
-    off-curve point is the classic invalid-curve attack on ECDH.
+    Refuses (ParseError) anything but 04||X||Y of exactly the curve's size (or,
+    with ``allow_compressed``, 02/03||X as X.509 keys may carry), the point at
+    infinity (a lone 00), and points that are not on the curve - an off-curve
+    point is the classic invalid-curve attack on ECDH.  Protocol messages (PACE,
+    CA) use only the uncompressed form, so only key loading allows the other.
     """
     size = curve.byte_length
-    if len(data) != 1 + 2 * size or data[:1] != b"\x04":
+    p = curve.p
+    if len(data) == 1 + 2 * size and data[:1] == b"\x04":
+        x = int.from_bytes(data[1 : 1 + size], "big")
+        y = int.from_bytes(data[1 + size :], "big")
+    elif allow_compressed and len(data) == 1 + size and data[0] in (2, 3):
+        x = int.from_bytes(data[1:], "big")
+        root = sqrt_mod((pow(x, 3, p) + curve.a * x + curve.b) % p, p) if x < p else None
+        if root is None:
+            raise ParseError("point is not on the curve")
+        y = root if (root & 1) == (data[0] & 1) else p - root
+    else:
         raise ParseError("not an uncompressed point of the expected size")
-    x = int.from_bytes(data[1 : 1 + size], "big")
-    y = int.from_bytes(data[1 + size :], "big")
     if not is_on_curve(curve, (x, y)):
         raise ParseError("point is not on the curve")
     # Every curve in the table has cofactor 1, so on-curve and not infinity
     # already means "in the prime-order group".
     return (x, y)
+
+
+def sqrt_mod(v: int, p: int) -> int | None:
+    """Square root modulo an odd prime (Tonelli-Shanks), None when v is a non-residue."""
+    v %= p
+    if v == 0:
+        return 0
+    if pow(v, (p - 1) // 2, p) != 1:
+        return None
+    if p % 4 == 3:
+        return pow(v, (p + 1) // 4, p)
+    q, s = p - 1, 0
+    while q % 2 == 0:
+        q //= 2
+        s += 1
+    z = 2
+    while pow(z, (p - 1) // 2, p) != p - 1:
+        z += 1
+    m, c, t, r = s, pow(z, q, p), pow(v, q, p), pow(v, (q + 1) // 2, p)
+    while t != 1:
+        i, t2 = 0, t
+        while t2 != 1:
+            t2 = t2 * t2 % p
+            i += 1
+        b = pow(c, 1 << (m - i - 1), p)
+        m, c, t, r = i, b * b % p, t * b * b % p, r * b % p
+    return r
 
 
 # -- Keys, ECDH, ECDSA ------------------------------------------------------
@@ -176,14 +214,7 @@ def random_scalar(curve: Curve, rng: Callable[[int], bytes]) -> int:
     The first draw is used as is when it is in range, so a test can inject a
     worked example's private key through ``rng``.
     """
-    n = curve.n
-    size = (n.bit_length() + 7) // 8
-    mask = (1 << n.bit_length()) - 1
-    for _ in range(1000):
-        k = int.from_bytes(rng(size), "big") & mask
-        if 1 <= k < n:
-            return k
-    raise RuntimeError("random source keeps producing out-of-range values")
+    return uniform_below(curve.n, rng)
 
 
 def ecdh(curve: Curve, private: int, public: Tuple[int, int]) -> bytes:

@@ -7,6 +7,8 @@ a status word) and never contain document data or key material.
 """
 from __future__ import annotations
 
+from docval.emrtd.status import sw_name
+
 
 class EmrtdError(Exception):
     """Base class of everything the chip or its data can make go wrong."""
@@ -32,8 +34,6 @@ class StatusError(EmrtdError):
     """The chip answered a command with an unexpected ISO 7816 status word."""
 
     def __init__(self, sw: int, context: str = ""):
-        from docval.emrtd.apdu import sw_name
-
         self.sw = sw
         self.context = context
         where = f"{context}: " if context else ""

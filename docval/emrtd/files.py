@@ -484,7 +484,7 @@ class _FileReader:
 
     def _read_batch(self, total: int) -> Flow[None]:
         """Read up to ``limits.pipeline`` consecutive chunks of a file of known size."""
-        reads = []
+        reads: list[_Read] = []
         offset = len(self.buf)
         while len(reads) < self.limits.pipeline and offset < total:
             n = self._chunk(offset, total - offset)

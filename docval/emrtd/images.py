@@ -164,6 +164,8 @@ def to_jpeg(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
 
 
 def _reencode(data: bytes, max_pixels: int) -> bytes:
+    # Pillow is imported only when a picture is actually re-encoded: it is the
+    # heaviest dependency and most reads never reach this point.
     from PIL import Image
 
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from docval.emrtd import countries, keys
+from docval.emrtd import countries, hashes, signatures
 from docval.emrtd.certificate import Certificate, signature_scheme
 from docval.emrtd.errors import EmrtdError
 from docval.emrtd.lds.cms import SignedData, SignerInfo
@@ -26,10 +26,10 @@ SHA1_CUTOFF_YEAR = 2019
 MAX_DSC_RSA_BITS = 4096   # the DSC arrives from the chip: hostile input (K6)
 
 _SCHEME_LABELS = {
-    keys.RSA_PKCS1: "RSA-PKCS1v15",
-    keys.RSA_PSS: "RSASSA-PSS",
-    keys.ECDSA: "ECDSA",
-    keys.ECDSA_PLAIN: "ECDSA-plain",
+    signatures.RSA_PKCS1: "RSA-PKCS1v15",
+    signatures.RSA_PSS: "RSASSA-PSS",
+    signatures.ECDSA: "ECDSA",
+    signatures.ECDSA_PLAIN: "ECDSA-plain",
 }
 
 
@@ -101,7 +101,7 @@ def check_signer(signed: SignedData, signer: SignerInfo, cert: Certificate, *,
     """Verify one SignerInfo of ``signed`` with ``cert``'s key (RFC 5652 §5.4, §5.6)."""
     algorithm = None
     try:
-        digest_hash = keys.hash_name_for_oid(signer.digest_oid)
+        digest_hash = hashes.hash_name_for_oid(signer.digest_oid)
         scheme, sig_hash, pss = signature_scheme(signer.signature_oid, signer.signature_params, digest_hash)
         algorithm = algorithm_label(scheme, sig_hash)
     except EmrtdError as exc:
@@ -114,20 +114,20 @@ def check_signer(signed: SignedData, signer: SignerInfo, cert: Certificate, *,
         return SignatureCheck(False, algorithm, "signed contentType differs from the eContentType")
     if signer.message_digest is None:
         return SignatureCheck(False, algorithm, "signed attributes lack messageDigest")
-    if not hmac.compare_digest(signer.message_digest, keys.digest(digest_hash, signed.econtent)):
+    if not hmac.compare_digest(signer.message_digest, hashes.digest(digest_hash, signed.econtent)):
         return SignatureCheck(False, algorithm, "messageDigest does not match the signed content")
     # RSASSA-PSS without parameters means the RFC 4055 defaults (SHA-1); some
     # issuers omit them yet use the digest algorithm throughout: try both and
     # report the variant that verified.
     variants = [(sig_hash, pss)]
-    if scheme == keys.RSA_PSS and pss is None:
-        variants = [("SHA-1", keys.PSSParams()),
-                    (digest_hash, keys.PSSParams(digest_hash, digest_hash, keys.digest_size(digest_hash)))]
+    if scheme == signatures.RSA_PSS and pss is None:
+        variants = [("SHA-1", signatures.PSSParams()),
+                    (digest_hash, signatures.PSSParams(digest_hash, digest_hash, hashes.digest_size(digest_hash)))]
     try:
         key = cert.public_key(max_rsa_bits=max_rsa_bits)
         for hash_name, params in variants:
             for encoding in (signer.signed_attrs_der, signer.signed_attrs_reencoded):
-                if encoding is not None and keys.verify_signature(
+                if encoding is not None and signatures.verify_signature(
                         key, scheme, hash_name, signer.signature, encoding, pss_params=params):
                     return SignatureCheck(True, algorithm_label(scheme, hash_name), None)
     except EmrtdError as exc:
@@ -281,7 +281,7 @@ def verify_signed_data(signed: SignedData, trust: Any, at: datetime, *,
     at = _utc(at)
     result = PAResult(evaluated_at=at.strftime("%Y-%m-%dT%H:%M:%SZ"))
     try:
-        result.hash_algorithm = keys.hash_name_for_oid(signed.signer_infos[0].digest_oid) \
+        result.hash_algorithm = hashes.hash_name_for_oid(signed.signer_infos[0].digest_oid) \
             if len(signed.signer_infos) == 1 else None
     except EmrtdError:
         result.hash_algorithm = None
@@ -320,7 +320,7 @@ def passive_authentication(sod: SOD, data_groups: dict[int, bytes], trust: Any, 
         if expected is None:
             result.fail(f"DG{number} was read but is not listed in EF.SOD")
             continue
-        if hmac.compare_digest(keys.digest(sod.hash_algorithm, bytes(data_groups[number])), expected):
+        if hmac.compare_digest(hashes.digest(sod.hash_algorithm, bytes(data_groups[number])), expected):
             valid.append(number)
         else:
             result.fail(f"DG{number} hash does not match EF.SOD")

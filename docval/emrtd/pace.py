@@ -36,7 +36,9 @@ from docval.emrtd.errors import (
 )
 from docval.emrtd.flow import Flow
 from docval.emrtd.mrz import CanKey, MrzKey
+from docval.emrtd.publickey import load_public_key
 from docval.emrtd.securityinfo import PACEInfo, ProtocolParts, encode_oid, protocol_parts
+from docval.emrtd.sm import SecureMessaging
 
 Rng = Callable[[int], bytes]
 
@@ -76,36 +78,36 @@ class EcDomain:
     def random_private(self, rng: Rng) -> int:
         return ecpoint.random_scalar(self.curve, rng)
 
-    def keypair(self, rng: Rng, generator) -> tuple[int, tuple[int, int]]:
+    def keypair(self, rng: Rng, generator: tuple[int, int]) -> tuple[int, tuple[int, int]]:
         private = self.random_private(rng)
         return private, self.public(private, generator)
 
-    def public(self, private: int, generator) -> tuple[int, int]:
+    def public(self, private: int, generator: tuple[int, int]) -> tuple[int, int]:
         point = ecfast.multiply(self.curve, private, generator)
         if point is None:            # impossible for 1 <= private < n; kept as a guard
             raise ParseError("public key is the point at infinity")
         return point
 
-    def encode(self, element) -> bytes:
+    def encode(self, element: tuple[int, int]) -> bytes:
         return ecpoint.encode_point(self.curve, element)
 
-    def decode(self, data: bytes):
+    def decode(self, data: bytes) -> tuple[int, int]:
         return ecpoint.decode_point(self.curve, data)
 
-    def shared_element(self, private: int, peer):
+    def shared_element(self, private: int, peer: tuple[int, int]) -> tuple[int, int]:
         """ECKA without the final x-coordinate extraction (the GM mapping needs H)."""
         point = ecfast.multiply(self.curve, private, peer)
         if point is None:
             raise ParseError("key agreement produced the point at infinity")
         return point
 
-    def shared_secret(self, private: int, peer) -> bytes:
+    def shared_secret(self, private: int, peer: tuple[int, int]) -> bytes:
         x = ecfast.shared_x(self.curve, private, peer)
         if x is None:
             raise ParseError("key agreement produced the point at infinity")
         return ecpoint.fe2os(self.curve, x)
 
-    def gm_map(self, s: int, h) -> tuple[int, int]:
+    def gm_map(self, s: int, h: tuple[int, int]) -> tuple[int, int]:
         """Generic Mapping: G^ = s*G + H (9303-11 §4.4.3.3.1)."""
         mapped = ecpoint.add(self.curve, ecfast.multiply(self.curve, s, self.generator), h)
         if mapped is None:
@@ -139,7 +141,7 @@ class DhDomain:
     def random_private(self, rng: Rng) -> int:
         return dh.random_exponent(self.group, rng)
 
-    def keypair(self, rng: Rng, generator) -> tuple[int, int]:
+    def keypair(self, rng: Rng, generator: int) -> tuple[int, int]:
         """A key pair whose public value has no leading zero byte.
 
         Implementations disagree on whether a DH value is sent (and MACed in
@@ -154,7 +156,7 @@ class DhDomain:
                 return private, public
         raise RuntimeError("random source keeps producing short DH values")
 
-    def public(self, private: int, generator) -> int:
+    def public(self, private: int, generator: int) -> int:
         return dh.public_value(self.group, private, generator)
 
     def encode(self, element: int) -> bytes:
@@ -164,13 +166,10 @@ class DhDomain:
         return dh.decode_value(self.group, data)
 
     def shared_element(self, private: int, peer: int) -> int:
-        value = pow(peer, private, self.group.p)
-        if value in (0, 1, self.group.p - 1):
-            raise ParseError("DH key agreement produced a degenerate value")
-        return value
+        return dh.shared_value(self.group.p, private, peer)
 
     def shared_secret(self, private: int, peer: int) -> bytes:
-        return dh.encode_value(self.group, self.shared_element(private, peer))
+        return dh.key_agreement(self.group, private, peer)
 
     def gm_map(self, s: int, h: int) -> int:
         """Generic Mapping: g^ = g^s * h mod p."""
@@ -541,8 +540,6 @@ def pace(password: Union[MrzKey, CanKey], info: PACEInfo, *, rng: Rng = os.urand
     except ParseError as exc:
         raise _failed(str(exc)) from None
 
-    from docval.emrtd.sm import SecureMessaging   # A1's module; imported late on purpose
-
     return PaceResult(
         sm=SecureMessaging(spec, ks_enc, ks_mac, ssc=0),
         oid=oid,
@@ -574,7 +571,6 @@ def verify_cam(result: PaceResult, ca_public_key) -> bool:
         return False
     spki = getattr(ca_public_key, "spki", None)
     if isinstance(spki, (bytes, bytearray)):
-        from docval.emrtd.keys import load_public_key
         try:
             ca_public_key = load_public_key(bytes(spki))
         except EmrtdError:

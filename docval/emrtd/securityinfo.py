@@ -24,7 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Union
 
-from docval.emrtd import tlv
+from asn1crypto import core as asn1
+from asn1crypto import parser as asn1parser
+
+from docval.emrtd import asn1types, tlv
 from docval.emrtd.errors import ParseError, TLVError, UnsupportedError
 
 BSI_DE = "0.4.0.127.0.7"
@@ -61,6 +64,7 @@ CIPHERS = {
 }
 
 MAX_SECURITY_INFOS = 64          # real files hold fewer than 15
+MAX_SECURITY_INFOS_BYTES = 65535
 _MAX_OID_BYTES = 64
 _MAX_INT_BYTES = 32
 
@@ -68,25 +72,21 @@ _MAX_INT_BYTES = 32
 # ---------------------------------------------------------------- DER atoms
 
 def decode_oid(body: bytes) -> str:
-    """Dotted form of an OBJECT IDENTIFIER's content octets (X.690 8.19)."""
+    """Dotted form of an OBJECT IDENTIFIER's content octets (X.690 8.19).
+
+    asn1crypto does the arithmetic; the checks before it are the ones it does not
+    make (a length cap, non-minimal arcs, a truncated last arc).
+    """
     if not body or len(body) > _MAX_OID_BYTES:
         raise ParseError("OBJECT IDENTIFIER of bad length")
     if body[-1] & 0x80:
         raise ParseError("truncated OBJECT IDENTIFIER")
-    arcs: list[int] = []
-    value = 0
-    start = True
-    for byte in body:
-        if start and byte == 0x80:
-            raise ParseError("OBJECT IDENTIFIER arc with a leading 0x80 byte")
-        value = (value << 7) | (byte & 0x7F)
-        start = not byte & 0x80
-        if start:
-            arcs.append(value)
-            value = 0
-    first = arcs[0]
-    head = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
-    return ".".join(str(a) for a in head + arcs[1:])
+    if any(byte == 0x80 and (i == 0 or not body[i - 1] & 0x80) for i, byte in enumerate(body)):
+        raise ParseError("OBJECT IDENTIFIER arc with a leading 0x80 byte")
+    try:
+        return str(asn1.ObjectIdentifier.load(bytes([0x06, len(body)]) + body, strict=True).dotted)
+    except ValueError:
+        raise ParseError("malformed OBJECT IDENTIFIER") from None
 
 
 def encode_oid(dotted: str) -> bytes:
@@ -94,34 +94,43 @@ def encode_oid(dotted: str) -> bytes:
     arcs = [int(a) for a in dotted.split(".")]
     if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] >= 40):
         raise ValueError("not an object identifier")
-    body = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1]] + arcs[2:]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        body += bytes(reversed(chunk))
-    return tlv.encode(0x06, bytes(body))
-
-
-def decode_int(item: tlv.TLV, what: str, *, unsigned: bool = False) -> int:
-    if item.tag != 0x02:
-        raise ParseError(f"{what}: expected an INTEGER, found tag {item.tag:X}")
-    if not 1 <= len(item.value) <= _MAX_INT_BYTES:
-        raise ParseError(f"{what}: INTEGER of bad length")
-    return int.from_bytes(item.value, "big", signed=not unsigned)
+    return bytes(asn1.ObjectIdentifier(dotted).dump())
 
 
 def encode_int(value: int) -> bytes:
-    body = value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
-    return tlv.encode(0x02, body)
+    return bytes(asn1.Integer(value).dump())
 
 
-def _oid_of(item: tlv.TLV, what: str) -> str:
-    if item.tag != 0x06:
-        raise ParseError(f"{what}: expected an OBJECT IDENTIFIER, found tag {item.tag:X}")
-    return decode_oid(item.value)
+def _split(field: bytes) -> tuple[int, bytes]:
+    """(tag as the integer of its identifier octets, contents) of one DER field."""
+    header, contents = asn1parser.parse(field, strict=True)[3:5]
+    ident = 1
+    if header[0] & 0x1F == 0x1F:
+        while header[ident] & 0x80:
+            ident += 1
+        ident += 1
+    return int.from_bytes(header[:ident], "big"), contents
+
+
+def decode_int(field: bytes, what: str, *, unsigned: bool = False) -> int:
+    tag, contents = _split(field)
+    if tag != 0x02:
+        raise ParseError(f"{what}: expected an INTEGER, found tag {tag:X}")
+    if not 1 <= len(contents) <= _MAX_INT_BYTES:
+        raise ParseError(f"{what}: INTEGER of bad length")
+    return int.from_bytes(contents, "big", signed=not unsigned)
+
+
+def _oid_of(field: bytes, what: str) -> str:
+    tag, contents = _split(field)
+    if tag != 0x06:
+        raise ParseError(f"{what}: expected an OBJECT IDENTIFIER, found tag {tag:X}")
+    return decode_oid(contents)
+
+
+def _fields(field: bytes) -> list[bytes]:
+    """The DER fields of a SEQUENCE, raw, so their shape can be checked field by field."""
+    return [bytes(f.dump()) for f in asn1types.Fields.load(field, strict=True)]
 
 
 def _arcs_after(oid: str, prefix: str) -> list[int] | None:
@@ -199,6 +208,10 @@ class AlgorithmIdentifier:
     def __repr__(self) -> str:
         return f"AlgorithmIdentifier({self.oid}, standardized_id={self.standardized_id})"
 
+    def asn1(self) -> asn1types.AlgorithmIdentifier:
+        value: asn1types.AlgorithmIdentifier = asn1types.AlgorithmIdentifier.load(self.der)
+        return value
+
 
 @dataclass(frozen=True)
 class PACEInfo:
@@ -215,10 +228,8 @@ class PACEInfo:
         return self.parts.name
 
     def encode(self) -> bytes:
-        body = encode_oid(self.oid) + encode_int(self.version)
-        if self.parameter_id is not None:
-            body += encode_int(self.parameter_id)
-        return tlv.encode(0x30, body)
+        return _dump(asn1types.PACEInfo(
+            {"protocol": self.oid, "version": self.version, "parameter_id": self.parameter_id}))
 
 
 @dataclass(frozen=True)
@@ -228,10 +239,9 @@ class PACEDomainParameterInfo:
     parameter_id: int | None = None
 
     def encode(self) -> bytes:
-        body = encode_oid(self.oid) + self.domain_parameter.der
-        if self.parameter_id is not None:
-            body += encode_int(self.parameter_id)
-        return tlv.encode(0x30, body)
+        return _dump(asn1types.PACEDomainParameterInfo(
+            {"protocol": self.oid, "domain_parameter": self.domain_parameter.asn1(),
+             "parameter_id": self.parameter_id}))
 
 
 @dataclass(frozen=True)
@@ -249,10 +259,8 @@ class ChipAuthenticationInfo:
         return self.parts.name
 
     def encode(self) -> bytes:
-        body = encode_oid(self.oid) + encode_int(self.version)
-        if self.key_id is not None:
-            body += encode_int(self.key_id)
-        return tlv.encode(0x30, body)
+        return _dump(asn1types.ChipAuthenticationInfo(
+            {"protocol": self.oid, "version": self.version, "key_id": self.key_id}))
 
 
 @dataclass(frozen=True)
@@ -262,10 +270,8 @@ class ChipAuthenticationDomainParameterInfo:
     key_id: int | None = None
 
     def encode(self) -> bytes:
-        body = encode_oid(self.oid) + self.domain_parameter.der
-        if self.key_id is not None:
-            body += encode_int(self.key_id)
-        return tlv.encode(0x30, body)
+        return _dump(asn1types.ChipAuthenticationDomainParameterInfo(
+            {"protocol": self.oid, "domain_parameter": self.domain_parameter.asn1(), "key_id": self.key_id}))
 
 
 @dataclass(frozen=True)
@@ -287,10 +293,9 @@ class ChipAuthenticationPublicKeyInfo:
         return "DH" if self.oid == ID_PK_DH else "ECDH"
 
     def encode(self) -> bytes:
-        body = encode_oid(self.oid) + self.spki
-        if self.key_id is not None:
-            body += encode_int(self.key_id)
-        return tlv.encode(0x30, body)
+        return _dump(asn1types.ChipAuthenticationPublicKeyInfo(
+            {"protocol": self.oid, "chip_authentication_public_key": asn1types.SubjectPublicKeyInfo.load(self.spki),
+             "key_id": self.key_id}))
 
 
 @dataclass(frozen=True)
@@ -300,8 +305,8 @@ class ActiveAuthenticationInfo:
     oid: str = ID_AA
 
     def encode(self) -> bytes:
-        body = encode_oid(self.oid) + encode_int(self.version) + encode_oid(self.signature_algorithm)
-        return tlv.encode(0x30, body)
+        return _dump(asn1types.ActiveAuthenticationInfo(
+            {"protocol": self.oid, "version": self.version, "signature_algorithm": self.signature_algorithm}))
 
 
 @dataclass(frozen=True)
@@ -310,7 +315,7 @@ class TerminalAuthenticationInfo:
     oid: str = ID_TA
 
     def encode(self) -> bytes:
-        return tlv.encode(0x30, encode_oid(self.oid) + encode_int(self.version))
+        return _dump(asn1types.TerminalAuthenticationInfo({"protocol": self.oid, "version": self.version}))
 
 
 @dataclass(frozen=True)
@@ -367,11 +372,18 @@ class SecurityInfos:
 
 
 # ---------------------------------------------------------------- parsing
+#
+# Each known SecurityInfo is checked field by field first (so a broken file says
+# which field is wrong) and then read through its asn1crypto class in asn1types.
 
-def _algorithm(item: tlv.TLV, what: str) -> AlgorithmIdentifier:
-    if item.tag != 0x30:
+def _dump(value: asn1.Asn1Value) -> bytes:
+    return bytes(value.dump())
+
+
+def _algorithm(field: bytes, what: str) -> AlgorithmIdentifier:
+    if _split(field)[0] != 0x30:
         raise ParseError(f"{what}: AlgorithmIdentifier is not a SEQUENCE")
-    parts = item.children()
+    parts = _fields(field)
     if not parts:
         raise ParseError(f"{what}: empty AlgorithmIdentifier")
     oid = _oid_of(parts[0], what)
@@ -380,10 +392,10 @@ def _algorithm(item: tlv.TLV, what: str) -> AlgorithmIdentifier:
         if len(parts) != 2:
             raise ParseError(f"{what}: standardized domain parameters without an id")
         std = decode_int(parts[1], what)
-    return AlgorithmIdentifier(oid, item.encode(), std)
+    return AlgorithmIdentifier(oid, field, std)
 
 
-def _optional_int(fields: list[tlv.TLV], index: int, what: str, *, unsigned: bool = False) -> int | None:
+def _optional_int(fields: list[bytes], index: int, what: str, *, unsigned: bool = False) -> int | None:
     if len(fields) <= index:
         return None
     if len(fields) > index + 1:
@@ -391,15 +403,30 @@ def _optional_int(fields: list[tlv.TLV], index: int, what: str, *, unsigned: boo
     return decode_int(fields[index], what, unsigned=unsigned)
 
 
-def _expect_fields(fields: list[tlv.TLV], low: int, high: int, what: str) -> None:
+def _expect_fields(fields: list[bytes], low: int, high: int, what: str) -> None:
     if not low <= len(fields) <= high:
         raise ParseError(f"{what}: {len(fields)} fields, expected {low}..{high}")
 
 
-def _parse_info(item: tlv.TLV, depth: int) -> SecurityInfo | SecurityInfos:
-    if item.tag != 0x30:
-        raise ParseError(f"SecurityInfo is not a SEQUENCE (tag {item.tag:X})")
-    fields = item.children()
+def _conforms(spec: type[asn1.Sequence], der: bytes, what: str) -> None:
+    """Refuse ``der`` unless it has the shape of ``spec`` (its top-level fields, not their insides).
+
+    Runs after the field checks, which already named the broken field in the
+    cases a real file shows; this is the schema's word on the rest.
+    """
+    try:
+        value = spec.load(der, strict=True)
+        for name, *_ in spec._fields:
+            value[name]
+    except ValueError:
+        raise ParseError(f"{what}: does not match the ASN.1 definition") from None
+
+
+def _parse_info(der: bytes, depth: int) -> SecurityInfo | SecurityInfos:
+    tag = _split(der)[0]
+    if tag != 0x30:
+        raise ParseError(f"SecurityInfo is not a SEQUENCE (tag {tag:X})")
+    fields = _fields(der)
     if not fields:
         raise ParseError("empty SecurityInfo")
     oid = _oid_of(fields[0], "SecurityInfo")
@@ -409,67 +436,96 @@ def _parse_info(item: tlv.TLV, depth: int) -> SecurityInfo | SecurityInfos:
     # (0xC3 instead of 0x00C3); reading them unsigned makes both spell the same id.
     if pace is not None and len(pace) == 2 and protocol_parts(oid):
         _expect_fields(fields, 2, 3, "PACEInfo")
-        return PACEInfo(oid, decode_int(fields[1], "PACEInfo version"),
+        info = PACEInfo(oid, decode_int(fields[1], "PACEInfo version"),
                         _optional_int(fields, 2, "PACEInfo parameterId"))
+        _conforms(asn1types.PACEInfo, der, "PACEInfo")
+        return info
     if pace is not None and len(pace) == 1 and pace[0] in PACE_FAMILIES:
         _expect_fields(fields, 2, 3, "PACEDomainParameterInfo")
-        return PACEDomainParameterInfo(oid, _algorithm(fields[1], "PACEDomainParameterInfo"),
-                                       _optional_int(fields, 2, "PACEDomainParameterInfo parameterId"))
+        pdp = PACEDomainParameterInfo(oid, _algorithm(fields[1], "PACEDomainParameterInfo"),
+                                      _optional_int(fields, 2, "PACEDomainParameterInfo parameterId"))
+        _conforms(asn1types.PACEDomainParameterInfo, der, "PACEDomainParameterInfo")
+        return pdp
     if ca is not None and len(ca) == 2 and protocol_parts(oid):
         _expect_fields(fields, 2, 3, "ChipAuthenticationInfo")
-        return ChipAuthenticationInfo(oid, decode_int(fields[1], "ChipAuthenticationInfo version"),
-                                      _optional_int(fields, 2, "ChipAuthenticationInfo keyId", unsigned=True))
+        cai = ChipAuthenticationInfo(oid, decode_int(fields[1], "ChipAuthenticationInfo version"),
+                                     _optional_int(fields, 2, "ChipAuthenticationInfo keyId", unsigned=True))
+        _conforms(asn1types.ChipAuthenticationInfo, der, "ChipAuthenticationInfo")
+        return cai
     if ca is not None and len(ca) == 1 and ca[0] in CA_FAMILIES:
         _expect_fields(fields, 2, 3, "ChipAuthenticationDomainParameterInfo")
-        return ChipAuthenticationDomainParameterInfo(
+        cdp = ChipAuthenticationDomainParameterInfo(
             oid, _algorithm(fields[1], "ChipAuthenticationDomainParameterInfo"),
             _optional_int(fields, 2, "ChipAuthenticationDomainParameterInfo keyId", unsigned=True))
+        _conforms(asn1types.ChipAuthenticationDomainParameterInfo, der, "ChipAuthenticationDomainParameterInfo")
+        return cdp
     if oid in (ID_PK_DH, ID_PK_ECDH):
         _expect_fields(fields, 2, 3, "ChipAuthenticationPublicKeyInfo")
         spki = fields[1]
-        if spki.tag != 0x30:
+        if _split(spki)[0] != 0x30:
             raise ParseError("ChipAuthenticationPublicKeyInfo: key is not a SubjectPublicKeyInfo")
-        spki_fields = spki.children()
-        if len(spki_fields) != 2 or spki_fields[1].tag != 0x03:
+        spki_fields = _fields(spki)
+        if len(spki_fields) != 2 or _split(spki_fields[1])[0] != 0x03:
             raise ParseError("ChipAuthenticationPublicKeyInfo: malformed SubjectPublicKeyInfo")
-        return ChipAuthenticationPublicKeyInfo(
-            oid, spki.encode(),
-            _optional_int(fields, 2, "ChipAuthenticationPublicKeyInfo keyId", unsigned=True),
-            _algorithm(spki_fields[0], "ChipAuthenticationPublicKeyInfo"))
+        key_id = _optional_int(fields, 2, "ChipAuthenticationPublicKeyInfo keyId", unsigned=True)
+        algorithm = _algorithm(spki_fields[0], "ChipAuthenticationPublicKeyInfo")
+        _conforms(asn1types.ChipAuthenticationPublicKeyInfo, der, "ChipAuthenticationPublicKeyInfo")
+        return ChipAuthenticationPublicKeyInfo(oid, spki, key_id, algorithm)
     if oid == ID_AA:
         _expect_fields(fields, 3, 3, "ActiveAuthenticationInfo")
-        return ActiveAuthenticationInfo(decode_int(fields[1], "ActiveAuthenticationInfo version"),
-                                        _oid_of(fields[2], "ActiveAuthenticationInfo signatureAlgorithm"))
+        info_aa = ActiveAuthenticationInfo(
+            decode_int(fields[1], "ActiveAuthenticationInfo version"),
+            _oid_of(fields[2], "ActiveAuthenticationInfo signatureAlgorithm"))
+        _conforms(asn1types.ActiveAuthenticationInfo, der, "ActiveAuthenticationInfo")
+        return info_aa
     if oid == ID_TA:
         _expect_fields(fields, 2, 3, "TerminalAuthenticationInfo")
-        return TerminalAuthenticationInfo(decode_int(fields[1], "TerminalAuthenticationInfo version"))
-    if oid == ID_PT and depth == 0 and len(fields) == 2 and fields[1].tag == 0x31:
-        return _parse_set(fields[1].value, depth + 1)
-    return UnknownSecurityInfo(oid, item.encode())
+        ta = TerminalAuthenticationInfo(decode_int(fields[1], "TerminalAuthenticationInfo version"))
+        _conforms(asn1types.TerminalAuthenticationInfo, der, "TerminalAuthenticationInfo")
+        return ta
+    if oid == ID_PT and depth == 0 and len(fields) == 2 and _split(fields[1])[0] == 0x31:
+        _conforms(asn1types.PrivilegedTerminalInfo, der, "PrivilegedTerminalInfo")
+        return _parse_set(fields[1], depth + 1)
+    return UnknownSecurityInfo(oid, der)
 
 
-def _parse_set(body: bytes, depth: int) -> SecurityInfos:
+def _parse_set(der: bytes, depth: int) -> SecurityInfos:
     infos = SecurityInfos()
-    items = tlv.parse_all(body)
+    items = asn1types.SecurityInfoSet.load(der, strict=True)
     if len(items) > MAX_SECURITY_INFOS:
         raise ParseError(f"more than {MAX_SECURITY_INFOS} SecurityInfos")
     for item in items:
-        parsed = _parse_info(item, depth)
+        item_der = _dump(item)
+        parsed = _parse_info(item_der, depth)
         if isinstance(parsed, SecurityInfos):
             infos.privileged = parsed
-            infos.add(UnknownSecurityInfo(ID_PT, item.encode()))   # kept whole for re-encoding
+            infos.add(UnknownSecurityInfo(ID_PT, item_der))   # kept whole for re-encoding
         else:
             infos.add(parsed)
     return infos
 
 
+def _checked(data: bytes, tag: int, what: str) -> bytes:
+    """``data`` if it is one TLV of ``tag`` within the size and nesting caps (T2/T3), before any parsing."""
+    try:
+        outer = tlv.parse_single(data, tag, max_length=MAX_SECURITY_INFOS_BYTES)
+        tlv.check_depth(data, max_length=MAX_SECURITY_INFOS_BYTES)
+    except TLVError as exc:
+        raise ParseError(f"{what}: {exc}") from None
+    return outer.value
+
+
 def parse_security_infos(der: bytes) -> SecurityInfos:
     """Parse a DER ``SET OF SecurityInfo``; raises only ParseError."""
+    der = bytes(der)
+    _checked(der, 0x31, "SecurityInfos")
     try:
-        outer = tlv.parse_single(bytes(der), 0x31, max_length=65535)
-        return _parse_set(outer.value, 0)
-    except TLVError as exc:
-        raise ParseError(f"SecurityInfos: {exc}") from None
+        return _parse_set(der, 0)
+    except ParseError:
+        raise
+    except Exception:
+        # asn1crypto's own errors never leave this module; the caps above bound the work
+        raise ParseError("SecurityInfos: malformed DER") from None
 
 
 def parse_card_access(data: bytes) -> SecurityInfos:
@@ -479,11 +535,7 @@ def parse_card_access(data: bytes) -> SecurityInfos:
 
 def parse_dg14(data: bytes) -> SecurityInfos:
     """DG14 wraps SecurityInfos in application tag 6E."""
-    try:
-        outer = tlv.parse_single(bytes(data), 0x6E, max_length=65535)
-    except TLVError as exc:
-        raise ParseError(f"DG14: {exc}") from None
-    return parse_security_infos(outer.value)
+    return parse_security_infos(_checked(bytes(data), 0x6E, "DG14"))
 
 
 # ---------------------------------------------------------------- encoding (virtual chip, profiles)

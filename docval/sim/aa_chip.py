@@ -11,6 +11,7 @@ does not match DG15.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec as cec
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from docval.emrtd import keys, tlv
+from docval.emrtd import hashes, tlv
 from docval.emrtd.aa import CHALLENGE_LENGTH, DG15_TAG, trailer_for_hash
 from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, CommandAPDU, ResponseAPDU
 
@@ -70,23 +71,21 @@ class AaChip:
         return self._sign_ecdsa(challenge)
 
     def _sign_rsa(self, challenge: bytes, rng: Any) -> bytes:
-        import os
-
         numbers = self._key.private_numbers()
         n, d = numbers.public_numbers.n, numbers.d
         k = (n.bit_length() + 7) // 8
         f_len = (n.bit_length() - 1 + 7) // 8
         trailer = trailer_for_hash(self.hash_name, implicit_sha1=self.implicit_trailer)
-        h_len = keys.digest_size(self.hash_name)
+        h_len = hashes.digest_size(self.hash_name)
         m1 = (rng or os.urandom)(f_len - 1 - h_len - len(trailer))
-        f = b"\x6a" + m1 + keys.digest(self.hash_name, m1 + bytes(challenge)) + trailer
+        f = b"\x6a" + m1 + hashes.digest(self.hash_name, m1 + bytes(challenge)) + trailer
         s = pow(int.from_bytes(f, "big"), d, n)
         if self.min_representation:
             s = min(s, n - s)
         return s.to_bytes(k, "big")
 
     def _sign_ecdsa(self, challenge: bytes) -> bytes:
-        der = self._key.sign(bytes(challenge), cec.ECDSA(keys.crypto_hash(self.hash_name)))
+        der = self._key.sign(bytes(challenge), cec.ECDSA(hashes.crypto_hash(self.hash_name)))
         if self.signature_format == "der":
             return der
         r, s = decode_dss_signature(der)

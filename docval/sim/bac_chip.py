@@ -10,17 +10,13 @@ chips do.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from docval.emrtd.apdu import (SW_CONDITIONS_NOT_SATISFIED, SW_OK, SW_WRONG_LENGTH, SW_WRONG_P1P2,
                                CommandAPDU, ResponseAPDU)
 from docval.emrtd.bac import (AUTH_DATA_LENGTH, KEY_MATERIAL_LENGTH, NONCE_LENGTH, bac_chip_response,
                               derive_bac_keys)
 from docval.emrtd.errors import AccessControlError
 from docval.emrtd.mrz import MrzKey
-
-if TYPE_CHECKING:
-    from docval.sim.chip import VirtualChip
+from docval.sim.mechanism import ChipContext
 
 SW_VERIFICATION_FAILED = 0x6300
 
@@ -34,7 +30,7 @@ class BacChip:
     def __repr__(self) -> str:
         return "BacChip(<keys>)"
 
-    def external_authenticate(self, chip: "VirtualChip", cmd: CommandAPDU) -> ResponseAPDU:
+    def external_authenticate(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
         if cmd.p1 or cmd.p2:
             return ResponseAPDU(b"", SW_WRONG_P1P2)
         if len(cmd.data) != AUTH_DATA_LENGTH:

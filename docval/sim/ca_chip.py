@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 from asn1crypto import core as asn1
 from asn1crypto import keys as asn1keys
 
-from docval.emrtd import dh, ec, ecpoint, keys, tlv
+from docval.emrtd import dh, ec, ecpoint, publickey, tlv
 from docval.emrtd.apdu import (SW_CONDITIONS_NOT_SATISFIED, SW_OK, SW_REFERENCED_DATA_NOT_FOUND,
                                SW_WRONG_DATA, CommandAPDU, ResponseAPDU)
 from docval.emrtd.crypto import AES128, AES192, AES256, TDES
@@ -79,7 +79,7 @@ class CaKey:
                     "cofactor": c.h,
                 })
             else:
-                params = asn1keys.ECDomainParameters(name="named", value=keys.CURVE_OIDS[c.name])
+                params = asn1keys.ECDomainParameters(name="named", value=publickey.CURVE_OIDS[c.name])
             return asn1keys.PublicKeyInfo({
                 "algorithm": {"algorithm": "ec", "parameters": params},
                 "public_key": self.public_point(),

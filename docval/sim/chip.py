@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Mapping
 
 from docval.emrtd import tlv
 from docval.emrtd.apdu import (
@@ -74,6 +74,7 @@ from docval.emrtd.mrz import MrzKey
 from docval.emrtd.sm import SM_CLA_BITS, SecureMessaging
 from docval.sim.bac_chip import BacChip
 from docval.sim.filesystem import ElementaryFile, FileSystem
+from docval.sim.mechanism import Mechanism
 
 INS_MSE = 0x22
 INS_EXTERNAL_AUTHENTICATE = 0x82
@@ -95,16 +96,6 @@ TAG_DISCRETIONARY_DATA = 0x53
 
 def _odd_header_len(n: int) -> int:
     return 2 if n < 0x80 else 3 if n < 0x100 else 4
-
-
-class Mechanism(Protocol):
-    """A protocol run with MSE + GENERAL AUTHENTICATE (PACE, Chip Authentication)."""
-
-    def accepts_mse(self, chip: "VirtualChip", cmd: CommandAPDU) -> bool: ...
-
-    def mse(self, chip: "VirtualChip", cmd: CommandAPDU) -> ResponseAPDU: ...
-
-    def general_authenticate(self, chip: "VirtualChip", cmd: CommandAPDU) -> ResponseAPDU: ...
 
 
 @dataclass

@@ -173,6 +173,7 @@ def make_face_jpeg(width: int = 480, height: int = 640, seed: int = 0, *, qualit
     """A synthetic portrait: a drawn head and shoulders on a plain background,
     with film grain so that it compresses like a photograph (~15-20 KB at
     480x640).  Deterministic for a seed; no real person."""
+    # Deliberately late: Pillow is only needed when a synthetic face is drawn.
     from PIL import Image, ImageDraw, ImageFilter
 
     rng = random.Random(seed)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
 from docval.emrtd import ec, ecpoint, pace, tlv
 from docval.emrtd.crypto import constant_time_equal
@@ -28,9 +28,7 @@ from docval.emrtd.errors import ParseError, TLVError
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.emrtd.securityinfo import ID_PACE, PACEInfo, decode_oid, encode_oid
 from docval.emrtd.sm import SecureMessaging
-
-if TYPE_CHECKING:
-    from docval.sim.chip import VirtualChip
+from docval.sim.mechanism import ChipContext
 
 SW_AUTHENTICATION_FAILED = 0x6300
 SW_REFERENCED_DATA_NOT_FOUND = 0x6A88
@@ -129,7 +127,7 @@ class PaceChip:
 
     # -- Mechanism interface ------------------------------------------------------
 
-    def accepts_mse(self, chip: "VirtualChip", cmd: CommandAPDU) -> bool:
+    def accepts_mse(self, chip: ChipContext, cmd: CommandAPDU) -> bool:
         if (cmd.p1, cmd.p2) != (0xC1, 0xA4):
             return False
         try:
@@ -138,7 +136,7 @@ class PaceChip:
             return False
         return objects.get(0x80, b"").startswith(_PACE_OID_PREFIX)
 
-    def mse(self, chip: "VirtualChip", cmd: CommandAPDU) -> ResponseAPDU:
+    def mse(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
         self._sessions.pop(chip, None)
         try:
             objects = _data_objects(cmd.data)
@@ -158,7 +156,7 @@ class PaceChip:
         self._sessions[chip] = _Session(password=self._passwords[ref[0]])
         return ResponseAPDU(b"", SW_OK)
 
-    def general_authenticate(self, chip: "VirtualChip", cmd: CommandAPDU) -> ResponseAPDU:
+    def general_authenticate(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
         session = self._sessions.get(chip)
         try:
             if session is None:
@@ -193,7 +191,7 @@ class PaceChip:
 
     # -- the four steps -----------------------------------------------------------
 
-    def _encrypted_nonce(self, chip: "VirtualChip", st: _Session, objects: dict[int, bytes]) -> bytes:
+    def _encrypted_nonce(self, chip: ChipContext, st: _Session, objects: dict[int, bytes]) -> bytes:
         if objects:
             raise _Reject(SW_WRONG_DATA)
         spec = self.suite.cipher
@@ -203,7 +201,7 @@ class PaceChip:
         z = pace.encrypt_nonce(spec, pace.password_key(st.password, spec), st.s)
         return tlv.encode(0x80, z)
 
-    def _map_nonce(self, chip: "VirtualChip", st: _Session, objects: dict[int, bytes]) -> bytes:
+    def _map_nonce(self, chip: ChipContext, st: _Session, objects: dict[int, bytes]) -> bytes:
         domain = self.suite.domain
         data = objects.get(0x81)
         if data is None:
@@ -220,7 +218,7 @@ class PaceChip:
         st.mapped_g = domain.gm_map(int.from_bytes(st.s, "big"), h)
         return tlv.encode(0x82, domain.encode(map_public))
 
-    def _key_agreement(self, chip: "VirtualChip", st: _Session, objects: dict[int, bytes]) -> bytes:
+    def _key_agreement(self, chip: ChipContext, st: _Session, objects: dict[int, bytes]) -> bytes:
         domain = self.suite.domain
         data = objects.get(0x83)
         if data is None:
@@ -235,7 +233,7 @@ class PaceChip:
         st.terminal_raw = data
         return tlv.encode(0x84, st.public_raw)
 
-    def _mutual_authentication(self, chip: "VirtualChip", st: _Session, objects: dict[int, bytes]) -> bytes:
+    def _mutual_authentication(self, chip: ChipContext, st: _Session, objects: dict[int, bytes]) -> bytes:
         suite, spec = self.suite, self.suite.cipher
         tag = suite.domain.public_key_tag
         token = objects.get(0x85)

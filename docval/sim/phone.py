@@ -258,6 +258,7 @@ def _tls_reason(failure: Any) -> str:
     """What ended a TLS connection before its handshake, without a traceback."""
     value = getattr(failure, "value", None)
     try:
+        # Deliberately late: only a failed wss:// handshake needs pyOpenSSL's error type.
         from OpenSSL import SSL
 
         if isinstance(value, SSL.Error) and value.args and isinstance(value.args[0], list):
@@ -286,6 +287,7 @@ class PhoneFactory(WebSocketClientFactory):
         on_status: Callable[[str], None] | None = None,
     ):
         if reactor is None:
+            # Deliberately late: importing the global reactor installs it.
             from twisted.internet import reactor as _reactor
             reactor = _reactor
         if options.return_result:
@@ -321,12 +323,14 @@ def run_phone(
     system's roots for wss://.
     """
     if reactor is None:
+        # Deliberately late: importing the global reactor installs it.
         from twisted.internet import reactor as _reactor
         reactor = _reactor
     factory = PhoneFactory(url, chip, options, reactor=reactor, clock=clock, on_status=on_status)
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     if parts.scheme == "wss":
+        # Deliberately late: twisted.internet.ssl needs pyOpenSSL, only wss:// uses it.
         from twisted.internet import ssl
 
         trust = ssl.Certificate.loadPEM(tls_ca_pem) if tls_ca_pem else None

@@ -19,11 +19,12 @@ from typing import Any
 
 from asn1crypto import algos, cms, core, x509 as asn1x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes as chashes
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from docval.emrtd import keys
+from docval.emrtd import hashes, signatures, tlv
 
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"
@@ -44,7 +45,7 @@ class Signer:
 
     key: Any                     # cryptography private key
     cert: x509.Certificate
-    scheme: str = keys.ECDSA     # keys.ECDSA, keys.RSA_PSS or keys.RSA_PKCS1
+    scheme: str = signatures.ECDSA     # signatures.ECDSA, signatures.RSA_PSS or signatures.RSA_PKCS1
 
     def __repr__(self) -> str:
         return f"<Signer {self.cert.subject.rfc4514_string()} {self.scheme}>"
@@ -78,12 +79,12 @@ def _name(country: str, common_name: str) -> x509.Name:
     ])
 
 
-def _cert_hash(key: Any) -> hashes.HashAlgorithm:
+def _cert_hash(key: Any) -> chashes.HashAlgorithm:
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size > 384:
-        return hashes.SHA512()
+        return chashes.SHA512()
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size > 256:
-        return hashes.SHA384()
-    return hashes.SHA256()
+        return chashes.SHA384()
+    return chashes.SHA256()
 
 
 def make_csca(key: Any, *, country: str = DEMO_COUNTRY, common_name: str = "DocVal Demo CSCA",
@@ -139,14 +140,14 @@ def generate_pki(*, country: str = DEMO_COUNTRY, curve: ec.EllipticCurve | None 
     csca_key = rsa.generate_private_key(65537, 3072) if csca_rsa else ec.generate_private_key(curve)
     csca = Signer(csca_key, make_csca(csca_key, country=country, common_name=common_name,
                                       not_before=not_before, not_after=not_after),
-                  keys.RSA_PKCS1 if csca_rsa else keys.ECDSA)
+                  signatures.RSA_PKCS1 if csca_rsa else signatures.ECDSA)
     dsc_key = ec.generate_private_key(curve)
     rsa_key = rsa.generate_private_key(65537, 2048)
     dsc = Signer(dsc_key, issue_certificate(csca, dsc_key.public_key(), serial=2,
-                                            not_before=not_before, not_after=not_after), keys.ECDSA)
+                                            not_before=not_before, not_after=not_after), signatures.ECDSA)
     dsc_pss = Signer(rsa_key, issue_certificate(csca, rsa_key.public_key(), serial=3,
                                                 common_name="DocVal Test DS RSA-PSS",
-                                                not_before=not_before, not_after=not_after), keys.RSA_PSS)
+                                                not_before=not_before, not_after=not_after), signatures.RSA_PSS)
     return PKI(csca=csca, dsc=dsc, dsc_rsa_pss=dsc_pss)
 
 
@@ -154,27 +155,27 @@ def generate_pki(*, country: str = DEMO_COUNTRY, curve: ec.EllipticCurve | None 
 
 def _signature_algorithm(signer_key: Any, scheme: str, hash_name: str) -> dict:
     h = _HASH_ASN1[hash_name]
-    if scheme == keys.ECDSA:
+    if scheme == signatures.ECDSA:
         return {"algorithm": f"{h}_ecdsa"}
-    if scheme == keys.RSA_PKCS1:
+    if scheme == signatures.RSA_PKCS1:
         return {"algorithm": f"{h}_rsa"}
-    if scheme == keys.RSA_PSS:
+    if scheme == signatures.RSA_PSS:
         return {"algorithm": "rsassa_pss", "parameters": algos.RSASSAPSSParams({
             "hash_algorithm": {"algorithm": h},
             "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": h}},
-            "salt_length": keys.digest_size(hash_name),
+            "salt_length": hashes.digest_size(hash_name),
         })}
     raise ValueError(f"cannot sign with scheme {scheme}")
 
 
 def _sign(key: Any, scheme: str, hash_name: str, data: bytes) -> bytes:
-    h = keys.crypto_hash(hash_name)
-    if scheme == keys.ECDSA:
+    h = hashes.crypto_hash(hash_name)
+    if scheme == signatures.ECDSA:
         return key.sign(data, ec.ECDSA(h))
-    if scheme == keys.RSA_PKCS1:
+    if scheme == signatures.RSA_PKCS1:
         return key.sign(data, padding.PKCS1v15(), h)
-    if scheme == keys.RSA_PSS:
-        return key.sign(data, padding.PSS(mgf=padding.MGF1(h), salt_length=keys.digest_size(hash_name)), h)
+    if scheme == signatures.RSA_PSS:
+        return key.sign(data, padding.PSS(mgf=padding.MGF1(h), salt_length=hashes.digest_size(hash_name)), h)
     raise ValueError(f"cannot sign with scheme {scheme}")
 
 
@@ -182,7 +183,7 @@ def sign_signed_data(econtent_type: str, econtent: bytes, signer: Signer, hash_n
                      signing_time: datetime | None = None, extra_certificates: tuple[bytes, ...] = (),
                      include_certificate: bool = True, use_ski: bool = False) -> bytes:
     """A DER CMS ContentInfo/SignedData with signed attributes, signed by ``signer``."""
-    digest = keys.digest(hash_name, econtent)
+    digest = hashes.digest(hash_name, econtent)
     attrs = [
         {"type": "content_type", "values": [econtent_type]},
         {"type": "message_digest", "values": [digest]},
@@ -254,12 +255,11 @@ def sign_sod(dg_hashes: dict[int, bytes], hash_name: str, dsc_key: Any, dsc_cert
     """EF.SOD (tag 77) for these DG hashes, signed by the DSC (scheme from its key type:
     ECDSA for EC keys, RSASSA-PSS for RSA keys unless ``scheme`` says otherwise)."""
     if scheme is None:
-        scheme = keys.ECDSA if isinstance(dsc_key, ec.EllipticCurvePrivateKey) else keys.RSA_PSS
+        scheme = signatures.ECDSA if isinstance(dsc_key, ec.EllipticCurvePrivateKey) else signatures.RSA_PSS
     content = lds_security_object(dg_hashes, hash_name, lds_version=lds_version)
     econtent_type = OID_LDS_SECURITY_OBJECT_LEGACY if legacy_oid else OID_LDS_SECURITY_OBJECT
     der = sign_signed_data(econtent_type, content, Signer(dsc_key, dsc_cert, scheme), hash_name,
                            signing_time=signing_time, use_ski=use_ski)
-    from docval.emrtd import tlv
     return tlv.encode(0x77, der)
 
 
@@ -267,7 +267,7 @@ def sod_for_data_groups(data_groups: dict[int, bytes], signer: Signer | None = N
                         hash_name: str = "SHA-256", **kwargs: Any) -> bytes:
     """EF.SOD covering the given DG files (demo DSC by default)."""
     signer = signer or demo_pki().dsc
-    hashes_ = {n: keys.digest(hash_name, data) for n, data in data_groups.items()}
+    hashes_ = {n: hashes.digest(hash_name, data) for n, data in data_groups.items()}
     return sign_sod(hashes_, hash_name, signer.key, signer.cert, scheme=signer.scheme, **kwargs)
 
 
@@ -278,7 +278,7 @@ def sign_card_security(security_infos_der: bytes, dsc_key: Any = None, dsc_cert:
         signer = demo_pki().dsc
         dsc_key, dsc_cert, scheme = signer.key, signer.cert, signer.scheme
     if scheme is None:
-        scheme = keys.ECDSA if isinstance(dsc_key, ec.EllipticCurvePrivateKey) else keys.RSA_PSS
+        scheme = signatures.ECDSA if isinstance(dsc_key, ec.EllipticCurvePrivateKey) else signatures.RSA_PSS
     return sign_signed_data(OID_SECURITY_OBJECT, security_infos_der, Signer(dsc_key, dsc_cert, scheme), hash_name)
 
 
@@ -322,9 +322,9 @@ def demo_pki() -> PKI:
         return x509.load_pem_x509_certificate(pem.encode("ascii"))
 
     return PKI(
-        csca=Signer(load(_DEMO_CSCA_KEY), cert(_DEMO_CSCA_CERT), keys.ECDSA),
-        dsc=Signer(load(_DEMO_DSC_KEY), cert(_DEMO_DSC_CERT), keys.ECDSA),
-        dsc_rsa_pss=Signer(load(_DEMO_DSC_RSA_KEY), cert(_DEMO_DSC_RSA_CERT), keys.RSA_PSS),
+        csca=Signer(load(_DEMO_CSCA_KEY), cert(_DEMO_CSCA_CERT), signatures.ECDSA),
+        dsc=Signer(load(_DEMO_DSC_KEY), cert(_DEMO_DSC_CERT), signatures.ECDSA),
+        dsc_rsa_pss=Signer(load(_DEMO_DSC_RSA_KEY), cert(_DEMO_DSC_RSA_CERT), signatures.RSA_PSS),
     )
 
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from docval.emrtd import files
 from docval.emrtd.atrinfo import encode_atr_info
+from docval.emrtd.ec import curve_by_pace_id
 from docval.emrtd.lds.dg11 import AdditionalPersonalDetails
 from docval.emrtd.lds.dg12 import AdditionalDocumentDetails
 from docval.emrtd.mrz import CanKey, MrzKey
@@ -231,7 +232,6 @@ def _pace_passport(mapping: str, cipher: str, parameter_id: int, key_agreement: 
 
 
 def _curve_name(parameter_id: int) -> str:
-    from docval.emrtd.ec import curve_by_pace_id
     return curve_by_pace_id(parameter_id).name
 
 

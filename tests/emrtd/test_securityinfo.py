@@ -329,3 +329,15 @@ def test_reencoding_card_access_keeps_privileged_info(kind):
     raw = _read(f"vsmartcard_npa/{kind}_ef_cardaccess.bin")
     infos = si.parse_card_access(raw)
     assert si.encode_security_infos(infos.items) == raw
+
+
+def test_nesting_and_indefinite_lengths_are_refused_before_asn1crypto_sees_them():
+    """T2/T3: tlv.check_depth runs over the whole SET first, inside unknown SecurityInfos too."""
+    deep = b"\x05\x00"
+    for _ in range(40):
+        deep = tlv.encode(0x30, deep)
+    with pytest.raises(ParseError, match="nesting deeper"):
+        si.parse_security_infos(_info(si.encode_oid("1.2.3.4"), deep))
+    indefinite = bytes.fromhex("308005000000")       # SEQUENCE of indefinite length holding a NULL
+    with pytest.raises(ParseError):
+        si.parse_security_infos(_info(si.encode_oid("1.2.3.4"), indefinite))

@@ -299,7 +299,7 @@ def test_sod_without_embedded_certificate_uses_a_dsc_from_ldif(tmp_path):
     assert store.count == 1 and len(store.document_signers) == 1
     dgs = {1: b"\x61\x00"}
     der = pki.sign_signed_data(pki.OID_LDS_SECURITY_OBJECT,
-                               pki.lds_security_object({1: pki.keys.digest("SHA-256", dgs[1])}, "SHA-256"),
+                               pki.lds_security_object({1: pki.hashes.digest("SHA-256", dgs[1])}, "SHA-256"),
                                p.dsc, include_certificate=False)
     sod = parse_sod(tlv.encode(0x77, der))
     assert sod.certificates == []

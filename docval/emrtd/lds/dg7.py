@@ -13,7 +13,7 @@ MAX_IMAGES = 16
 
 def parse_dg7(data: bytes) -> list[bytes]:
     root = dgfields.open_template(data, DG7_TAG, "DG7")
-    found = []
+    found: list[bytes] = []
     for item in dgfields.children(root, "DG7"):
         if item.tag == IMAGE:
             if len(found) >= MAX_IMAGES:

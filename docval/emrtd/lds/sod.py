@@ -10,7 +10,8 @@ from datetime import datetime
 
 from asn1crypto import core as asn1
 
-from docval.emrtd import keys
+from docval.emrtd.asn1types import AlgorithmIdentifier
+from docval.emrtd import hashes
 from docval.emrtd.certificate import Certificate
 from docval.emrtd.errors import EmrtdError, ParseError
 from docval.emrtd.lds.cms import SignedData, SignerInfo, parse_signed_data, unwrap_application
@@ -20,10 +21,6 @@ MAX_SOD_BYTES = 65535
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_LDS_SECURITY_OBJECT_LEGACY = "1.3.27.1.1.1"   # pre-2006 documents (docs/reliability.md X2)
 LDS_SECURITY_OBJECT_OIDS = (OID_LDS_SECURITY_OBJECT, OID_LDS_SECURITY_OBJECT_LEGACY)
-
-
-class _AlgorithmIdentifier(asn1.Sequence):
-    _fields = [("algorithm", asn1.ObjectIdentifier), ("parameters", asn1.Any, {"optional": True})]
 
 
 class _DataGroupHash(asn1.Sequence):
@@ -41,7 +38,7 @@ class _LDSVersionInfo(asn1.Sequence):
 class _LDSSecurityObject(asn1.Sequence):
     _fields = [
         ("version", asn1.Integer),
-        ("hash_algorithm", _AlgorithmIdentifier),
+        ("hash_algorithm", AlgorithmIdentifier),
         ("hashes", _DataGroupHashes),
         ("version_info", _LDSVersionInfo, {"optional": True}),
     ]
@@ -100,20 +97,20 @@ def parse_lds_security_object(econtent: bytes) -> tuple[int, str, dict[int, byte
         raise
     except Exception:
         raise ParseError("malformed LDSSecurityObject") from None
-    hash_name = keys.hash_name_for_oid(hash_oid)
-    size = keys.digest_size(hash_name)
-    hashes: dict[int, bytes] = {}
+    hash_name = hashes.hash_name_for_oid(hash_oid)
+    size = hashes.digest_size(hash_name)
+    dg_hashes: dict[int, bytes] = {}
     for number, value in entries:
         if not isinstance(number, int) or not 1 <= number <= 16:
             raise ParseError("LDSSecurityObject lists a data group number outside 1-16")
-        if number in hashes:
+        if number in dg_hashes:
             raise ParseError(f"LDSSecurityObject lists DG{number} twice")
         if not isinstance(value, bytes) or len(value) != size:
             raise ParseError(f"DG{number} hash length does not match {hash_name}")
-        hashes[number] = value
-    if not hashes:
+        dg_hashes[number] = value
+    if not dg_hashes:
         raise ParseError("LDSSecurityObject lists no data group")
-    return version, hash_name, hashes, lds_version, unicode_version
+    return version, hash_name, dg_hashes, lds_version, unicode_version
 
 
 def parse_sod(data: bytes) -> SOD:
