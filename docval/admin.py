@@ -53,7 +53,7 @@ class AdminResource(resource.Resource):
         if request.path == b"/metrics":
             request.setHeader(b"content-type", CONTENT_TYPE.encode("ascii"))
             return self._metrics.render()
-        if request.path == b"/jwks.json":
+        if request.path == b"/jwks.json" and self._jwks is not None:
             request.setHeader(b"content-type", b"application/jwk-set+json")
             return self._jwks
         return self._healthz(request)
@@ -104,6 +104,7 @@ class AdminService(StreamServerEndpointService):
     bound stops start-up, instead of a server running without its health check."""
 
     _raiseSynchronously = True
+    listen_description = ""   # the configured endpoint string, for the start-up error
 
     def privilegedStartService(self) -> None:
         try:
@@ -117,7 +118,7 @@ class AdminService(StreamServerEndpointService):
         """Fires with the listening port once started (for tests and port 0)."""
         if self._waitingForPort is None:
             return defer.fail(RuntimeError("the admin service is not started"))
-        d = defer.Deferred()
+        d: defer.Deferred[object] = defer.Deferred()
 
         def fire(port):
             d.callback(port)
