@@ -29,6 +29,7 @@ MYPY_CHECKED=(
     docval/config.py
     docval/endpoints.py
     docval/errors.py
+    docval/imaging.py
     docval/keys_cli.py
     docval/metrics.py
     docval/poster.py
