@@ -176,9 +176,10 @@ async def measure(reactor: Any, args: argparse.Namespace) -> dict[str, Any]:
 
             images_arriving: defer.Deferred = defer.Deferred()
 
-            def on_status(status: str) -> None:
-                if status == "READ_DG2" and not images_arriving.called:
-                    images_arriving.callback(None)
+            # Bound as a default: each round's attackers fire that round's Deferred.
+            def on_status(status: str, arriving: defer.Deferred = images_arriving) -> None:
+                if status == "READ_DG2" and not arriving.called:
+                    arriving.callback(None)
 
             attackers = [_phone(reactor, server.url, ReplayChip(hostile), on_status=on_status)
                          for _ in range(args.hostile)]

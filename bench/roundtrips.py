@@ -132,7 +132,7 @@ def format_table(report: dict[str, Any]) -> str:
             sp = row.get("speedup_vs_classic", {}).get(k)
             cells.append(f"{t:.2f}s" + (f" ({sp:.1f}x)" if sp is not None else ""))
         lines.append(cells)
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *lines)]
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *lines, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     out += [fmt.format(*cells) for cells in lines]

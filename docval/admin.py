@@ -9,7 +9,7 @@ bare 404/405 without a server banner or error page.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import Callable, Protocol
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService
@@ -22,6 +22,13 @@ from docval.metrics import CONTENT_TYPE
 
 Health = Callable[[], "tuple[bool, dict]"]
 
+
+class MetricsPage(Protocol):
+    """What /metrics serves: docval.metrics.Metrics (or NullMetrics, an empty page)."""
+
+    def render(self) -> bytes: ...
+
+
 _log = Logger()
 
 
@@ -30,7 +37,7 @@ class AdminResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, metrics, health: Health, jwks: dict | None = None) -> None:
+    def __init__(self, metrics: MetricsPage, health: Health, jwks: dict | None = None) -> None:
         super().__init__()
         self._metrics = metrics
         self._health = health
@@ -53,7 +60,7 @@ class AdminResource(resource.Resource):
         if request.path == b"/metrics":
             request.setHeader(b"content-type", CONTENT_TYPE.encode("ascii"))
             return self._metrics.render()
-        if request.path == b"/jwks.json":
+        if request.path == b"/jwks.json" and self._jwks is not None:
             request.setHeader(b"content-type", b"application/jwk-set+json")
             return self._jwks
         return self._healthz(request)
@@ -95,7 +102,7 @@ class AdminSite(server.Site):
         pass
 
 
-def admin_site(metrics, health: Health, jwks: dict | None = None) -> AdminSite:
+def admin_site(metrics: MetricsPage, health: Health, jwks: dict | None = None) -> AdminSite:
     return AdminSite(AdminResource(metrics, health, jwks))
 
 
@@ -104,6 +111,7 @@ class AdminService(StreamServerEndpointService):
     bound stops start-up, instead of a server running without its health check."""
 
     _raiseSynchronously = True
+    listen_description = ""   # the configured endpoint string, for the start-up error
 
     def privilegedStartService(self) -> None:
         try:
@@ -117,7 +125,7 @@ class AdminService(StreamServerEndpointService):
         """Fires with the listening port once started (for tests and port 0)."""
         if self._waitingForPort is None:
             return defer.fail(RuntimeError("the admin service is not started"))
-        d = defer.Deferred()
+        d: defer.Deferred[object] = defer.Deferred()
 
         def fire(port):
             d.callback(port)
@@ -127,7 +135,7 @@ class AdminService(StreamServerEndpointService):
         return d
 
 
-def make_admin_service(listen: str, metrics, health: Health, reactor=None,
+def make_admin_service(listen: str, metrics: MetricsPage, health: Health, reactor=None,
                        jwks: dict | None = None) -> IService:
     """A service serving ``/healthz``, ``/metrics`` and ``/jwks.json`` (when ``jwks`` is
     given) on the endpoint ``listen``.

@@ -72,7 +72,7 @@ def parse_ssl(description: str) -> tuple[list[str], dict[str, str]]:
     names = ("port", "privateKey", "certKey")
     if len(positional) > len(names):
         raise EndpointError("ssl: too many positional arguments")
-    for name, value in zip(names, positional):
+    for name, value in zip(names, positional, strict=False):  # fewer positionals is fine
         if name in keywords:
             raise EndpointError(f"ssl: option {name!r} given twice")
         keywords[name] = value

@@ -90,7 +90,10 @@ class ImageDecoder:
         except (BrokenProcessPool, RuntimeError):
             self._reset()
             return defer.fail(DecoderUnavailable("the image decoder is not available"))
-        d: defer.Deferred = defer.Deferred(lambda _: future.cancel())
+        def cancel(_: defer.Deferred) -> None:
+            future.cancel()   # a queued job never runs; a running one finishes and _done drops it
+
+        d: defer.Deferred = defer.Deferred(cancel)
         # Counted from submission: time waiting for a worker is bounded by the
         # others' timeouts, so this only fires for a decode that does not end.
         timer = self._reactor.callLater(self.timeout, self._expired, future, d)

@@ -11,12 +11,15 @@ several services in one process, and tests, do not clash.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from docval.errors import ALL_REASONS
+
+if TYPE_CHECKING:
+    from docval.trust.store import TrustStore
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -172,7 +175,7 @@ class Metrics:
         # session data; capped so a strange file name cannot bloat every scrape.
         self._trust_info.info({"version": str(version)[:64]})
 
-    def watch_crls(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+    def watch_crls(self, store: TrustStore, clock: Callable[[], float] = time.time) -> None:
         """Report the CRL freshness of ``store`` (the trust store in use) at every scrape."""
         from datetime import datetime, timezone
 
@@ -218,7 +221,7 @@ class NullMetrics:
     def set_trust_store(self, count: int, version: str) -> None:
         pass
 
-    def watch_crls(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+    def watch_crls(self, store: TrustStore, clock: Callable[[], float] = time.time) -> None:
         pass
 
     def render(self) -> bytes:

@@ -27,12 +27,12 @@ import json
 import random
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, cast
 from urllib.parse import urlsplit
 
 from twisted.application.internet import backoffPolicy
 from twisted.internet import defer, task
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -78,7 +78,8 @@ class _Discard(Protocol):
 
     def _abort(self) -> None:
         if self.transport is not None:
-            self.transport.stopProducing()
+            # A response body's transport is the response's producer: stopping it drops the connection.
+            cast(IPushProducer, self.transport).stopProducing()
 
     def dataReceived(self, data: bytes) -> None:
         self.seen += len(data)
@@ -299,7 +300,7 @@ class ResultPoster:
         d = http.post(url, data=body, headers=headers, allow_redirects=False, unbuffered=True)
         timer = self._clock.callLater(self._timeout, on_timeout)
 
-        def classify(result: Any) -> int:
+        def classify(result: Any) -> int | Failure:
             if timer.active():
                 timer.cancel()
             if not isinstance(result, Failure):

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import signal
 from dataclasses import replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.application.service import MultiService, Service
 from twisted.logger import Logger
 from twisted.python import usage
+
+if TYPE_CHECKING:
+    from docval.config import TrustConfig
+    from docval.trust.store import TrustStore
 
 _log = Logger(namespace="docval.service")
 
@@ -185,7 +189,7 @@ def cannot_listen(description: str, error: BaseException, option: str) -> str:
     return f"docval: cannot listen on {description!r}: {why}: {fix}"
 
 
-def load_trust(trust_config: Any) -> Any:
+def load_trust(trust_config: TrustConfig) -> TrustStore:
     """A fresh TrustStore from the [trust] section (plus the demo CSCA if asked)."""
     from docval.trust.store import TrustStore
 
@@ -198,7 +202,7 @@ def load_trust(trust_config: Any) -> Any:
     return _with_extra_anchor(trust_config, demo_csca_pem())
 
 
-def _with_extra_anchor(trust_config: Any, pem: bytes) -> Any:
+def _with_extra_anchor(trust_config: TrustConfig, pem: bytes) -> TrustStore:
     import os
     import tempfile
 

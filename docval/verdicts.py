@@ -133,7 +133,7 @@ RULES: tuple[Rule, ...] = (
     Rule("key-file-unreadable", (CA, AA), _file_is(FILE_UNREADABLE), FAILED,
          lambda mech, m: f"{_NAMES[mech]} failed: {m.key_file} could not be read{_detail(m.file_detail)}"),
     Rule("key-file-hash-mismatch", (CA, AA), _file_is(FILE_HASH_MISMATCH), FAILED,
-         lambda mech, m: f"{_NAMES[mech]} not attempted: {m.key_file[3:]} does not match its hash in EF.SOD"),
+         lambda mech, m: f"{_NAMES[mech]} not attempted: {(m.key_file or '')[3:]} does not match its hash in EF.SOD"),
     Rule("key-file-unsigned", (CA,), _file_is(FILE_UNSIGNED), FAILED,
          lambda mech, m: f"{_NAMES[mech]} failed: {m.key_file} is not validly signed{_detail(m.file_detail)}"),
     Rule("key-file-unusable", (CA, AA), _file_is(FILE_UNPARSABLE), FAILED,

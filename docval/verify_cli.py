@@ -19,10 +19,14 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from docval import __version__
 from docval.emrtd.errors import EmrtdError
+
+if TYPE_CHECKING:
+    from docval.emrtd.pa import PAResult
+    from docval.emrtd.trustview import TrustView
 
 EXIT_VERIFIED = 0
 EXIT_FAILED = 1
@@ -102,7 +106,7 @@ def _dgs_text(numbers: Sequence[int]) -> str:
     return ", ".join(f"DG{n}" for n in numbers)
 
 
-def _signed_details(pa: Any) -> dict[str, Any]:
+def _signed_details(pa: PAResult) -> dict[str, Any]:
     return {
         "signature_valid": pa.sod_signature_valid,
         "document_certificate_valid": pa.document_certificate_valid,
@@ -118,7 +122,7 @@ def _signed_details(pa: Any) -> dict[str, Any]:
     }
 
 
-def _card_security(data: bytes, trust: Any, at: datetime) -> dict[str, Any]:
+def _card_security(data: bytes, trust: TrustView | None, at: datetime) -> dict[str, Any]:
     from docval.emrtd.lds.cms import parse_signed_data
     from docval.emrtd.pa import verify_signed_data
 

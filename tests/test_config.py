@@ -301,7 +301,7 @@ def test_error_names_the_client_by_number_without_a_name(tmp_path):
 # The secret files --------------------------------------------------------------------------
 
 def client_with(tmp_path, **files):
-    lines = [f'[[client]]', f'client_id = "{SECRET_ID}"', 'name = "acme"',
+    lines = ['[[client]]', f'client_id = "{SECRET_ID}"', 'name = "acme"',
              'result_url = "https://results.example/r"']
     lines += [f'{key} = "{value}"' for key, value in files.items()]
     return "\n".join(lines) + "\n"

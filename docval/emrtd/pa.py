@@ -14,13 +14,13 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
 
 from docval.emrtd import countries, hashes, signatures
 from docval.emrtd.certificate import Certificate, signature_scheme
 from docval.emrtd.errors import EmrtdError
 from docval.emrtd.lds.cms import SignedData, SignerInfo
 from docval.emrtd.lds.sod import LDS_SECURITY_OBJECT_OIDS, SOD
+from docval.emrtd.trustview import TrustView
 
 SHA1_CUTOFF_YEAR = 2019
 MAX_DSC_RSA_BITS = 4096   # the DSC arrives from the chip: hostile input (K6)
@@ -31,21 +31,6 @@ _SCHEME_LABELS = {
     signatures.ECDSA: "ECDSA",
     signatures.ECDSA_PLAIN: "ECDSA-plain",
 }
-
-
-class TrustAnchors(Protocol):
-    """What PA needs from a trust store (docval.trust.store.TrustStore)."""
-
-    version: str
-
-    def issuer_candidates(self, cert: Certificate) -> list[Certificate]: ...
-
-    def is_revoked(self, cert: Certificate, issuer: Certificate | None = None) -> bool: ...
-
-    # Optional: ("current" | "stale" | "none", nextUpdate) for the CRLs of ``issuer``'s key.
-    # def revocation_status(self, issuer: Certificate, at: datetime) -> tuple[str, datetime | None]: ...
-
-    def signer_candidates(self, signer: SignerInfo) -> list[Certificate]: ...
 
 
 @dataclass
@@ -135,7 +120,7 @@ def check_signer(signed: SignedData, signer: SignerInfo, cert: Certificate, *,
     return SignatureCheck(False, algorithm, "signature over the signed attributes is invalid")
 
 
-def find_signer_certificate(signed: SignedData, signer: SignerInfo, trust: Any = None
+def find_signer_certificate(signed: SignedData, signer: SignerInfo, trust: TrustView | None = None
                             ) -> tuple[Certificate | None, str | None]:
     """The certificate named by the SignerInfo's sid, and a warning if matched loosely.
 
@@ -145,7 +130,7 @@ def find_signer_certificate(signed: SignedData, signer: SignerInfo, trust: Any =
     check still decides whether its key made the signature.
     """
     pool = list(signed.certificates)
-    if trust is not None and hasattr(trust, "signer_candidates"):
+    if trust is not None:
         pool += [c for c in trust.signer_candidates(signer) if c not in pool]
     if signer.ski is not None:
         exact = [c for c in pool if c.ski == signer.ski]
@@ -162,7 +147,7 @@ def find_signer_certificate(signed: SignedData, signer: SignerInfo, trust: Any =
     return None, None
 
 
-def _check_document_certificate(dsc: Certificate, trust: Any, at: datetime,
+def _check_document_certificate(dsc: Certificate, trust: TrustView | None, at: datetime,
                                 issuing_state: str | None, result: PAResult) -> bool:
     """DSC → trusted CSCA; fills csca_subject, dsc_valid_at_time and errors."""
     ok = True
@@ -231,11 +216,8 @@ def _check_document_certificate(dsc: Certificate, trust: Any, at: datetime,
     return ok
 
 
-def _note_revocation_freshness(trust: Any, csca: Certificate, at: datetime, result: PAResult) -> None:
-    status = getattr(trust, "revocation_status", None)
-    if status is None:
-        return
-    state, next_update = status(csca, at)
+def _note_revocation_freshness(trust: TrustView, csca: Certificate, at: datetime, result: PAResult) -> None:
+    state, next_update = trust.revocation_status(csca, at)
     result.revocation_checked = state == "current"
     if state == "stale":
         when = f"its nextUpdate was {next_update:%Y-%m-%d}" if next_update else "it has no nextUpdate"
@@ -243,7 +225,7 @@ def _note_revocation_freshness(trust: Any, csca: Certificate, at: datetime, resu
                                "certificate was not checked")
 
 
-def _verify_signed(signed: SignedData, trust: Any, at: datetime, issuing_state: str | None,
+def _verify_signed(signed: SignedData, trust: TrustView | None, at: datetime, issuing_state: str | None,
                    result: PAResult) -> Certificate | None:
     """Signature and document certificate of a SignedData; fills ``result``."""
     if len(signed.signer_infos) != 1:
@@ -271,7 +253,7 @@ def _verify_signed(signed: SignedData, trust: Any, at: datetime, issuing_state: 
     return dsc
 
 
-def verify_signed_data(signed: SignedData, trust: Any, at: datetime, *,
+def verify_signed_data(signed: SignedData, trust: TrustView | None, at: datetime, *,
                        issuing_state: str | None = None) -> PAResult:
     """Signature and signer chain of any eMRTD SignedData (EF.CardSecurity for PACE-CAM).
 
@@ -291,7 +273,7 @@ def verify_signed_data(signed: SignedData, trust: Any, at: datetime, *,
     return result.finish()
 
 
-def passive_authentication(sod: SOD, data_groups: dict[int, bytes], trust: Any, *,
+def passive_authentication(sod: SOD, data_groups: dict[int, bytes], trust: TrustView | None, *,
                            at: datetime, issuing_state: str | None = None) -> PAResult:
     """Passive Authentication of an EF.SOD and the data groups read (exact bytes).
 

@@ -28,11 +28,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Final, Iterable
 
 from docval.emrtd.certificate import Certificate, parse_certificate
 from docval.emrtd.errors import EmrtdError, ParseError
 from docval.emrtd.lds.cms import SignerInfo
+from docval.emrtd.trustview import RevocationState
 from docval.trust import ldif
 from docval.trust.crl import CRL, parse_crl
 from docval.trust.masterlist import SignedMasterList, read_master_list
@@ -61,9 +62,9 @@ class MasterListSource:
 
 
 #: ``TrustStore.revocation_status`` values.
-REVOCATION_CURRENT = "current"   # a CRL of the CSCA valid at the instant asked about
-REVOCATION_STALE = "stale"       # the CSCA's newest CRL is past its nextUpdate (or has none)
-REVOCATION_NO_CRL = "none"       # no CRL of this CSCA is loaded
+REVOCATION_CURRENT: Final = "current"   # a CRL of the CSCA valid at the instant asked about
+REVOCATION_STALE: Final = "stale"       # the CSCA's newest CRL is past its nextUpdate (or has none)
+REVOCATION_NO_CRL: Final = "none"       # no CRL of this CSCA is loaded
 
 
 class TrustStore:
@@ -338,7 +339,7 @@ class TrustStore:
             return cert.serial in self._revoked.get(issuer.spki, ())
         return cert.serial in self._revoked_by_name.get(cert.issuer_key, ())
 
-    def revocation_status(self, issuer: Certificate, at: datetime) -> tuple[str, datetime | None]:
+    def revocation_status(self, issuer: Certificate, at: datetime) -> tuple[RevocationState, datetime | None]:
         """Whether the CRLs of ``issuer``'s key can show a certificate is *not* revoked at ``at``.
 
         (``REVOCATION_CURRENT``, ``REVOCATION_STALE`` or ``REVOCATION_NO_CRL``, and the
@@ -382,3 +383,10 @@ def _is_ca(cert: Certificate) -> bool:
     if cert.is_ca:
         return True
     return cert.key_usage is not None and "key_cert_sign" in cert.key_usage
+
+
+if TYPE_CHECKING:
+    from docval.emrtd.trustview import TrustView
+
+    # mypy fails here when TrustStore stops providing what PA reads through TrustView.
+    _conforms: TrustView = TrustStore()

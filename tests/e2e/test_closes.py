@@ -233,7 +233,7 @@ async def test_result_server_behaviours_with_the_real_retry_schedule(make_stack,
     traces = await defer.gatherResults(
         [stacks[name].phone(client_id=POSTING, return_result=True) for name in scenarios])
     elapsed = reactor.seconds() - t0
-    for (name, (_, outcome, attempts)), trace in zip(scenarios.items(), traces):
+    for (name, (_, outcome, attempts)), trace in zip(scenarios.items(), traces, strict=True):
         stack = stacks[name]
         assert len(stack.results.posts) == attempts, name
         bodies = stack.results.bodies
@@ -253,7 +253,7 @@ async def test_result_server_behaviours_with_the_real_retry_schedule(make_stack,
     # docs/result-server.md: 3 s per attempt, then a retry (after a backoff of at most a few seconds).
     assert 3.0 <= posts[1].at - posts[0].at < 6.0
     retried = stacks["always-500"].results.posts
-    assert all(b.at > a.at for a, b in zip(retried, retried[1:]))
+    assert all(b.at > a.at for a, b in zip(retried, retried[1:], strict=False))
     assert elapsed < 30
     for stack in stacks.values():
         assert stack.factory.sessions == set() and stack.factory.posts == set()

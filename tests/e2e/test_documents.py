@@ -141,10 +141,10 @@ async def test_all_documents_at_once_each_result_reaches_its_own_phone_and_post(
     traces = await defer.gatherResults([
         stack.phone(name, chip=chip, client_id=FILES, return_result=True, validation_id=f"{i}-{name}",
                     max_pipelined_apdus=1 + i % 8, delay=0.001 * (i % 3))
-        for i, (name, chip) in enumerate(zip(names, chips))])
+        for i, (name, chip) in enumerate(zip(names, chips, strict=True))])
     posts = {p.body["client_validation_id"]: p.body["emrtd_passport"] for p in stack.results.posts}
     assert len(posts) == len(names)
-    for i, (name, chip, trace) in enumerate(zip(names, chips, traces)):
+    for i, (name, chip, trace) in enumerate(zip(names, chips, traces, strict=True)):
         trace.assert_closed_by_server(1000, None)
         assert posts[f"{i}-{name}"] == trace.result
         assert trace.result["files_binary"] == {k: doc.b64(v) for k, v in doc.chip_files(chip).items()}

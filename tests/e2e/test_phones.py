@@ -60,7 +60,7 @@ async def test_every_phone_variant_gets_the_same_result(make_stack):
     traces = dict(zip(PHONES, await defer.gatherResults([
         stack.phone(name, chip=chips[phone], client_id=RETURNING, return_result=True, **options)
         for phone, (options, _) in PHONES.items()
-    ])))
+    ]), strict=True))
     reference = traces["sdk-default"].result
     check_emrtd_passport(reference)
     dgs = doc.data_groups(chips["sdk-default"].chip)
@@ -162,7 +162,7 @@ async def test_start_message_forms_the_sdks_send_are_accepted(make_stack):
     }
     traces = await defer.gatherResults([
         stack.phone(client_id=RETURNING, return_result=True, edit=edit) for edit, _ in forms.values()])
-    for (what, (_, atr_info)), trace in zip(forms.items(), traces):
+    for (what, (_, atr_info)), trace in zip(forms.items(), traces, strict=True):
         trace.assert_closed_by_server(1000, None)
         assert (trace.statuses[0] == "READ_ATR_INFO") is atr_info, what
         assert trace.result["mrz_info"]["document_number"] == profiles.PASSPORT_NUMBER, what

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import urllib.request
 
-import pytest
 import pytest_twisted
 from twisted.internet.threads import deferToThread
 

@@ -33,7 +33,7 @@ def test_appendix_d1_kdf_3des():
 
 def test_appendix_d3_session_keys():
     k_seed = bytes(a ^ b for a, b in zip(h("0B795240CB7049B01C19B33E32804F0B"),
-                                         h("0B4F80323EB3191CB04970CB4052790B")))
+                                         h("0B4F80323EB3191CB04970CB4052790B"), strict=True))
     assert k_seed == h("0036D272F5C350ACAC50C3F572D23600")
     assert kdf(k_seed, KDF_ENC, TDES) == h("979EC13B1CBFE9DCD01AB0FED307EAE5")
     assert kdf(k_seed, KDF_MAC, TDES) == h("F1CB1F1FB5ADF208806B89DC579DC1F8")
@@ -76,7 +76,7 @@ def test_retail_mac_matches_an_independent_construction():
     k1 = K_MAC[:8]
     enc = Cipher(crypto._TripleDES(k1 * 3), modes.CBC(b"\x00" * 8)).encryptor()
     chained = (enc.update(data[:-8]) + enc.finalize())[-8:]
-    last = bytes(a ^ b for a, b in zip(chained, data[-8:]))
+    last = bytes(a ^ b for a, b in zip(chained, data[-8:], strict=True))
     e3 = Cipher(crypto._TripleDES(K_MAC + k1), modes.ECB()).encryptor()
     assert mac(TDES, K_MAC, data) == e3.update(last) + e3.finalize()
 

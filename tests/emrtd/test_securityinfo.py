@@ -151,7 +151,7 @@ def test_protocol_names():
     assert si.ca_oid("DH", "TDES") == "0.4.0.127.0.7.2.2.3.1.1"
     assert si.pace_oid("ECDH", "CAM", "AES128") == "0.4.0.127.0.7.2.2.4.6.2"
     with pytest.raises(UnsupportedError):
-        si.PACEInfo("1.2.3", 2).name
+        si.PACEInfo("1.2.3", 2).name  # noqa: B018 (the property raises)
 
 
 @given(st.lists(st.integers(0, 2**64), min_size=1, max_size=5), st.integers(0, 2), st.integers(0, 39))

@@ -14,10 +14,10 @@ from docval.emrtd.lds.sod import parse_sod
 from docval.sim import pki
 from tests.support.hostile_chips import fake_curve_spki
 from tests.hostile.chipharness import run_chip, run_hostile
+from tests.testdata import TESTDATA
 
 pytestmark = pytest.mark.hostile
 
-from tests.testdata import TESTDATA
 DG1 = b"\x61\x05\x5f\x1f\x02AB"
 DGS = {1: DG1}
 

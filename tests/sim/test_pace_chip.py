@@ -202,7 +202,7 @@ def test_one_mechanism_serves_interleaved_chips():
                 steps[i] = flows[i].send(answer)
             except StopIteration as done:
                 results[i] = done.value
-    for chip, link, result in zip(chips, links, results):
+    for chip, link, result in zip(chips, links, results, strict=True):
         link.start(result.sm)
         protected_challenge(chip, link)
     assert mech.completed == 2

@@ -12,7 +12,7 @@ from docval.emrtd.burst import SM_RESPONSE_OVERHEAD, answer_limit
 from docval.emrtd.crypto import AES128
 from docval.emrtd.errors import CommunicationError
 from docval.emrtd.sm import SecureMessaging
-from docval.errors import close_for
+from docval.errors import UnexpectedMessage, close_for
 from docval.ws.relay import ApduRelay
 
 from .harness import Harness, scripted_reader, start_message
@@ -80,7 +80,7 @@ def test_answer_longer_than_le_is_refused_on_arrival():
         relay.deliver(b"\x00" * (limit + 1))
     assert close_for(CommunicationError("x")).reason == "COMMUNICATION_FAILED"
     # The relay is done: nothing more is buffered, and the session cancels the reader.
-    with pytest.raises(Exception):
+    with pytest.raises(UnexpectedMessage):
         relay.deliver(SW)
     assert relay._responses == [] and relay._buffered == 0
     assert out == [] and clock.getDelayedCalls() == []
