@@ -40,6 +40,7 @@ from docval.errors import (
     UnexpectedMessage,
     close_for,
 )
+from docval.status import STATUSES, Status
 from docval.ws.relay import ApduRelay
 from docval.ws.startmessage import StartMessage, parse_start_message
 
@@ -51,14 +52,7 @@ PATH = "/ws1/validate"
 # Phones send a few hundred bytes of headers; proxies add some more.
 MAX_HANDSHAKE_BYTES = 16 * 1024
 
-#: docs/websocket-api.md (statuses), in order.  The reader reports all but DONE; the session sends DONE
-#: itself once the result is safely posted.
-STATUSES = (
-    "READ_ATR_INFO", "ACCESS_CONTROL", "READ_SOD", "READ_DG14", "CHIP_AUTHENTICATION",
-    "READ_DG15", "ACTIVE_AUTHENTICATION", "READ_DG1", "READ_DG2", "READ_DG7", "READ_DG11",
-    "READ_DG12", "PASSIVE_AUTHENTICATION", "DONE",
-)
-DONE = "DONE"
+DONE = Status.DONE
 # Log lines for phone messages ignored during the post, per session; the rest are counted.
 MAX_IGNORED_LOG_LINES = 3
 
