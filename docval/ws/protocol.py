@@ -41,6 +41,7 @@ from docval.errors import (
     close_for,
 )
 from docval.status import STATUSES, Status
+from docval.ws.phases import OPEN, Phase, SessionPhase
 from docval.ws.relay import ApduRelay
 from docval.ws.startmessage import StartMessage, parse_start_message
 
@@ -57,7 +58,7 @@ DONE = Status.DONE
 MAX_IGNORED_LOG_LINES = 3
 
 CONNECTING, AWAIT_START, READING, POSTING, CLOSING, CLOSED = (
-    "connecting", "await_start", "reading", "posting", "closing", "closed",
+    Phase.CONNECTING, Phase.AWAIT_START, Phase.READING, Phase.POSTING, Phase.CLOSING, Phase.CLOSED,
 )
 
 
@@ -103,7 +104,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
 
     def __init__(self) -> None:
         super().__init__()
-        self._phase = CONNECTING
+        self._phases = SessionPhase()
         self._return_result = False
         self._sid = ""
         self._t0 = 0.0
@@ -183,7 +184,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             clock = factory.clock
             self._sid = secrets.token_hex(8)
             self._t0 = clock.seconds()
-            self._phase = AWAIT_START
+            self._phases.transition(AWAIT_START)
             factory.session_opened(self)
             timeouts = factory.config.timeouts
             self._start_timer = clock.callLater(
@@ -216,6 +217,10 @@ class ValidateServerProtocol(WebSocketServerProtocol):
     @property
     def phase(self) -> str:
         return self._phase
+
+    @property
+    def _phase(self) -> Phase:
+        return self._phases.state
 
     @property
     def validation_id(self) -> str | None:
@@ -256,7 +261,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._cancel(self._start_timer)
         self._start_timer = None
         self._client = client
-        self._phase = READING
+        self._phases.transition(READING)
         timeouts = factory.config.timeouts
         self._relay = ApduRelay(
             self._send_apdu,
@@ -363,7 +368,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         if self._client.result_url is None:
             self._deliver(emrtd, jws)
             return
-        self._phase = POSTING
+        self._phases.transition(POSTING)
         # From here the session's outcome is the post's: the post is bounded by the
         # poster's own retry budget, and a session timer firing now would tell the
         # phone "failed" about a result the Result Server may well accept.
@@ -499,9 +504,9 @@ class ValidateServerProtocol(WebSocketServerProtocol):
 
     def _finish(self, close: Close) -> None:
         """Ends the session from our side: the close text message, then the close frame."""
-        if self._phase not in (AWAIT_START, READING, POSTING):
+        if self._phase not in OPEN:
             return
-        self._phase = CLOSING
+        self._phases.transition(CLOSING)
         self._close = close
         self._stop_work()
         message: dict[str, Any] = {"close_code": close.code}
@@ -535,10 +540,11 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             self._cancel(call)
             self.closeHandshakeTimeoutCall = None
         if self._phase in (CONNECTING, CLOSED):
-            self._phase = CLOSED
+            if self._phase == CONNECTING:
+                self._phases.transition(CLOSED)
             return
         was_ours = self._phase == CLOSING
-        self._phase = CLOSED
+        self._phases.transition(CLOSED)
         if not was_ours:
             # The phone left (or broke the WebSocket protocol) before we closed.
             self._close = close_for(ConnectionLost())
