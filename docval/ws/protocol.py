@@ -41,6 +41,7 @@ from docval.errors import (
     close_for,
 )
 from docval.status import STATUSES, Status
+from docval.ws.endline import TEMPLATE, SessionEnd
 from docval.ws.phases import OPEN, Phase, SessionPhase
 from docval.ws.relay import ApduRelay
 from docval.ws.startmessage import StartMessage, parse_start_message
@@ -561,30 +562,25 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         if self._step is not None:
             self._begin_step(None)
         relay = self._relay
-        steps = " ".join(f"{name}={seconds:.3f}s" for name, seconds in self._steps) or "-"
-        _log.info(
-            "session {session_id} ended: outcome={outcome} close_code={close_code} "
-            "close_reason={close_reason} detail={detail} duration={duration:.3f}s "
-            "client={client} validation_id={validation_id} platform={platform} steps=[{steps}] "
-            "apdus={apdus} bytes_out={bytes_out} bytes_in={bytes_in} post={post} "
-            "ignored_messages={ignored} algorithms={algorithms}",
+        record = SessionEnd(
             session_id=self._sid,
-            client=self._client.name if self._client is not None else "-",
             outcome=outcome,
             close_code=close.code,
-            close_reason=close.reason or "-",
-            detail=self._failure_detail or "-",
+            close_reason=close.reason,
+            detail=self._failure_detail,
             duration=self.factory.clock.seconds() - self._t0,
+            client=self._client.name if self._client is not None else None,
             validation_id=loggable(self._validation_id),
             platform=loggable(self._platform, 16),
-            steps=steps,
+            steps=tuple(self._steps),
             apdus=relay.commands if relay else 0,
             bytes_out=relay.bytes_out if relay else 0,
             bytes_in=relay.bytes_in if relay else 0,
-            post=self._post_note or "-",
+            post=self._post_note,
             ignored=self._ignored,
-            algorithms=json.dumps(self._summary, sort_keys=True) if self._summary else "-",
+            algorithms=self._summary,
         )
+        _log.info(TEMPLATE, **record.fields())
 
     def _drop(self) -> None:
         """Forget the session (docs/operations.md, privacy); a post still under way holds only its own copy."""
