@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -78,7 +78,6 @@ class ReadParams:
     max_response_bytes: int | None = None
     max_pipelined: int = 1
     trust: Any = None                    # docval.trust.store.TrustStore
-    files_binary: bool = False
     file_caps: files.FileCaps = files.FileCaps()    # [limits] of the configuration
     classic: bool = False                # JMRTD-like strategy, for benchmarks
     rng: Callable[[int], bytes] = os.urandom
@@ -86,7 +85,6 @@ class ReadParams:
     # Runs CPU-heavy verification (PA, pure-Python big-number work); the server
     # passes a thread-pool runner so one session cannot stall the others.
     offload: Callable[..., Awaitable[Any]] = _inline
-    steps: list[str] = field(default_factory=list)
     # Converts a JPEG 2000 image (bytes, pixel cap) to images.Converted; the server
     # passes its bounded pool of worker processes (docval.imaging), since decoding
     # holds the GIL.  Only images of verified data groups get here (_convert_images).
