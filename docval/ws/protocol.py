@@ -44,11 +44,11 @@ from docval.status import STATUSES, Status
 from docval.ws.endline import TEMPLATE, SessionEnd
 from docval.ws.phases import OPEN, Phase, SessionPhase
 from docval.ws.relay import ApduRelay
+from docval.ws.services import SessionHost
 from docval.ws.startmessage import StartMessage, parse_start_message
 
 if TYPE_CHECKING:
     from docval.config import ClientConfig
-    from docval.ws.factory import ValidateServerFactory
 
 PATH = "/ws1/validate"
 # Phones send a few hundred bytes of headers; proxies add some more.
@@ -101,7 +101,7 @@ _log = Logger(namespace="docval.session")
 class ValidateServerProtocol(WebSocketServerProtocol):
     # Autobahn owns ``self.log``; ours (``_log``) keeps its format under our control.
 
-    factory: "ValidateServerFactory"
+    factory: "SessionHost"
 
     def __init__(self) -> None:
         super().__init__()
