@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from docval.errors import ALL_REASONS
+from docval.status import Status
 
 if TYPE_CHECKING:
     from docval.trust.store import TrustStore
@@ -31,23 +32,9 @@ OUTCOMES = ("success", "failure")
 #: ``close_reason`` label values: the close reasons of docs/websocket-api.md, ``none`` for success.
 CLOSE_REASONS = ("none",) + ALL_REASONS
 
-#: ``step`` label values: the status names of docs/websocket-api.md plus the result post.
-STEPS = (
-    "READ_ATR_INFO",
-    "ACCESS_CONTROL",
-    "READ_SOD",
-    "READ_DG14",
-    "CHIP_AUTHENTICATION",
-    "READ_DG15",
-    "ACTIVE_AUTHENTICATION",
-    "READ_DG1",
-    "READ_DG2",
-    "READ_DG7",
-    "READ_DG11",
-    "READ_DG12",
-    "PASSIVE_AUTHENTICATION",
-    "POST_RESULT",
-)
+#: ``step`` label values: the status names of docs/websocket-api.md (DONE is a moment, not a step)
+#: plus the result post.
+STEPS = tuple(s.value for s in Status if s is not Status.DONE) + ("POST_RESULT",)
 
 # Chip steps take tens of milliseconds (a file read) to several seconds (PACE on a slow
 # chip behind a 1 s NFC timeout); the session limit is 90 s by default.

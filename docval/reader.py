@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -41,6 +41,7 @@ from docval.emrtd.errors import (
 from docval.emrtd.flow import Flow, Link, run_async
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.result import PADetails, Report
+from docval.status import Status
 from docval import verdicts
 from docval.verdicts import Facts
 
@@ -77,7 +78,6 @@ class ReadParams:
     max_response_bytes: int | None = None
     max_pipelined: int = 1
     trust: Any = None                    # docval.trust.store.TrustStore
-    files_binary: bool = False
     file_caps: files.FileCaps = files.FileCaps()    # [limits] of the configuration
     classic: bool = False                # JMRTD-like strategy, for benchmarks
     rng: Callable[[int], bytes] = os.urandom
@@ -85,7 +85,6 @@ class ReadParams:
     # Runs CPU-heavy verification (PA, pure-Python big-number work); the server
     # passes a thread-pool runner so one session cannot stall the others.
     offload: Callable[..., Awaitable[Any]] = _inline
-    steps: list[str] = field(default_factory=list)
     # Converts a JPEG 2000 image (bytes, pixel cap) to images.Converted; the server
     # passes its bounded pool of worker processes (docval.imaging), since decoding
     # holds the GIL.  Only images of verified data groups get here (_convert_images).
@@ -94,12 +93,12 @@ class ReadParams:
 
 
 async def read_document(transport: Transport, params: ReadParams,
-                        progress: Callable[[str], None]) -> Report:
+                        progress: Callable[[Status], None]) -> Report:
     return await _Session(transport, params, progress).run()
 
 
 class _Session:
-    def __init__(self, transport: Transport, params: ReadParams, progress: Callable[[str], None]):
+    def __init__(self, transport: Transport, params: ReadParams, progress: Callable[[Status], None]):
         self.transport = transport
         self.params = params
         self._progress = progress
@@ -129,7 +128,7 @@ class _Session:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def progress(self, status: str) -> None:
+    def progress(self, status: Status) -> None:
         self.report.steps.append(status)
         self._progress(status)
 
@@ -244,7 +243,7 @@ class _Session:
         if self.params.trust is not None:
             self.report.trust_store_version = getattr(self.params.trust, "version", None)
         await self._negotiate_sizes()
-        self.progress("ACCESS_CONTROL")
+        self.progress(Status.ACCESS_CONTROL)
         await self._access_control()
         await self._read_sod()
         await self._chip_authentication()
@@ -257,7 +256,7 @@ class _Session:
         p = self.params
         max_resp = p.max_response_bytes
         if p.extended_length and p.max_command_bytes is None and p.max_response_bytes is None:
-            self.progress("READ_ATR_INFO")
+            self.progress(Status.READ_ATR_INFO)
             self.max_response = MAX_RESPONSE_BYTES
             self._set_limits()
             if self.pipelining:
@@ -387,7 +386,7 @@ class _Session:
 
     async def _read_sod(self) -> None:
         from docval.emrtd.lds.sod import parse_sod
-        self.progress("READ_SOD")
+        self.progress(Status.READ_SOD)
         await self._read_sod_with_dg14()
         data = await self._read(files.EF_SOD, mandatory=True)
         try:
@@ -435,7 +434,7 @@ class _Session:
             if isinstance(ahead, burst.Pending):
                 ahead.flow.close()
             return None
-        self.progress(f"READ_DG{dg}")
+        self.progress(Status.read_dg(dg))
         try:
             data = await self._read(files.dg(dg), mandatory=mandatory)
         except SecureMessagingError:
@@ -489,7 +488,7 @@ class _Session:
                 ca.file("EF.DG14", verdicts.FILE_UNPARSABLE, "no Chip Authentication public key")
             return
         ca_info, ca_key = choice
-        self.progress("CHIP_AUTHENTICATION")
+        self.progress(Status.CHIP_AUTHENTICATION)
         try:
             # A chip that already answered an extended READ BINARY with 6700 gets the
             # short GENERAL AUTHENTICATE at once, not after one more 6700.
@@ -538,7 +537,7 @@ class _Session:
             aa.file("EF.DG15", verdicts.FILE_UNPARSABLE, str(exc))
             return
         aa.file("EF.DG15", verdicts.FILE_READ)
-        self.progress("ACTIVE_AUTHENTICATION")
+        self.progress(Status.ACTIVE_AUTHENTICATION)
         try:
             flow = active_authentication(key, aa_info, rng=self.params.rng)
             if self.pipelining and not self.ca_proof_pending:
@@ -641,7 +640,7 @@ class _Session:
 
     async def _passive_authentication(self) -> None:
         from docval.emrtd.pa import passive_authentication
-        self.progress("PASSIVE_AUTHENTICATION")
+        self.progress(Status.PASSIVE_AUTHENTICATION)
         trust = self.params.trust
         issuing_state = self.report.mrz.issuing_state if self.report.mrz is not None else None
         pa = await self.params.offload(

@@ -222,7 +222,6 @@ class ValidateServerFactory(WebSocketServerFactory):
             max_response_bytes=start.max_response_bytes,
             max_pipelined=start.max_pipelined_apdus,
             trust=self._trust(),
-            files_binary=client.files_binary,
             file_caps=FileCaps(self.config.limits.max_file_bytes, self.config.limits.max_commands_per_file),
             **kwargs,
         )

@@ -40,30 +40,26 @@ from docval.errors import (
     UnexpectedMessage,
     close_for,
 )
+from docval.status import STATUSES, Status
+from docval.ws.endline import TEMPLATE, SessionEnd
+from docval.ws.phases import OPEN, Phase, SessionPhase
 from docval.ws.relay import ApduRelay
+from docval.ws.services import SessionHost
 from docval.ws.startmessage import StartMessage, parse_start_message
 
 if TYPE_CHECKING:
     from docval.config import ClientConfig
-    from docval.ws.factory import ValidateServerFactory
 
 PATH = "/ws1/validate"
 # Phones send a few hundred bytes of headers; proxies add some more.
 MAX_HANDSHAKE_BYTES = 16 * 1024
 
-#: docs/websocket-api.md (statuses), in order.  The reader reports all but DONE; the session sends DONE
-#: itself once the result is safely posted.
-STATUSES = (
-    "READ_ATR_INFO", "ACCESS_CONTROL", "READ_SOD", "READ_DG14", "CHIP_AUTHENTICATION",
-    "READ_DG15", "ACTIVE_AUTHENTICATION", "READ_DG1", "READ_DG2", "READ_DG7", "READ_DG11",
-    "READ_DG12", "PASSIVE_AUTHENTICATION", "DONE",
-)
-DONE = "DONE"
+DONE = Status.DONE
 # Log lines for phone messages ignored during the post, per session; the rest are counted.
 MAX_IGNORED_LOG_LINES = 3
 
 CONNECTING, AWAIT_START, READING, POSTING, CLOSING, CLOSED = (
-    "connecting", "await_start", "reading", "posting", "closing", "closed",
+    Phase.CONNECTING, Phase.AWAIT_START, Phase.READING, Phase.POSTING, Phase.CLOSING, Phase.CLOSED,
 )
 
 
@@ -105,11 +101,11 @@ _log = Logger(namespace="docval.session")
 class ValidateServerProtocol(WebSocketServerProtocol):
     # Autobahn owns ``self.log``; ours (``_log``) keeps its format under our control.
 
-    factory: "ValidateServerFactory"
+    factory: "SessionHost"
 
     def __init__(self) -> None:
         super().__init__()
-        self._phase = CONNECTING
+        self._phases = SessionPhase()
         self._return_result = False
         self._sid = ""
         self._t0 = 0.0
@@ -189,7 +185,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             clock = factory.clock
             self._sid = secrets.token_hex(8)
             self._t0 = clock.seconds()
-            self._phase = AWAIT_START
+            self._phases.transition(AWAIT_START)
             factory.session_opened(self)
             timeouts = factory.config.timeouts
             self._start_timer = clock.callLater(
@@ -222,6 +218,10 @@ class ValidateServerProtocol(WebSocketServerProtocol):
     @property
     def phase(self) -> str:
         return self._phase
+
+    @property
+    def _phase(self) -> Phase:
+        return self._phases.state
 
     @property
     def validation_id(self) -> str | None:
@@ -262,7 +262,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         self._cancel(self._start_timer)
         self._start_timer = None
         self._client = client
-        self._phase = READING
+        self._phases.transition(READING)
         timeouts = factory.config.timeouts
         self._relay = ApduRelay(
             self._send_apdu,
@@ -369,7 +369,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         if self._client.result_url is None:
             self._deliver(emrtd, jws)
             return
-        self._phase = POSTING
+        self._phases.transition(POSTING)
         # From here the session's outcome is the post's: the post is bounded by the
         # poster's own retry budget, and a session timer firing now would tell the
         # phone "failed" about a result the Result Server may well accept.
@@ -505,9 +505,9 @@ class ValidateServerProtocol(WebSocketServerProtocol):
 
     def _finish(self, close: Close) -> None:
         """Ends the session from our side: the close text message, then the close frame."""
-        if self._phase not in (AWAIT_START, READING, POSTING):
+        if self._phase not in OPEN:
             return
-        self._phase = CLOSING
+        self._phases.transition(CLOSING)
         self._close = close
         self._stop_work()
         message: dict[str, Any] = {"close_code": close.code}
@@ -541,10 +541,11 @@ class ValidateServerProtocol(WebSocketServerProtocol):
             self._cancel(call)
             self.closeHandshakeTimeoutCall = None
         if self._phase in (CONNECTING, CLOSED):
-            self._phase = CLOSED
+            if self._phase == CONNECTING:
+                self._phases.transition(CLOSED)
             return
         was_ours = self._phase == CLOSING
-        self._phase = CLOSED
+        self._phases.transition(CLOSED)
         if not was_ours:
             # The phone left (or broke the WebSocket protocol) before we closed.
             self._close = close_for(ConnectionLost())
@@ -561,30 +562,25 @@ class ValidateServerProtocol(WebSocketServerProtocol):
         if self._step is not None:
             self._begin_step(None)
         relay = self._relay
-        steps = " ".join(f"{name}={seconds:.3f}s" for name, seconds in self._steps) or "-"
-        _log.info(
-            "session {session_id} ended: outcome={outcome} close_code={close_code} "
-            "close_reason={close_reason} detail={detail} duration={duration:.3f}s "
-            "client={client} validation_id={validation_id} platform={platform} steps=[{steps}] "
-            "apdus={apdus} bytes_out={bytes_out} bytes_in={bytes_in} post={post} "
-            "ignored_messages={ignored} algorithms={algorithms}",
+        record = SessionEnd(
             session_id=self._sid,
-            client=self._client.name if self._client is not None else "-",
             outcome=outcome,
             close_code=close.code,
-            close_reason=close.reason or "-",
-            detail=self._failure_detail or "-",
+            close_reason=close.reason,
+            detail=self._failure_detail,
             duration=self.factory.clock.seconds() - self._t0,
+            client=self._client.name if self._client is not None else None,
             validation_id=loggable(self._validation_id),
             platform=loggable(self._platform, 16),
-            steps=steps,
+            steps=tuple(self._steps),
             apdus=relay.commands if relay else 0,
             bytes_out=relay.bytes_out if relay else 0,
             bytes_in=relay.bytes_in if relay else 0,
-            post=self._post_note or "-",
+            post=self._post_note,
             ignored=self._ignored,
-            algorithms=json.dumps(self._summary, sort_keys=True) if self._summary else "-",
+            algorithms=self._summary,
         )
+        _log.info(TEMPLATE, **record.fields())
 
     def _drop(self) -> None:
         """Forget the session (docs/operations.md, privacy); a post still under way holds only its own copy."""

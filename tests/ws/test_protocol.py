@@ -111,7 +111,7 @@ def test_reader_gets_the_start_message_parameters():
     assert params.max_command_bytes == 1024 and params.max_response_bytes is None
     assert params.max_pipelined == 8 and params.extended_length is True
     assert params.access_key.document_number == "C01X00T47"
-    assert params.trust == "trust-store" and params.files_binary is False
+    assert params.trust == "trust-store"
 
 
 def test_pipelined_commands_are_sent_at_once_and_answered_in_order():
