@@ -41,7 +41,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import REFERENCE_PROFILE, SCENARIOS, Scenario, start_server  # noqa: E402
+from bench.harness import REFERENCE_PROFILE, SCENARIOS, Scenario, print_report, start_server  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from docval.sim.phone import PhoneFactory, PhoneProtocol  # noqa: E402
 
@@ -489,16 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return serve()
     _raise_fd_limit()
-    from twisted.internet import defer, task
-
-    async def body(reactor: Any) -> None:
-        report = await measure(reactor, args)
-        print(format_report(report))
-        if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-
-    task.react(lambda reactor: defer.ensureDeferred(body(reactor)), [])
-    return 0
+    return print_report(measure, format_report, args)
 
 
 if __name__ == "__main__":

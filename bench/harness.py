@@ -172,3 +172,20 @@ def phone_session(reactor: Any, url: str, chip: Any, options: PhoneOptions) -> A
 
     d = run_phone(url, chip, options, reactor=reactor, on_status=on_status)
     return d.addCallback(lambda record: PhoneRun(record, done_at[0] - t0 if done_at else None))
+
+
+def print_report(measure: Callable[[Any, Any], Awaitable[dict]], format_report: Callable[[dict], str],
+                 args: Any) -> int:
+    """Runs ``measure`` on a fresh reactor, prints its report and writes ``--json`` if asked."""
+    import json
+
+    from twisted.internet import defer, task
+
+    async def body(reactor: Any) -> None:
+        report = await measure(reactor, args)
+        print(format_report(report))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+    task.react(lambda reactor: defer.ensureDeferred(body(reactor)), [])
+    return 0

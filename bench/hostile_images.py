@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import statistics
 import subprocess
@@ -44,7 +43,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.capacity import RecordingChip, ReplayChip, ServerProcess  # noqa: E402
-from bench.harness import REFERENCE_PROFILE, Scenario  # noqa: E402
+from bench.harness import REFERENCE_PROFILE, Scenario, print_report  # noqa: E402
 from bench.machine import describe  # noqa: E402
 
 FAST = Scenario("android", extended_length=True)
@@ -253,16 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     _ARGS = args
-    from twisted.internet import defer, task
-
-    async def body(reactor: Any) -> None:
-        report = await measure(reactor, args)
-        print(format_report(report))
-        if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-
-    task.react(lambda reactor: defer.ensureDeferred(body(reactor)), [])
-    return 0
+    return print_report(measure, format_report, args)
 
 
 if __name__ == "__main__":
