@@ -201,6 +201,25 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: {e}") from None
 
 
+def load_signing(path: str | Path) -> "SigningConfig":
+    """``[signing]`` of a configuration file alone, for tools that need only the key.
+
+    The server's other start-up rules (e.g. at least one client) do not apply: docval-keys
+    must work on a fresh install, before any client is configured.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the configuration: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    try:
+        return _parse_signing(_table(data, "signing"), Path(path).resolve().parent, ())
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
 # --- parsing -------------------------------------------------------------------
 
 _SECTIONS = {"server", "timeouts", "trust", "admin", "client", "limits", "signing"}

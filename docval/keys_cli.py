@@ -33,15 +33,15 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
 def _key_paths(args: argparse.Namespace) -> list[str]:
     if args.key:
         return list(args.key)
-    from docval.config import ConfigError, load_config
+    from docval.config import ConfigError, load_signing
 
     try:
-        config = load_config(args.config)
+        signing = load_signing(args.config)
     except ConfigError as e:
         raise CliError(f"{e} (or give --key PATH)") from None
-    if config.signing.key_file is None:
+    if signing.key_file is None:
         raise CliError(f"{args.config}: [signing] key_file is not set (or give --key PATH)")
-    return [str(config.signing.key_file)]
+    return [str(signing.key_file)]
 
 
 def cmd_jwks(args: argparse.Namespace, out: TextIO) -> int:

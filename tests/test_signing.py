@@ -442,3 +442,16 @@ def test_twistd_exits_with_one_line_for_a_bad_key(tmp_path):
     assert proc.returncode != 0, output
     assert f"docval: [signing] key_file: {tmp_path / 'absent.pem'}: cannot read" in output
     assert "Traceback" not in output
+
+
+def test_keys_jwks_works_on_a_fresh_install_without_clients(tmp_path):
+    # The shipped configuration enables no client; the server refuses it, docval-keys must not.
+    key = write_new_key(tmp_path / "k.pem")
+    config = tmp_path / "docval.toml"
+    config.write_text('[trust]\ncsca = ["/nonexistent"]\n[signing]\nkey_file = "k.pem"\n')
+    code, out, err = run_cli("jwks", "--config", str(config))
+    assert code == 0, err
+    assert json.loads(out) == key.jwks()
+    config.write_text('[signing]\nkey_file = 3\n')
+    code, _, err = run_cli("jwks", "--config", str(config))
+    assert code == 1 and "[signing] key_file" in err
