@@ -64,8 +64,9 @@ def main(argv: list[str]) -> None:
             gc.collect()
             calls = [c for c in reactor.getDelayedCalls() if c.active()]
             names = [getattr(c.func, "__qualname__", repr(c.func)) for c in calls]
-            pool = getattr(service.poster, "_pool", None)
-            cached = sum(len(v) for v in getattr(pool, "_connections", {}).values()) if pool else 0
+            # One connection pool per Result Server TLS configuration (docval.poster).
+            pools = getattr(service.poster, "_pools", [])
+            cached = sum(len(v) for pool in pools for v in getattr(pool, "_connections", {}).values())
             body = {
                 # timers that belong to no session: the access-log clock and idle
                 # keep-alive connections of the Result Server pool
