@@ -20,7 +20,7 @@ import stat
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
 
 from docval.emrtd.files import (
@@ -29,6 +29,8 @@ from docval.emrtd.files import (
     MIN_COMMANDS_PER_FILE_CAP,
     MIN_FILE_SIZE_CAP,
 )
+
+_T = TypeVar("_T")
 
 DEMO_CLIENT_ID = "YOUR CLIENT ID"
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
@@ -187,18 +189,7 @@ def default_config() -> Config:
 
 
 def load_config(path: str | Path) -> Config:
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the configuration: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    base = Path(path).resolve().parent
-    try:
-        return parse_config(data, base_dir=base)
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+    return _load(path, lambda data, base: parse_config(data, base_dir=base))
 
 
 def load_signing(path: str | Path) -> "SigningConfig":
@@ -207,6 +198,11 @@ def load_signing(path: str | Path) -> "SigningConfig":
     The server's other start-up rules (e.g. at least one client) do not apply: docval-keys
     must work on a fresh install, before any client is configured.
     """
+    return _load(path, lambda data, base: _parse_signing(_table(data, "signing"), base, ()))
+
+
+def _load(path: str | Path, parse: Callable[[dict[str, Any], Path], _T]) -> _T:
+    """Reads the TOML file and parses it; every message starts with the file's path."""
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -215,7 +211,7 @@ def load_signing(path: str | Path) -> "SigningConfig":
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     try:
-        return _parse_signing(_table(data, "signing"), Path(path).resolve().parent, ())
+        return parse(data, Path(path).resolve().parent)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
 

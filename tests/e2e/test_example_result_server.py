@@ -24,6 +24,7 @@ from tests import certs
 from tests.schema import check_emrtd_passport
 
 from .stack import run_traced_phone
+from .test_delivery import make_pki
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "result_server.py"
@@ -65,17 +66,6 @@ class ExampleServer:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
-
-
-def make_pki() -> dict[str, certs.Issued]:
-    server_ca = certs.make_ca("Example Result Server CA")
-    client_ca = certs.make_ca("Example DocVal client CA")
-    return {
-        "server_ca": server_ca,
-        "server": certs.issue(server_ca, "127.0.0.1", ips=("127.0.0.1",)),
-        "client_ca": client_ca,
-        "client": certs.issue(client_ca, "docval-example", client=True),
-    }
 
 
 def start_docval(tmp: Path, pki: dict[str, certs.Issued], url: str, secret: bytes) -> tuple[Any, str]:
