@@ -8,20 +8,9 @@ from docval.emrtd.errors import AccessControlError, CommunicationError
 from docval.sim import profiles
 from tests.hostile.chipharness import assert_closed, run_chip, run_hostile
 from tests.schema import check_emrtd_passport
+from tests.support.flows import RecordingChip
 
 pytestmark = pytest.mark.hostile
-
-
-class Recording:
-    """The chip as the phone sees it: every command it relayed, for the size checks."""
-
-    def __init__(self, chip):
-        self.chip = chip
-        self.sent = []
-
-    def transmit(self, raw):
-        self.sent.append(bytes(raw))
-        return self.chip.transmit(raw)
 
 
 def _verdicts(out):
@@ -69,7 +58,7 @@ def test_K7_garbage_dg14_is_chip_authentication_failed(name, demo_trust):
 def test_K7_tiny_max_command_bytes_chains_chip_authentication(name, demo_trust):
     profile = profiles.get_profile(name)
     chip = profile.chip()
-    rec = Recording(chip)
+    rec = RecordingChip(chip)
     out = run_chip(rec, profile.access_key, demo_trust, max_command_bytes=64, max_response_bytes=1024)
     assert max(len(c) for c in rec.sent) <= 64
     assert out.result["chip_authentication_result"] == "SUCCESS", out.errors
@@ -84,7 +73,7 @@ def test_K7_no_extended_length_proves_dh_chip_authentication_by_chaining(name, c
     # CA, that alone makes AA UNAVAILABLE with nothing in errors.
     profile = profiles.get_profile(name)
     chip = profile.chip()
-    rec = Recording(chip)
+    rec = RecordingChip(chip)
     out = run_chip(rec, profile.access_key, demo_trust, extended_length=False)
     assert not any(len(c) > 261 for c in rec.sent)
     assert (chip.chained_parts > 0) is chained      # DH-1024 fits a short APDU, DH-2048 does not

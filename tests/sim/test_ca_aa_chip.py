@@ -16,6 +16,7 @@ from docval.emrtd.sm import SecureMessaging
 from docval.sim.aa_chip import AaChip, build_dg15
 from docval.sim.ca_chip import CaChip, CaKey, build_dg14
 from docval.sim.chip import VirtualChip
+from tests.support.flows import RecordingChip
 
 
 def _session(dg14: bytes = b"", dg15: bytes = b"", spec=crypto.AES128):
@@ -293,17 +294,6 @@ def test_ca_and_aa_on_a_chip_without_extended_length(rsa_key):
 
 # -- ISO 7816-4 command chaining under Secure Messaging (issue 15 §1) ----------------------
 
-class _Wire:
-    """The chip behind a recorder of raw commands (what the phone relays)."""
-
-    def __init__(self, chip):
-        self.chip = chip
-        self.sent = []
-
-    def transmit(self, raw):
-        self.sent.append(bytes(raw))
-        return self.chip.transmit(raw)
-
 
 @pytest.mark.parametrize("cipher", ["TDES", "AES128"])
 def test_ca_dh_2048_is_chained_in_short_apdus_each_part_protected(cipher):
@@ -311,7 +301,7 @@ def test_ca_dh_2048_is_chained_in_short_apdus_each_part_protected(cipher):
     chip, link = _session(dg14=build_dg14(key, cipher=cipher), spec=crypto.AES128)
     chip.mechanisms.append(CaChip(key))
     link.extended = False
-    wire = _Wire(chip)
+    wire = RecordingChip(chip)
     choice = ca.choose_ca(si.parse_dg14(build_dg14(key, cipher=cipher)))
     max_data = link.max_command_data()
     assert max_data == link.sm.max_plain_lc(261) < 256
@@ -349,7 +339,7 @@ def test_no_chaining_when_the_command_fits():
     dg14 = build_dg14(key)
     chip, link = _session(dg14=dg14)
     chip.mechanisms.append(CaChip(key))
-    wire = _Wire(chip)
+    wire = RecordingChip(chip)
     run(ca.chip_authentication(*ca.choose_ca(si.parse_dg14(dg14)), max_command_data=link.max_command_data()),
         link, wire.transmit)
     assert link.max_command_data() is None

@@ -112,3 +112,16 @@ class Script:
 
     def assert_done(self) -> None:
         assert not self.steps, f"{len(self.steps)} scripted answers not used"
+
+
+class RecordingChip:
+    """A chip behind a recorder of the raw commands relayed to it (what the phone sees),
+    for checks on command sizes and chaining."""
+
+    def __init__(self, chip: Any) -> None:
+        self.chip = chip
+        self.sent: list[bytes] = []
+
+    def transmit(self, raw: bytes) -> bytes:
+        self.sent.append(bytes(raw))
+        return self.chip.transmit(raw)
