@@ -58,7 +58,7 @@ def verify_and_decrypt(k_enc: bytes, k_mac: bytes, data: bytes) -> bytes:
 
 def bac_session(k_ifd: bytes, k_ic: bytes, rnd_ic: bytes, rnd_ifd: bytes) -> SecureMessaging:
     """The Secure Messaging session both sides derive after BAC (9303-11 §9.7.4)."""
-    seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic))
+    seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))
     ssc = int.from_bytes(rnd_ic[4:8] + rnd_ifd[4:8], "big")
     return SecureMessaging(TDES, kdf(seed, KDF_ENC, TDES), kdf(seed, KDF_MAC, TDES), ssc)
 
