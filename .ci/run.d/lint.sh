@@ -37,7 +37,9 @@ MYPY_CHECKED=(
     docval/quietpool.py
     docval/result.py
     docval/signing.py
+    docval/startup.py
     docval/tap.py
+    docval/trustload.py
     docval/verdicts.py
     docval/verify_cli.py
     docval/trust
