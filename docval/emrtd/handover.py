@@ -49,6 +49,7 @@ from docval.emrtd.ca import chip_authentication
 from docval.emrtd.errors import (AuthenticationError, CommandTooLong, FileReadError, LimitExceeded,
                                  ParseError, SecureMessagingError, StatusError, UnsupportedError)
 from docval.emrtd.flow import Answer, Flow, Link
+from docval.emrtd.lds.dg1 import parse_dg1
 from docval.emrtd.securityinfo import ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo
 from docval.emrtd.sm import SSC_MODULUS, SecureMessaging
 
@@ -308,7 +309,8 @@ def relay_chip_authentication(choice: CaChoice | None, info: SMInfo, *, max_tran
     Raises :class:`SecureMessagingError` (or another CommunicationError) when
     Secure Messaging broke: an answer that does not verify, 6987/6988, a plain 6F00
     (iOS), a clone chip that cannot follow the new keys; no handback is possible
-    then.  Raises :class:`FileReadError` when EF.DG1 cannot be read.  ``InvalidSMInfo``
+    then.  Raises :class:`FileReadError` when EF.DG1 cannot be read or is not a DG1
+(the phone parses the one it gets back).  ``InvalidSMInfo``
     for limits that are not integers.
     """
     for name, value in (("maxTransceiveLengthForSecureMessaging", max_transceive), ("maxBlockSize", max_block)):
@@ -367,9 +369,16 @@ def _max_command_data(link: Link) -> int | None:
 def _read_dg1(channel: _Channel, max_le: int, caps: files.FileCaps) -> Flow[bytes]:
     limits = files.ReadLimits(max_le=max_le, extended=False, use_sfi=True, pipeline=1, caps=caps)
     try:
-        return (yield from channel.run(files.read_file(files.dg(1), limits)))
+        data = yield from channel.run(files.read_file(files.dg(1), limits))
     except (LimitExceeded, StatusError, ParseError, UnsupportedError) as exc:
         raise FileReadError(f"EF.DG1 could not be read: {exc}") from None
+    try:
+        parse_dg1(data)
+    except (ParseError, LimitExceeded) as exc:
+        # Android parses the handed-back DG1 (JMRTD's DG1File) in its WebSocket thread and
+        # dies on a malformed one: end the session cleanly instead.
+        raise FileReadError(f"EF.DG1 is malformed: {exc}") from None
+    return data
 
 
 __all__ = ["AES", "DESEDE", "SUCCESS", "FAILED", "UNAVAILABLE", "PROVEN", "DISPROVEN", "REFUSED",

@@ -432,6 +432,16 @@ def test_dg1_above_the_file_cap_is_a_file_read_error():
         relay(chip, None, handed_over(link), caps=files.FileCaps(max_file_bytes=4096))
 
 
+@pytest.mark.parametrize("dg1", [bytes.fromhex("6105 5F1F 02 4142"), bytes.fromhex("6103 5F0100"),
+                                 bytes.fromhex("6104 5F1F 01 FF")], ids=["short-mrz", "no-mrz", "not-ascii"])
+def test_a_malformed_dg1_is_a_file_read_error(dg1):
+    # Android parses the handed-back DG1 and would die on it: the server closes instead.
+    chip = make_chip(None, None, dg1=dg1)
+    link, _ = phone_opens(chip)
+    with pytest.raises(FileReadError, match="EF.DG1 is malformed"):
+        relay(chip, None, handed_over(link))
+
+
 # -- the limits the phone announces ------------------------------------------------------------------
 
 
