@@ -310,8 +310,15 @@ def relay_chip_authentication(choice: CaChoice | None, info: SMInfo, *, max_tran
     Secure Messaging broke: an answer that does not verify, 6987/6988, a plain 6F00
     (iOS), a clone chip that cannot follow the new keys; no handback is possible
     then.  Raises :class:`FileReadError` when EF.DG1 cannot be read or is not a DG1
-(the phone parses the one it gets back).  ``InvalidSMInfo``
-    for limits that are not integers.
+    (the phone parses the one it gets back).  Raises ``InvalidSMInfo`` at once for
+    limits that are not integers.  An error status that comes unprotected (some chips
+    answer errors so) is a refusal like a protected one: if the chip dropped its
+    session with it, the DG1 read under the old keys fails and SecureMessagingError
+    follows.
+
+    Driving it (the commands are protected already, see the module docstring)::
+
+        outcome = await run_async(flow, Link(), transmit_many)   # one APDU per call
     """
     for name, value in (("maxTransceiveLengthForSecureMessaging", max_transceive), ("maxBlockSize", max_block)):
         if type(value) is not int:
