@@ -44,8 +44,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
 
 from docval.emrtd import crypto, files
-from docval.emrtd.apdu import MAX_SHORT_LE, SW_OK, SW_UNKNOWN, CommandAPDU, ResponseAPDU
-from docval.emrtd.ca import chip_authentication
+from docval.emrtd.apdu import (MAX_SHORT_LE, SW_OK, SW_UNKNOWN, SW_WRONG_LENGTH, CommandAPDU,
+                               ResponseAPDU)
+from docval.emrtd.ca import CaResult, chip_authentication
 from docval.emrtd.errors import (AuthenticationError, CommandTooLong, FileReadError, LimitExceeded,
                                  ParseError, SecureMessagingError, StatusError, UnsupportedError)
 from docval.emrtd.flow import Answer, Flow, Link
@@ -338,34 +339,47 @@ def _relay(choice: CaChoice | None, info: SMInfo, *, extended: bool, max_le: int
         dg1 = yield from _read_dg1(channel, max_le, caps)
         return RelayOutcome(UNAVAILABLE, sm_info(old), dg1, None,
                             "chip authentication not attempted: DG14 offers no usable key", None)
-    ca_info, ca_key = choice
-    sent = link.commands_sent
-    attempt: str | None
-    try:
-        result = yield from channel.run(chip_authentication(
-            ca_info, ca_key, rng=rng, extended_length=extended,
-            max_command_data=_max_command_data(link)))
-    except CommandTooLong as exc:
-        attempt, detail = (RESPONSE_TOO_LONG if exc.response else COMMAND_TOO_LONG), str(exc)
-    except StatusError as exc:              # a part of a chained command refused
-        attempt, detail = REFUSED, str(exc)
-    except AuthenticationError as exc:
-        # A status other than 9000 is a refusal; 9000 with a malformed answer is not a proof.
-        attempt = REFUSED if channel.last_sw != SW_OK else DISPROVEN
-        detail = str(exc)
-    except (UnsupportedError, ParseError, LimitExceeded) as exc:
-        attempt = None if link.commands_sent == sent else DISPROVEN
-        detail = str(exc)
-    else:
-        link.start(result.sm)
+    got = yield from _attempt(channel, choice, rng)
+    if isinstance(got, tuple) and got[0] == REFUSED and channel.last_sw == SW_WRONG_LENGTH and link.extended:
+        # The phone relays extended length but the chip has none (6700, still protected):
+        # once more in short APDUs, chained.
+        link.extended = False
+        got = yield from _attempt(channel, choice, rng)
+    if isinstance(got, CaResult):
+        link.start(got.sm)
         dg1 = yield from _read_dg1(channel, max_le, caps)
-        return RelayOutcome(SUCCESS, sm_info(result.sm), dg1, PROVEN,
-                            f"{result.protocol}: EF.DG1 verified under the new session keys", result.protocol)
+        return RelayOutcome(SUCCESS, sm_info(got.sm), dg1, PROVEN,
+                            f"{got.protocol}: EF.DG1 verified under the new session keys", got.protocol)
+    attempt, detail = got
     dg1 = yield from _read_dg1(channel, max_le, caps)
     if attempt is None:
         return RelayOutcome(UNAVAILABLE, sm_info(old), dg1, None,
                             f"chip authentication not attempted: {detail}", None)
     return RelayOutcome(FAILED, sm_info(old), dg1, attempt, f"chip authentication failed: {detail}", None)
+
+
+def _attempt(channel: _Channel, choice: CaChoice,
+             rng: Callable[[int], bytes]) -> Flow[CaResult | tuple[str | None, str]]:
+    """One run of Chip Authentication: its result, or (attempt word or None, why).
+
+    Anything that leaves the old session usable ends here; a broken session raises.
+    """
+    link = channel.link
+    sent = link.commands_sent
+    try:
+        return (yield from channel.run(chip_authentication(
+            choice[0], choice[1], rng=rng, extended_length=link.extended,
+            max_command_data=_max_command_data(link))))
+    except CommandTooLong as exc:
+        return (RESPONSE_TOO_LONG if exc.response else COMMAND_TOO_LONG), str(exc)
+    except StatusError as exc:              # a part of a chained command refused
+        return REFUSED, str(exc)
+    except AuthenticationError as exc:
+        # A status other than 9000 is a refusal; 9000 with a malformed answer is not a proof.
+        return (REFUSED if channel.last_sw != SW_OK else DISPROVEN), str(exc)
+    except (UnsupportedError, ParseError, LimitExceeded) as exc:
+        # Before any command (a DG14 that contradicts itself): not an attempt at all.
+        return (None if link.commands_sent == sent else DISPROVEN), str(exc)
 
 
 def _max_command_data(link: Link) -> int | None:

@@ -196,6 +196,18 @@ def test_dh_2048_on_an_extended_length_phone_is_one_command():
     phone_continues(chip, outcome)
 
 
+@pytest.mark.parametrize("cipher", ["TDES", "AES128"])
+def test_an_extended_length_phone_with_a_chip_without_it_falls_back_to_chaining(cipher):
+    # The phone can relay extended APDUs, the chip answers them 6700: short and chained instead.
+    chip = make_chip(build_dg14(dh_key(), cipher=cipher), CaChip(dh_key()), access="bac",
+                     quirks=ChipQuirks(extended_length=False))
+    link, dg14 = phone_opens(chip, access="bac")
+    outcome, phone = relay(chip, choice_of(dg14), handed_over(link), max_transceive=EXTENDED)
+    assert (outcome.check_result, outcome.attempt) == ("SUCCESS", "proven")
+    assert chip.chained_parts >= 2 and any(len(raw) > 261 for raw in phone.sent)
+    phone_continues(chip, outcome)
+
+
 def test_no_chip_authentication_info_falls_back_to_3des():
     # DG14 with the key only (some French passports): MSE:Set KAT, 3DES session keys after
     # an AES PACE session.
