@@ -1,4 +1,4 @@
-"""The virtual chip: ICAO 9303-11 Appendix D byte for byte, file system, strict SM, hooks."""
+"""The virtual chip: ICAO 9303-11 Appendix D byte for byte, file system, strict SM, the mechanism registry."""
 from __future__ import annotations
 
 import pytest
@@ -14,7 +14,10 @@ from docval.emrtd.files import (ATR_INFO, CARD_ACCESS, CARD_SECURITY, EF_COM, EF
 from docval.emrtd.flow import Link, run
 from docval.emrtd.mrz import MrzKey
 from docval.emrtd.sm import SecureMessaging
+from docval.sim.bac_chip import BacChip
 from docval.sim.chip import ChipQuirks, VirtualChip
+from docval.sim.file_chip import FileCommands
+from docval.sim.mechanism import Mechanism
 from tests.support.rng import scripted_rng
 
 h = bytes.fromhex
@@ -95,11 +98,20 @@ def test_external_authenticate_needs_a_fresh_challenge():
 
 
 def test_chip_without_bac_refuses_external_authenticate():
-    for chip in (make_chip(bac_key=None), make_chip(quirks=ChipQuirks(bac=False))):
-        link = Link()
-        run(select_application(), link, chip.transmit)
-        with pytest.raises(AccessControlError, match="6D00"):
-            run(bac(KEY), link, chip.transmit)
+    chip = make_chip(bac_key=None)
+    assert chip.mechanism(BacChip) is None
+    link = Link()
+    run(select_application(), link, chip.transmit)
+    with pytest.raises(AccessControlError, match="6D00"):
+        run(bac(KEY), link, chip.transmit)
+
+
+def test_external_authenticate_under_sm_is_6985():
+    chip = make_chip()
+    link = bac_session(chip)
+    raw = link.protect((CommandAPDU(0x00, 0x82, 0, 0, CMD_DATA, le=40),))[0]
+    assert link.unprotect([chip.transmit(raw)], 1)[0].sw == 0x6985
+    assert chip.access_granted          # the running session is untouched
 
 
 def test_tampered_mac_ends_sm_with_6988_and_nothing_is_readable_afterwards():
@@ -245,9 +257,27 @@ def test_odd_read_binary_by_fid_and_other_plain_refusals():
     assert chip.transmit(h("00CA000000")) == h("6D00")               # an instruction it lacks
 
 
+class Fixed(Mechanism):
+    """Claims one instruction and answers it with a fixed response (or a bug)."""
+
+    def __init__(self, ins, resp=ResponseAPDU(b"", 0x9000), *, requires_access=False, crash=False):
+        self.ins, self.resp, self.crash = ins, resp, crash
+        self.requires_access = requires_access
+        self.seen = []
+
+    def claims(self, cmd):
+        return cmd.ins == self.ins
+
+    def answer(self, chip, cmd):
+        if self.crash:
+            raise RuntimeError("boom")
+        self.seen.append(cmd)
+        return self.resp
+
+
 def test_plain_answer_longer_than_le_is_6700():
-    chip = VirtualChip(app_files={dg(1): DG1}, quirks=ChipQuirks(access_control_required=False))
-    chip.internal_authenticate = lambda c, cmd: ResponseAPDU(bytes(64), 0x9000)
+    chip = VirtualChip(app_files={dg(1): DG1}, quirks=ChipQuirks(access_control_required=False),
+                       mechanisms=[Fixed(0x88, ResponseAPDU(bytes(64), 0x9000))])
     assert chip.transmit(CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=16).encode()) == h("6700")
     assert chip.transmit(CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=64).encode()) == bytes(64) + h("9000")
 
@@ -326,21 +356,18 @@ def test_transmit_answers_every_byte_string(raws, with_sm):
         assert len(out) >= 2
 
 
-def test_a_bug_in_a_hook_becomes_6f00_and_ends_sm():
-    def broken(chip, cmd):
-        raise RuntimeError("boom")
-    chip = make_chip()
-    chip.internal_authenticate = broken
+def test_a_bug_in_a_mechanism_becomes_6f00_and_ends_sm():
+    chip = make_chip(mechanisms=[Fixed(0x88, crash=True)])
     link = bac_session(chip)
     raw = link.protect((CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=256),))[0]
     assert chip.transmit(raw) == h("6F00")
     assert chip.sm is None and not chip.access_granted
 
 
-# --- extension points --------------------------------------------------------
+# --- the mechanism registry ----------------------------------------------------
 
 
-class EchoMechanism:
+class EchoMechanism(Mechanism):
     """A fake MSE/GA mechanism recording what reaches it."""
 
     def __init__(self, p1, chip_keys=None, after=False):
@@ -349,14 +376,13 @@ class EchoMechanism:
         self.chip_keys = chip_keys
         self.after = after
 
-    def accepts_mse(self, chip, cmd):
-        return cmd.p1 == self.p1
+    def claims(self, cmd):
+        return cmd.ins == 0x86 or (cmd.ins == 0x22 and cmd.p1 == self.p1)
 
-    def mse(self, chip, cmd):
-        self.seen.append(("mse", cmd))
-        return ResponseAPDU(b"", 0x9000)
-
-    def general_authenticate(self, chip, cmd):
+    def answer(self, chip, cmd):
+        if cmd.ins == 0x22:
+            self.seen.append(("mse", cmd))
+            return ResponseAPDU(b"", 0x9000)
         self.seen.append(("ga", cmd))
         if self.chip_keys is not None and not cmd.cla & 0x10:
             if self.after:
@@ -422,27 +448,55 @@ def _mse_ga():
     assert resp.sw == 0x9000
 
 
-def test_internal_authenticate_hook():
+def test_a_mechanism_requiring_access_control_gets_its_command_only_after_it():
     chip = make_chip()
     assert chip.transmit(h("008800000811223344556677880000"[:-2])) == h("6D00")
-    seen = []
-
-    def aa(chip_, cmd):
-        seen.append(cmd)
-        return ResponseAPDU(b"\x01" * 8, 0x9000)
-    chip.internal_authenticate = aa
+    aa = Fixed(0x88, ResponseAPDU(b"\x01" * 8, 0x9000), requires_access=True)
+    chip.mechanisms.append(aa)
     cmd = CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=256)
-    assert chip.transmit(cmd.encode()) == h("6982")
+    assert chip.transmit(cmd.encode()) == h("6982") and not aa.seen
     link = bac_session(chip)
     resp = link.unprotect([chip.transmit(link.protect((cmd,))[0])], 1)[0]
     assert resp == ResponseAPDU(b"\x01" * 8, 0x9000)
-    assert seen[0].data == bytes(8) and seen[0].cla == 0x00
+    assert aa.seen[0].data == bytes(8) and aa.seen[0].cla == 0x00
+    # a chip whose quirks need no access control answers at once
+    open_aa = Fixed(0x88, ResponseAPDU(b"\x01" * 8, 0x9000), requires_access=True)
+    open_chip = make_chip(quirks=ChipQuirks(access_control_required=False), mechanisms=[open_aa])
+    assert open_chip.transmit(cmd.encode()) == b"\x01" * 8 + h("9000")
+
+
+def test_mechanisms_are_plugged_after_the_file_commands_and_bac_and_found_by_class():
+    extra = Fixed(0xCA, ResponseAPDU(b"\x42", 0x9000))
+    chip = make_chip(mechanisms=[extra])
+    assert [type(m) for m in chip.mechanisms] == [FileCommands, BacChip, Fixed]
+    assert chip.mechanism(Fixed) is extra and chip.mechanism(EchoMechanism) is None
+    assert chip.transmit(h("00CA000000")) == h("429000")          # an instruction the core lacks
+    assert chip.transmit(h("10CA000000")) == h("6884")            # chained: only MSE and GA chain
+    assert len(extra.seen) == 1
+
+
+def test_the_first_mechanism_claiming_a_command_answers_it():
+    first, second = Fixed(0xCA, ResponseAPDU(b"\x01", 0x9000)), Fixed(0xCA, ResponseAPDU(b"\x02", 0x9000))
+    chip = make_chip(mechanisms=[first, second])
+    assert chip.transmit(h("00CA000000")) == h("019000") and not second.seen
+
+
+def test_general_authenticate_goes_only_to_the_current_environment():
+    """GA never reaches a mechanism whose MSE did not set the environment, even if it claims GA."""
+    m1, m2 = EchoMechanism(0xC1), EchoMechanism(0x41)
+    chip = make_chip(mechanisms=[m1, m2])
+    assert chip.transmit(h("002241A4038001FF")) == h("9000")       # m2 takes the MSE
+    assert chip.transmit(h("0086000002" "7C00" "00")) == h("7C009000")
+    assert not m1.seen and [kind for kind, _ in m2.seen] == ["mse", "ga"]
+    chip.drop_sm()                                                  # access control lost: no environment
+    assert chip.transmit(h("0086000002" "7C00" "00")) == h("6985")
+    assert len(m2.seen) == 2
 
 
 def test_repr_shows_no_keys_or_data():
     chip = make_chip()
     bac_session(chip)
-    text = repr(chip) + repr(chip.bac) + repr(chip.fs) + repr(chip.fs.application.by_fid[dg(1).fid])
+    text = repr(chip) + repr(chip.mechanisms) + repr(chip.fs) + repr(chip.fs.application.by_fid[dg(1).fid])
     assert "XXXX" not in text and "L898902C" not in text
 
 
