@@ -257,10 +257,13 @@ def test_odd_read_binary_by_fid_and_other_plain_refusals():
     assert chip.transmit(h("00CA000000")) == h("6D00")               # an instruction it lacks
 
 
+OK = ResponseAPDU(b"", 0x9000)
+
+
 class Fixed(Mechanism):
     """Claims one instruction and answers it with a fixed response (or a bug)."""
 
-    def __init__(self, ins, resp=ResponseAPDU(b"", 0x9000), *, requires_access=False, crash=False):
+    def __init__(self, ins, resp=OK, *, requires_access=False, crash=False):
         self.ins, self.resp, self.crash = ins, resp, crash
         self.requires_access = requires_access
         self.seen = []

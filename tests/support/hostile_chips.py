@@ -31,6 +31,7 @@ from typing import Any, Callable, TypeVar
 
 from asn1crypto import cms, core
 from asn1crypto import keys as akeys
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from docval.emrtd import ec, files, tlv
 from docval.emrtd.apdu import CommandAPDU, ResponseAPDU
@@ -54,7 +55,7 @@ from docval.emrtd.securityinfo import (
     pace_oid,
     parse_dg14,
 )
-from docval.emrtd.sm import DO_ENCRYPTED, DO_ENCRYPTED_ODD, DO_MAC, DO_STATUS, SM_CLA_BITS
+from docval.emrtd.sm import DO_ENCRYPTED, DO_ENCRYPTED_ODD, DO_MAC, DO_STATUS, SM_CLA_BITS, SecureMessaging
 from docval.sim import datagroups, pki
 from docval.sim.aa_chip import AaChip
 from docval.sim.ca_chip import CaChip
@@ -167,8 +168,16 @@ def is_protected(raw: bytes) -> bool:
     return bool(raw) and raw[0] & SM_CLA_BITS == SM_CLA_BITS
 
 
-def _ssc_bytes(sm: Any) -> bytes:
+def _ssc_bytes(sm: SecureMessaging) -> bytes:
     return sm.ssc.to_bytes(sm.spec.block_size, "big")
+
+
+def _session(chip: HostileChip) -> SecureMessaging:
+    """The chip's SM session keys, which a phone that ran access control holds as well."""
+    sm = chip.inner.sm
+    if sm is None:
+        raise AssertionError("forging a protected answer needs a Secure Messaging session")
+    return sm
 
 
 def remac(chip: HostileChip, dos: bytes, sw: int) -> bytes:
@@ -177,7 +186,7 @@ def remac(chip: HostileChip, dos: bytes, sw: int) -> bytes:
     Only a party holding the session keys can do this: after BAC the phone can
     (it knows the MRZ), so everything *after* the MAC check must hold too (S2-S4).
     """
-    sm = chip.inner.sm
+    sm = _session(chip)
     mac = sm._mac(_ssc_bytes(sm), dos)
     return dos + tlv.encode(DO_MAC, mac) + sw.to_bytes(2, "big")
 
@@ -275,7 +284,7 @@ def _ragged_cryptogram(chip: HostileChip, items: list[tlv.TLV]) -> bytes:
 
 def _bad_padding(chip: HostileChip, items: list[tlv.TLV]) -> bytes:
     """A cryptogram that decrypts to a block without ISO 9797-1 M2 padding (padding-oracle probe)."""
-    sm = chip.inner.sm
+    sm = _session(chip)
     bs = sm.spec.block_size
     iv = sm._iv(_ssc_bytes(sm))
     cryptogram = cbc_encrypt(sm.spec, sm._k_enc, iv, b"\x41" * bs)   # no 80 00.. at the end
@@ -397,7 +406,7 @@ def _pace_domain(chip: HostileChip) -> Any:
 
 def _dh_value(which: str) -> Callable[[HostileChip, CommandAPDU, bytes], bytes]:
     def forge(chip: HostileChip, cmd: CommandAPDU, value: bytes) -> bytes:
-        p = _pace_domain(chip).prime
+        p: int = _pace_domain(chip).prime
         number = {"zero": 0, "one": 1, "p-1": p - 1, "p": p,
                   "non-subgroup": _non_subgroup_element(_pace_domain(chip))}[which]
         return number.to_bytes(len(value), "big")
@@ -431,6 +440,8 @@ def _aa_replay(chip: HostileChip, cmd: CommandAPDU, resp: ResponseAPDU) -> Respo
 def _aa_bad_trailer(chip: HostileChip, cmd: CommandAPDU, resp: ResponseAPDU) -> ResponseAPDU:
     """A correctly *signed* ISO 9796-2 block whose trailer names no hash (RSA only)."""
     key = chip.mechanism(AaChip).private_key
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("aa-bad-trailer needs a chip with an RSA Active Authentication key")
     numbers = key.private_numbers()
     n, d = numbers.public_numbers.n, numbers.d
     k = (n.bit_length() + 7) // 8
@@ -463,10 +474,11 @@ def huge_rsa_spki(bits: int = 16384, e: int = (1 << 16) + 1) -> bytes:
     """A SubjectPublicKeyInfo with an RSA modulus of ``bits`` bits (K6: 7 s of CPU if accepted)."""
     rnd = random.Random(bits)
     n = rnd.getrandbits(bits) | (1 << (bits - 1)) | 1
-    return akeys.PublicKeyInfo({
+    der: bytes = akeys.PublicKeyInfo({
         "algorithm": {"algorithm": "rsa"},
         "public_key": akeys.RSAPublicKey({"modulus": n, "public_exponent": e}),
     }).dump()
+    return der
 
 
 def _integer(v: int) -> bytes:
@@ -555,6 +567,13 @@ def _plain(when: Callable[[HostileChip, CommandAPDU], bool],
 
 def _files(change: Callable[[VirtualChip], None]) -> Callable[[HostileChip, Any], None]:
     return lambda chip, profile: change(chip.inner)
+
+
+def _quirks(**changes: Any) -> Callable[[HostileChip, Any], None]:
+    def setup(chip: HostileChip, profile: Any) -> None:
+        for name, value in changes.items():
+            setattr(chip.inner.quirks, name, value)
+    return setup
 
 
 def _both(*setups: Callable[[HostileChip, Any], None]) -> Callable[[HostileChip, Any], None]:
@@ -732,10 +751,9 @@ BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
     Behaviour("sm-data-missing", "A2", "the first protected answer is a plain 6987",
               _raw(nth_protected(1), lambda c, r, s: b"\x69\x87")),
     Behaviour("wrong-length-6700", "A2", "READ BINARY above 200 bytes answers 6700 (the Le ladder)",
-              lambda chip, profile: setattr(chip.inner.quirks, "max_le", 200)),
+              _quirks(max_le=200)),
     Behaviour("wrong-length-6c", "A2", "READ BINARY above 100 bytes answers 6C64",
-              lambda chip, profile: (setattr(chip.inner.quirks, "max_le", 100),
-                                     setattr(chip.inner.quirks, "too_long_sw", "6C"))),
+              _quirks(max_le=100, too_long_sw="6C")),
     Behaviour("longer-than-le", "A3", "READ BINARY answers 8 bytes more than Le", _plain(_is_read, _longer_than_le)),
     Behaviour("data-on-select", "A3", "SELECT without response data (P2=0C) answers data",
               _plain(lambda c, cmd: cmd.ins == INS_SELECT and cmd.p2 == 0x0C, _data_on_select)),
@@ -873,7 +891,8 @@ def _shift_from(when: Callable[[HostileChip, bytes], bool]) -> Callable[[Hostile
             if not (is_protected(raw) and when(chip, raw)):
                 return resp
             chip.state["shift"] = chip.previous_protected_answer or resp
-        out, chip.state["shift"] = chip.state["shift"], resp
+        out: bytes = chip.state["shift"]
+        chip.state["shift"] = resp
         return out
     return lambda chip, profile: chip.raw_hooks.append(hook)
 
