@@ -1,6 +1,8 @@
 """The virtual chip: ICAO 9303-11 Appendix D byte for byte, file system, strict SM, the mechanism registry."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -11,13 +13,13 @@ from docval.emrtd.crypto import AES128, AES256, TDES
 from docval.emrtd.errors import AccessControlError, FileAccessDenied, SecureMessagingError
 from docval.emrtd.files import (ATR_INFO, CARD_ACCESS, CARD_SECURITY, EF_COM, EF_SOD, EMRTD_AID, ReadLimits,
                                 dg, read_file, select_application, select_master_file)
-from docval.emrtd.flow import Link, run
+from docval.emrtd.flow import Flow, Link, run
 from docval.emrtd.mrz import MrzKey
 from docval.emrtd.sm import SecureMessaging
 from docval.sim.bac_chip import BacChip
 from docval.sim.chip import ChipQuirks, VirtualChip
 from docval.sim.file_chip import FileCommands
-from docval.sim.mechanism import Mechanism
+from docval.sim.mechanism import ChipContext, Mechanism
 from tests.support.rng import scripted_rng
 
 h = bytes.fromhex
@@ -41,41 +43,41 @@ DG1 = tlv.encode(0x61, b"\x5F\x1F" + b"X" * 88)
 ATR = h("7F6608020208000202080047030000C0")
 
 
-def apdu(chip, hexstr: str) -> str:
+def apdu(chip: VirtualChip, hexstr: str) -> str:
     return chip.transmit(h(hexstr)).hex().upper()
 
 
-def make_chip(**kw) -> VirtualChip:
+def make_chip(**kw: Any) -> VirtualChip:
     kw.setdefault("bac_key", KEY)
     return VirtualChip(master_files={CARD_ACCESS: tlv.encode(0x31, b"\x30\x00"), ATR_INFO: ATR},
                        app_files={EF_COM: EF_COM_D4, dg(1): DG1, EF_SOD: tlv.encode(0x77, b"\x30\x00")}, **kw)
 
 
-def bac_session(chip, key=KEY):
+def bac_session(chip: VirtualChip, key: MrzKey = KEY) -> Link:
     link = Link()
     run(select_application(), link, chip.transmit)
     link.start(run(bac(key), link, chip.transmit))
     return link
 
 
-def test_appendix_d3_and_d4_byte_for_byte():
+def test_appendix_d3_and_d4_byte_for_byte() -> None:
     chip = make_chip(rng=scripted_rng(RND_IC, K_IC))
     assert apdu(chip, "00A4040C07A0000002471001") == "9000"
     assert apdu(chip, "0084000008") == RND_IC.hex().upper() + "9000"
     assert apdu(chip, "0082000028" + CMD_DATA.hex() + "28") == RESP_DATA.hex().upper() + "9000"
-    assert chip.access_granted and chip.sm.ssc == 0x887022120C06C226
+    assert chip.access_granted and chip.sm is not None and chip.sm.ssc == 0x887022120C06C226
     for command, response in D4:
         assert apdu(chip, command) == response
 
 
-def test_bac_and_read_through_the_terminal_flows():
+def test_bac_and_read_through_the_terminal_flows() -> None:
     chip = make_chip()
     link = bac_session(chip)
     assert run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit) == DG1
     assert run(read_file(EF_COM, ReadLimits(max_le=223, use_sfi=False)), link, chip.transmit) == EF_COM_D4
 
 
-def test_wrong_mrz_key_is_6300_and_nothing_is_readable():
+def test_wrong_mrz_key_is_6300_and_nothing_is_readable() -> None:
     chip = make_chip()
     link = Link()
     run(select_application(), link, chip.transmit)
@@ -86,7 +88,7 @@ def test_wrong_mrz_key_is_6300_and_nothing_is_readable():
         run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit)
 
 
-def test_external_authenticate_needs_a_fresh_challenge():
+def test_external_authenticate_needs_a_fresh_challenge() -> None:
     chip = make_chip(rng=scripted_rng(RND_IC, K_IC))
     apdu(chip, "00A4040C07A0000002471001")
     assert apdu(chip, "0082000028" + CMD_DATA.hex() + "28") == "6985"   # no challenge yet
@@ -97,7 +99,7 @@ def test_external_authenticate_needs_a_fresh_challenge():
     assert apdu(chip, "0082000028" + CMD_DATA.hex() + "28") == "6985"
 
 
-def test_chip_without_bac_refuses_external_authenticate():
+def test_chip_without_bac_refuses_external_authenticate() -> None:
     chip = make_chip(bac_key=None)
     assert chip.mechanism(BacChip) is None
     link = Link()
@@ -106,7 +108,7 @@ def test_chip_without_bac_refuses_external_authenticate():
         run(bac(KEY), link, chip.transmit)
 
 
-def test_external_authenticate_under_sm_is_6985():
+def test_external_authenticate_under_sm_is_6985() -> None:
     chip = make_chip()
     link = bac_session(chip)
     raw = link.protect((CommandAPDU(0x00, 0x82, 0, 0, CMD_DATA, le=40),))[0]
@@ -114,10 +116,11 @@ def test_external_authenticate_under_sm_is_6985():
     assert chip.access_granted          # the running session is untouched
 
 
-def test_tampered_mac_ends_sm_with_6988_and_nothing_is_readable_afterwards():
+def test_tampered_mac_ends_sm_with_6988_and_nothing_is_readable_afterwards() -> None:
     chip = make_chip()
     link = bac_session(chip)
     sm = link.sm
+    assert sm is not None
     protected = sm.wrap(CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=16)).encode()
     tampered = protected[:-3] + bytes([protected[-3] ^ 1]) + protected[-2:]
     assert chip.transmit(tampered).hex().upper() == "6988"
@@ -131,7 +134,7 @@ def test_tampered_mac_ends_sm_with_6988_and_nothing_is_readable_afterwards():
     assert chip.sm_failures == 1
 
 
-def test_replayed_command_fails_because_the_ssc_moved():
+def test_replayed_command_fails_because_the_ssc_moved() -> None:
     chip = make_chip()
     link = bac_session(chip)
     raw = link.protect((CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=16),))[0]
@@ -140,7 +143,7 @@ def test_replayed_command_fails_because_the_ssc_moved():
     assert chip.transmit(raw) == h("6988")
 
 
-def test_terminal_link_breaks_on_the_plain_6988():
+def test_terminal_link_breaks_on_the_plain_6988() -> None:
     chip = make_chip()
     link = bac_session(chip)
     chip.drop_sm()   # the chip lost the session (e.g. after a MAC failure)
@@ -149,26 +152,26 @@ def test_terminal_link_breaks_on_the_plain_6988():
     assert link.broken
 
 
-def test_plain_command_ends_sm():
+def test_plain_command_ends_sm() -> None:
     chip = make_chip()
     bac_session(chip)
     assert chip.transmit(h("00A4040C07A0000002471001")) == h("9000")
     assert chip.sm is None and not chip.access_granted
 
 
-def test_select_application_with_atr_info_selected_first():
+def test_select_application_with_atr_info_selected_first() -> None:
     chip = make_chip()
     link = Link()
     run(select_master_file(), link, chip.transmit)
     limits = ReadLimits(max_le=223)
     assert run(read_file(ATR_INFO, limits), link, chip.transmit) == ATR   # leaves EF.ATR/INFO current
-    assert chip.fs.current_ef.ref == ATR_INFO
+    assert chip.fs.current_ef is not None and chip.fs.current_ef.ref == ATR_INFO
     run(select_application(), link, chip.transmit)
     link.start(run(bac(KEY), link, chip.transmit))
     assert run(read_file(dg(1), limits), link, chip.transmit) == DG1
 
 
-def test_master_file_is_readable_without_access_control_the_application_is_not():
+def test_master_file_is_readable_without_access_control_the_application_is_not() -> None:
     chip = make_chip()
     link = Link()
     limits = ReadLimits(max_le=223)
@@ -182,14 +185,14 @@ def test_master_file_is_readable_without_access_control_the_application_is_not()
     assert run(read_file(dg(1), limits), link, open_chip.transmit) == DG1
 
 
-def test_denied_files_stay_denied_after_access_control():
+def test_denied_files_stay_denied_after_access_control() -> None:
     chip = make_chip(denied_files=(dg(1),))
     link = bac_session(chip)
     with pytest.raises(FileAccessDenied):
         run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit)
 
 
-def test_select_forms():
+def test_select_forms() -> None:
     chip = make_chip()
     assert chip.transmit(h("00A4040C07A0000002471002")) == h("6A82")
     fci = chip.transmit(h("00A4040007A000000247100100"))
@@ -212,7 +215,7 @@ def test_select_forms():
     assert chip2.transmit(h("00B09D0000")) == tlv.encode(0x77, b"\x02") + h("6282")
 
 
-def test_read_binary_edges():
+def test_read_binary_edges() -> None:
     content = bytes(range(256)) * 160     # 40960 bytes
     chip = VirtualChip(app_files={dg(2): content}, quirks=ChipQuirks(access_control_required=False))
     chip.transmit(h("00A4040C07A0000002471001"))
@@ -239,7 +242,7 @@ def test_read_binary_edges():
     assert chip.transmit(CommandAPDU(0x00, 0xB1, 0, 0, h("5402A000"), le=8).encode()) == h("5300") + h("6282")
 
 
-def test_odd_read_binary_by_fid_and_other_plain_refusals():
+def test_odd_read_binary_by_fid_and_other_plain_refusals() -> None:
     content = bytes(range(200))
     chip = VirtualChip(app_files={dg(2): content, dg(3): b"\x63\x00"},
                        quirks=ChipQuirks(access_control_required=False))
@@ -263,32 +266,33 @@ OK = ResponseAPDU(b"", 0x9000)
 class Fixed(Mechanism):
     """Claims one instruction and answers it with a fixed response (or a bug)."""
 
-    def __init__(self, ins, resp=OK, *, requires_access=False, crash=False):
+    def __init__(self, ins: int, resp: ResponseAPDU = OK, *, requires_access: bool = False,
+                 crash: bool = False):
         self.ins, self.resp, self.crash = ins, resp, crash
         self.requires_access = requires_access
-        self.seen = []
+        self.seen: list[CommandAPDU] = []
 
-    def claims(self, cmd):
+    def claims(self, cmd: CommandAPDU) -> bool:
         return cmd.ins == self.ins
 
-    def answer(self, chip, cmd):
+    def answer(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
         if self.crash:
             raise RuntimeError("boom")
         self.seen.append(cmd)
         return self.resp
 
 
-def test_plain_answer_longer_than_le_is_6700():
+def test_plain_answer_longer_than_le_is_6700() -> None:
     chip = VirtualChip(app_files={dg(1): DG1}, quirks=ChipQuirks(access_control_required=False),
                        mechanisms=[Fixed(0x88, ResponseAPDU(bytes(64), 0x9000))])
     assert chip.transmit(CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=16).encode()) == h("6700")
     assert chip.transmit(CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=64).encode()) == bytes(64) + h("9000")
 
 
-def test_quirks():
+def test_quirks() -> None:
     content = tlv.encode(0x75, bytes(2000))
     files = {dg(2): content}
-    open_ = dict(access_control_required=False)
+    open_: dict[str, Any] = dict(access_control_required=False)
     chip = VirtualChip(app_files=files, quirks=ChipQuirks(max_le=200, **open_))
     chip.transmit(h("00A4040C07A0000002471001"))
     assert chip.transmit(h("00B08200C9")) == h("6700")
@@ -317,7 +321,7 @@ def test_quirks():
             ChipQuirks(**bad)
 
 
-def test_protected_answer_larger_than_a_short_le_is_a_protected_6700():
+def test_protected_answer_larger_than_a_short_le_is_a_protected_6700() -> None:
     chip = make_chip(quirks=ChipQuirks(access_control_required=False))
     chip.fs.application.put(dg(2), tlv.encode(0x75, bytes(1000)))
     k = bytes(range(16))
@@ -332,7 +336,7 @@ def test_protected_answer_larger_than_a_short_le_is_a_protected_6700():
     assert resp.sw == 0x6700 and chip.sm is not None
 
 
-def test_plain_errors_quirk_keeps_the_ssc_in_step():
+def test_plain_errors_quirk_keeps_the_ssc_in_step() -> None:
     chip = make_chip(quirks=ChipQuirks(plain_errors=True))
     link = bac_session(chip)
     raw = link.protect((CommandAPDU(0x00, 0xB0, 0x8B, 0x00, le=16),))[0]   # DG11 is absent
@@ -341,7 +345,7 @@ def test_plain_errors_quirk_keeps_the_ssc_in_step():
     assert run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit) == DG1
 
 
-def test_transmit_never_raises_on_garbage():
+def test_transmit_never_raises_on_garbage() -> None:
     chip = make_chip()
     for raw in (b"", b"\x00", b"\x00\xA4", h("00A4040C09A000"), h("0CB0000000"), h("FFFFFFFF"), h("80CA9F7F00")):
         out = chip.transmit(raw)
@@ -350,7 +354,7 @@ def test_transmit_never_raises_on_garbage():
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(min_size=0, max_size=40), max_size=6), st.booleans())
-def test_transmit_answers_every_byte_string(raws, with_sm):
+def test_transmit_answers_every_byte_string(raws: list[bytes], with_sm: bool) -> None:
     chip = make_chip()
     if with_sm:
         chip.start_sm(SecureMessaging(TDES, bytes(16), bytes(range(16)), 0))
@@ -359,7 +363,7 @@ def test_transmit_answers_every_byte_string(raws, with_sm):
         assert len(out) >= 2
 
 
-def test_a_bug_in_a_mechanism_becomes_6f00_and_ends_sm():
+def test_a_bug_in_a_mechanism_becomes_6f00_and_ends_sm() -> None:
     chip = make_chip(mechanisms=[Fixed(0x88, crash=True)])
     link = bac_session(chip)
     raw = link.protect((CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=256),))[0]
@@ -373,16 +377,16 @@ def test_a_bug_in_a_mechanism_becomes_6f00_and_ends_sm():
 class EchoMechanism(Mechanism):
     """A fake MSE/GA mechanism recording what reaches it."""
 
-    def __init__(self, p1, chip_keys=None, after=False):
+    def __init__(self, p1: int, chip_keys: SecureMessaging | None = None, after: bool = False):
         self.p1 = p1
-        self.seen = []
+        self.seen: list[tuple[str, CommandAPDU]] = []
         self.chip_keys = chip_keys
         self.after = after
 
-    def claims(self, cmd):
+    def claims(self, cmd: CommandAPDU) -> bool:
         return cmd.ins == 0x86 or (cmd.ins == 0x22 and cmd.p1 == self.p1)
 
-    def answer(self, chip, cmd):
+    def answer(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
         if cmd.ins == 0x22:
             self.seen.append(("mse", cmd))
             return ResponseAPDU(b"", 0x9000)
@@ -396,7 +400,7 @@ class EchoMechanism(Mechanism):
         return ResponseAPDU(b"\x7C\x00", 0x9000)
 
 
-def test_mse_and_general_authenticate_reach_the_mechanism():
+def test_mse_and_general_authenticate_reach_the_mechanism() -> None:
     chip = make_chip()
     m1, m2 = EchoMechanism(0xC1), EchoMechanism(0x41)
     chip.mechanisms.extend([m1, m2])
@@ -410,7 +414,7 @@ def test_mse_and_general_authenticate_reach_the_mechanism():
     assert chip.transmit(h("1084000008")) == h("6884")              # chaining only for GA
 
 
-def test_pace_like_mechanism_starts_sm_after_a_plain_answer():
+def test_pace_like_mechanism_starts_sm_after_a_plain_answer() -> None:
     chip = make_chip()
     k = bytes(range(32))
     mech = EchoMechanism(0xC1, SecureMessaging(AES256, k, k, 0))
@@ -424,7 +428,7 @@ def test_pace_like_mechanism_starts_sm_after_a_plain_answer():
 
 
 @pytest.mark.parametrize("after", [True, False])
-def test_ca_like_key_change(after):
+def test_ca_like_key_change(after: bool) -> None:
     """start_sm_after_response wraps the answer with the old keys; start_sm with the new ones."""
     chip = make_chip()
     link = bac_session(chip)
@@ -446,12 +450,12 @@ def test_ca_like_key_change(after):
     assert run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit) == DG1
 
 
-def _mse_ga():
+def _mse_ga() -> Flow[None]:
     resp = yield CommandAPDU(0x00, 0x22, 0x41, 0xA4, h("800A04007F00070202030202"))
-    assert resp.sw == 0x9000
+    assert isinstance(resp, ResponseAPDU) and resp.sw == 0x9000
 
 
-def test_a_mechanism_requiring_access_control_gets_its_command_only_after_it():
+def test_a_mechanism_requiring_access_control_gets_its_command_only_after_it() -> None:
     chip = make_chip()
     assert chip.transmit(h("008800000811223344556677880000"[:-2])) == h("6D00")
     aa = Fixed(0x88, ResponseAPDU(b"\x01" * 8, 0x9000), requires_access=True)
@@ -468,7 +472,7 @@ def test_a_mechanism_requiring_access_control_gets_its_command_only_after_it():
     assert open_chip.transmit(cmd.encode()) == b"\x01" * 8 + h("9000")
 
 
-def test_mechanisms_are_plugged_after_the_file_commands_and_bac_and_found_by_class():
+def test_mechanisms_are_plugged_after_the_file_commands_and_bac_and_found_by_class() -> None:
     extra = Fixed(0xCA, ResponseAPDU(b"\x42", 0x9000))
     chip = make_chip(mechanisms=[extra])
     assert [type(m) for m in chip.mechanisms] == [FileCommands, BacChip, Fixed]
@@ -478,13 +482,13 @@ def test_mechanisms_are_plugged_after_the_file_commands_and_bac_and_found_by_cla
     assert len(extra.seen) == 1
 
 
-def test_the_first_mechanism_claiming_a_command_answers_it():
+def test_the_first_mechanism_claiming_a_command_answers_it() -> None:
     first, second = Fixed(0xCA, ResponseAPDU(b"\x01", 0x9000)), Fixed(0xCA, ResponseAPDU(b"\x02", 0x9000))
     chip = make_chip(mechanisms=[first, second])
     assert chip.transmit(h("00CA000000")) == h("019000") and not second.seen
 
 
-def test_general_authenticate_goes_only_to_the_current_environment():
+def test_general_authenticate_goes_only_to_the_current_environment() -> None:
     """GA never reaches a mechanism whose MSE did not set the environment, even if it claims GA."""
     m1, m2 = EchoMechanism(0xC1), EchoMechanism(0x41)
     chip = make_chip(mechanisms=[m1, m2])
@@ -496,14 +500,14 @@ def test_general_authenticate_goes_only_to_the_current_environment():
     assert len(m2.seen) == 2
 
 
-def test_repr_shows_no_keys_or_data():
+def test_repr_shows_no_keys_or_data() -> None:
     chip = make_chip()
     bac_session(chip)
     text = repr(chip) + repr(chip.mechanisms) + repr(chip.fs) + repr(chip.fs.application.by_fid[dg(1).fid])
     assert "XXXX" not in text and "L898902C" not in text
 
 
-def test_files_must_be_in_their_dedicated_file():
+def test_files_must_be_in_their_dedicated_file() -> None:
     with pytest.raises(ValueError):
         VirtualChip(master_files={dg(1): b"\x61\x00"})
     with pytest.raises(ValueError):
@@ -512,7 +516,7 @@ def test_files_must_be_in_their_dedicated_file():
         VirtualChip(app_files={dg(2): bytes(65536)})
 
 
-def test_files_can_be_replaced_and_removed():
+def test_files_can_be_replaced_and_removed() -> None:
     chip = make_chip(quirks=ChipQuirks(access_control_required=False))
     chip.fs.application.put(dg(1), b"\x61\x01\x01")
     chip.transmit(h("00A4040C07A0000002471001"))
