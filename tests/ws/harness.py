@@ -49,16 +49,20 @@ def start_message(**overrides: Any) -> dict[str, Any]:
 class RecordingMetrics:
     def __init__(self) -> None:
         self.started = 0
+        self.protocols: list[str] = []
         self.finished: list[tuple[str, str | None]] = []
+        self.finished_protocols: list[str] = []
         self.steps: list[str] = []
         self.round_trips: list[float] = []
         self.posts: list[bool] = []
 
-    def session_started(self) -> None:
+    def session_started(self, protocol: str) -> None:
         self.started += 1
+        self.protocols.append(protocol)
 
-    def session_finished(self, outcome: str, close_reason: str | None) -> None:
+    def session_finished(self, outcome: str, close_reason: str | None, protocol: str) -> None:
         self.finished.append((outcome, close_reason))
+        self.finished_protocols.append(protocol)
 
     def step_duration(self, step: str, seconds: float) -> None:
         self.steps.append(step)
