@@ -277,7 +277,9 @@ class ValidateServerProtocol(WebSocketServerProtocol):  # type: ignore[misc]
         if self._step is not None:
             step, since = self._step
             self._steps.append((step, now - since))
-            self.services.metrics.step_duration(step, now - since)
+            if self._api == "v1" or step == "POST_RESULT":
+                # v2's steps are the server's waits, not the status names the metric counts.
+                self.services.metrics.step_duration(step, now - since)
         self._step = (name, now) if name is not None else None
 
     def result_ready(self, emrtd: dict[str, Any], deliver: Callable[[], None]) -> None:

@@ -10,7 +10,7 @@ collaborators they like.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 ReadDocument = Callable[[Any, Any, Callable[["Status"], None]], Awaitable[Any]]
 
 
-class Registered(Protocol):
-    """What the registry needs to know about an open session."""
+async def _inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
-    @property
-    def validation_id(self) -> str | None: ...
+
+async def _decode_inline(data: bytes, max_pixels: int) -> Any:
+    from docval.emrtd.images import convert
+
+    return convert(data, max_pixels)
 
 
 class Services:
@@ -133,25 +136,17 @@ class Services:
             return defer.fail()
 
     def assess_params(self, trust: Any) -> Any:
-        """What docval.assessment needs to judge files a phone delivered (API v2)."""
+        """What docval.assessment needs to judge the files a phone delivered (API v2),
+        judged now; without pools (tests, tools) the work runs inline."""
         from docval.assessment import AssessParams
-        from docval.reader import ReadParams
 
-        # The reader's defaults are the one definition of "inline" work for tests and tools.
-        defaults = ReadParams(access_key=None, extended_length=False)  # type: ignore[arg-type]
         return AssessParams(
             trust=trust,
             at=datetime.now(timezone.utc),
-            offload=self._offload or defaults.offload,
-            decode_image=self._decode_image or defaults.decode_image,
+            offload=self._offload or _inline,
+            decode_image=self._decode_image or _decode_inline,
             decode_limits=None,
         )
-
-    def offload(self, fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
-        """Runs CPU-heavy work off the reactor thread when the service has a pool."""
-        if self._offload is None:
-            return defer.maybeDeferred(fn, *args)
-        return defer.ensureDeferred(self._offload(fn, *args))
 
     # -- delivery -------------------------------------------------------------------------
 
