@@ -26,14 +26,13 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from docval import verdicts
-from docval.assessment import assess, parse_sod_file
 from docval.emrtd.ca import choose_ca
 from docval.emrtd.errors import EmrtdError, LimitExceeded, ParseError, UnsupportedError
 from docval.emrtd.flow import Link, run_async
 from docval.emrtd.handover import InvalidSMInfo, RelayOutcome, SMInfo, relay_chip_authentication
 from docval.emrtd.securityinfo import parse_dg14
 from docval.errors import Close, InvalidClientId, InvalidStartMessage, ResponseTimeout, UnexpectedMessage
-from docval.v2 import camel, evidence, wire
+from docval.v2 import wire
 from docval.v2.states import Conversation, State
 from docval.ws.frontend import loggable
 from docval.ws.relay import ApduRelay
@@ -271,6 +270,8 @@ class V2FrontEnd:
         d.addErrback(self._unexpected)
 
     async def _assess(self, msg: wire.FinishMsg) -> Any:
+        from docval.assessment import assess, parse_sod_file  # TEMP until merged
+        from docval.v2 import evidence  # TEMP until merged
         files, self._files = self._files, {}
         sod_bytes = files.pop("sod")
         dgs = {number: data for name, data in files.items()
@@ -295,6 +296,7 @@ class V2FrontEnd:
         emrtd = report.to_emrtd_passport(files_binary=self._client.files_binary)
         del report  # the session keeps nothing it does not need
         # Built before the post: whatever could still fail must fail before anything is posted.
+        from docval.v2 import camel  # TEMP until merged
         message = wire.encode(wire.result(camel.to_camel(emrtd))) if send_result else None
 
         def deliver() -> None:
