@@ -6,12 +6,14 @@ that the factory holds, so tests run whole sessions in memory on a ``task.Clock`
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from docval.config import Config
 from docval.ws.protocol import ValidateServerProtocol
@@ -45,8 +47,8 @@ class ServerSession(ValidateServerProtocol):
     _counted_host: str | None = None
     _peer: str | None = None
 
-    @property
-    def peer(self) -> str | None:   # type: ignore[override]
+    @property  # type: ignore[override]
+    def peer(self) -> str | None:
         return self._peer
 
     @peer.setter
@@ -56,7 +58,7 @@ class ServerSession(ValidateServerProtocol):
 
         self._peer = show_peer(value, self.factory.config.server.log_addresses)
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         host, self._counted_host = self._counted_host, None
         if host is not None:
             self.factory.address_released(host)
@@ -64,11 +66,10 @@ class ServerSession(ValidateServerProtocol):
             # A client that cannot speak TLS (a scanner, plain ws:// to a wss:// port, an old
             # phone) is not a server error: Autobahn would log it at error level.
             from twisted.internet.error import ConnectionLost
-            from twisted.python.failure import Failure
 
             _log.info("TLS handshake with {peer} failed: {why}", peer=self.peer,
                       why=_tls_reason(reason.value))
-            reason = Failure(ConnectionLost("TLS handshake failed"))
+            reason = Failure(ConnectionLost("TLS handshake failed"))  # type: ignore[no-untyped-call]
         super().connectionLost(reason)
 
 
@@ -78,11 +79,11 @@ def _tls_reason(error: Any) -> str:
     return "; ".join(reasons) or type(error).__name__
 
 
-class ValidateServerFactory(WebSocketServerFactory):  # type: ignore[misc]
+class ValidateServerFactory(WebSocketServerFactory):
     """The listener's factory: WebSocket options and the per-address limit.  What the
     sessions need lives in one :class:`Services` object it holds (``self.services``)."""
 
-    protocol = ServerSession
+    protocol = ServerSession  # type: ignore[assignment]
     noisy = False   # our own listener and session lines say what matters
 
     def __init__(
@@ -104,7 +105,7 @@ class ValidateServerFactory(WebSocketServerFactory):  # type: ignore[misc]
             from twisted.internet import reactor as _reactor
             reactor = _reactor
         # server=None: no "Server: AutobahnPython/x.y" banner on handshake answers.
-        super().__init__(url=None, server=None, reactor=reactor)
+        super().__init__(url=None, server=None, reactor=reactor)  # type: ignore[no-untyped-call]
         self.services = Services(
             config, clock=clock if clock is not None else reactor, reactor=reactor, metrics=metrics,
             trust=trust, poster=poster, read_document=read_document, offload=offload, signer=signer,
@@ -118,7 +119,7 @@ class ValidateServerFactory(WebSocketServerFactory):  # type: ignore[misc]
         self._refused_since_log = 0
         self._refusal_logged_at: float | None = None
         timeouts = config.timeouts
-        self.setProtocolOptions(
+        self.setProtocolOptions(  # type: ignore[no-untyped-call]
             maxFramePayloadSize=MAX_MESSAGE_BYTES,
             maxMessagePayloadSize=MAX_MESSAGE_BYTES,
             openHandshakeTimeout=timeouts.open_handshake,
@@ -172,7 +173,7 @@ class ValidateServerFactory(WebSocketServerFactory):  # type: ignore[misc]
         protocol = super().buildProtocol(addr)
         if host is not None and protocol is not None:
             self.connections_per_address[host] = self.connections_per_address.get(host, 0) + 1
-            protocol._counted_host = host
+            cast(ServerSession, protocol)._counted_host = host
         return protocol
 
     def address_released(self, host: str) -> None:

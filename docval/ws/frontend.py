@@ -19,14 +19,6 @@ if TYPE_CHECKING:
     from docval.ws.services import Services
 
 
-def loggable(value: str | None, limit: int = 64) -> str:
-    """A phone-supplied string made safe for a log line (no control characters, bounded)."""
-    if value is None:
-        return "-"
-    cleaned = "".join(c if " " <= c <= "~" else "?" for c in value[:limit])
-    return cleaned + ("..." if len(value) > limit else "")
-
-
 def encode(obj: dict[str, Any]) -> bytes:
     """A text message as sent: compact JSON, UTF-8."""
     return json.dumps(obj, separators=(",", ":")).encode("utf-8")

@@ -17,10 +17,8 @@ quote values.
 from __future__ import annotations
 
 import secrets
-import traceback
 from typing import Any, Callable
 
-from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
@@ -40,7 +38,9 @@ from docval.errors import (
 )
 from docval.status import Status
 from docval.ws.endline import TEMPLATE, SessionEnd
-from docval.ws.frontend import FrontEnd, encode, loggable
+from docval.ws.frontend import FrontEnd, encode
+from docval.ws.logsafe import detail, loggable, where
+from docval.ws.guarded import MAX_HANDSHAKE_BYTES, GuardedServerProtocol
 from docval.ws.phases import OPEN, Phase, SessionPhase
 from docval.ws.services import Services
 from docval.ws.v1session import STATUSES, V1FrontEnd
@@ -52,11 +52,9 @@ FRONT_ENDS: dict[str, tuple[str, Callable[[Any, Any], FrontEnd]]] = {
     PATH: ("v1", V1FrontEnd),
     PATH_V2: ("v2", V2FrontEnd),
 }
-# Phones send a few hundred bytes of headers; proxies add some more.
-MAX_HANDSHAKE_BYTES = 16 * 1024
 
 DONE = Status.DONE
-__all__ = ["DONE", "PATH", "PATH_V2", "STATUSES", "ValidateServerProtocol", "loggable"]
+__all__ = ["DONE", "MAX_HANDSHAKE_BYTES", "PATH", "PATH_V2", "STATUSES", "ValidateServerProtocol", "loggable"]
 # Log lines for phone messages ignored during the post, per session; the rest are counted.
 MAX_IGNORED_LOG_LINES = 3
 
@@ -65,30 +63,13 @@ CONNECTING, AWAIT_START, READING, POSTING, CLOSING, CLOSED = (
 )
 
 
-def _where(exc: BaseException | Failure) -> str:
-    """Code locations of a failure, innermost last, without any values."""
-    if isinstance(exc, Failure):
-        frames = [(f[1], f[2], f[0]) for f in (exc.frames or [])]
-    else:
-        frames = [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(exc.__traceback__)]
-    return " <- ".join(f"{name} ({file.rsplit('/', 1)[-1]}:{line})" for file, line, name in reversed(frames[-6:]))
-
-
-def detail(exc: BaseException) -> str:
-    """What went wrong, for the log.  Our own exception types promise data-free
-    messages (docval.emrtd.errors, docval.errors); anything else is named by type only."""
-    if isinstance(exc, (EmrtdError, SessionError)):
-        return f"{type(exc).__name__}: {str(exc)[:200]}"
-    return type(exc).__name__
-
-
 # Module level, not a class attribute: a Logger on the class would make every
 # event carry the protocol instance as its source, and buffered log events
 # (before logging starts, or in an observer) would keep finished sessions alive.
 _log = Logger(namespace="docval.session")
 
 
-class ValidateServerProtocol(WebSocketServerProtocol):  # type: ignore[misc]
+class ValidateServerProtocol(GuardedServerProtocol):
     # Autobahn owns ``self.log``; ours (``_log``) keeps its format under our control.
 
     factory: Any    # holds ``services`` (docval.ws.factory.ValidateServerFactory)
@@ -113,9 +94,6 @@ class ValidateServerProtocol(WebSocketServerProtocol):  # type: ignore[misc]
         self._post_note: str | None = None
         # Phone messages that arrived while the result was posted (ignored, see ignore).
         self._ignored = 0
-        # The phone broke the WebSocket protocol while the result was posted: its
-        # bytes are dropped unread until the post decides the session's outcome.
-        self._deaf = False
         # The phone left while the front end's work goes on (v2 after FINISH): the
         # session ends, end line included, when that work does.
         self._phone_gone = False
@@ -127,49 +105,19 @@ class ValidateServerProtocol(WebSocketServerProtocol):  # type: ignore[misc]
 
     # -- Autobahn callbacks -----------------------------------------------------------
 
-    def dataReceived(self, data: bytes) -> None:
-        # Autobahn buffers the HTTP request until CRLFCRLF without a limit (and
-        # rescans the whole buffer per read): a header flood would cost memory
-        # and quadratic CPU for the whole handshake timeout (docs/reliability.md W6).
-        if self.state == WebSocketServerProtocol.STATE_CONNECTING and \
-                len(getattr(self, "data", b"")) + len(data) > MAX_HANDSHAKE_BYTES:
-            self.data = b""
-            self.transport.abortConnection()
-            return
-        if self._deaf:
-            return
-        super().dataReceived(data)
+    def awaiting_start(self) -> bool:
+        return self._phase == AWAIT_START
 
-    def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
-        # Autobahn's hook for an oversized frame or message (it would close 1009).
-        # Before the start message that is an invalid start message (docs/reliability.md
-        # P2), closed the documented way with its text message first.
-        if self._phase == AWAIT_START:
-            try:
-                self.fail(InvalidStartMessage("start message larger than the message limit"))
-            finally:
-                # Stops Autobahn from buffering the rest of the oversized payload.
-                self.failedByMe = True
-            return
-        super()._max_message_size_exceeded(msg_size, max_msg_size, reason)
+    def oversized_start(self) -> None:
+        self.fail(InvalidStartMessage("start message larger than the message limit"))
 
-    def _fail_connection(self, code: int = 1001, reason: str = "going away") -> None:
-        # Autobahn's way out for every WebSocket protocol violation of the phone
-        # (1002, 1007, 1009).  While the result is posted the session's outcome is
-        # the post's: the phone must not be told "failed" about a result the Result
-        # Server then holds.  So its connection is not failed now; we stop reading
-        # it and close with the post's outcome (the close-handshake timeout drops a
-        # phone that cannot answer the close any more).
-        if self._phase == POSTING:
-            self.failedByMe = True   # Autobahn stops processing the broken frame
-            self._go_deaf(code)
-            return
-        super()._fail_connection(code, reason)
+    def posting(self) -> bool:
+        return self._phase == POSTING
 
     def onConnect(self, request: Any) -> None:
         chosen = FRONT_ENDS.get(request.path)
         if chosen is None or chosen[0] not in self.services.config.server.apis:
-            raise ConnectionDeny(404, "Not Found")
+            raise ConnectionDeny(404, "Not Found")  # type: ignore[no-untyped-call]
         self._api, make = chosen
         self._front = make(self, request.params)
         return None
@@ -244,33 +192,13 @@ class ValidateServerProtocol(WebSocketServerProtocol):  # type: ignore[misc]
             )
 
     def send_binary(self, payload: bytes) -> None:
-        self._send(payload, True)
+        self.send_payload(payload, True)
 
     def send_text(self, obj: dict[str, Any]) -> None:
-        self._send(encode(obj), False)
+        self.send_payload(encode(obj), False)
 
     def send_encoded(self, payload: bytes) -> None:
-        self._send(payload, False)
-
-    def _send(self, payload: bytes, binary: bool) -> None:
-        # Newer Autobahn raises once the WebSocket is closing (e.g. after it failed
-        # the connection for a protocol error); the session ends in onClose then.
-        if self.state != WebSocketServerProtocol.STATE_OPEN:
-            return
-        # Autobahn applies maxMessagePayloadSize (the strict limit on what a phone
-        # may send, see factory.MAX_MESSAGE_BYTES) to outgoing messages too: 22.7
-        # and the latest releases alike check it in sendMessage() and raise
-        # PayloadExceededError, which would turn a large genuine result (a 56 KB
-        # face, DG7 images, files_binary) into SERVER_ERROR after DONE.  What we send
-        # is bounded by the file caps instead, so the limit is lifted for exactly
-        # this call.  Nothing is received meanwhile: sendMessage only queues frames
-        # on the transport, on the reactor thread.
-        limits = self.maxMessagePayloadSize, self.maxFramePayloadSize
-        self.maxMessagePayloadSize = self.maxFramePayloadSize = 0
-        try:
-            self.sendMessage(payload, isBinary=binary)
-        finally:
-            self.maxMessagePayloadSize, self.maxFramePayloadSize = limits
+        self.send_payload(payload, False)
 
     def begin_step(self, name: str | None) -> None:
         now = self.services.clock.seconds()
@@ -349,22 +277,6 @@ class ValidateServerProtocol(WebSocketServerProtocol):  # type: ignore[misc]
                 session_id=self._sid,
             )
 
-    def _go_deaf(self, code: int) -> None:
-        if self._deaf:
-            return
-        self._deaf = True
-        self.data = b""
-        # Stop reading: nothing the phone sends can change the outcome now, and
-        # unread bytes must not pile up in memory until the post is done.
-        transport = self.transport
-        if transport is not None and hasattr(transport, "pauseProducing"):
-            transport.pauseProducing()
-        _log.info(
-            "session {session_id}: the phone broke the WebSocket protocol (would close {code}) "
-            "while the result is posted; not reading from it until the post is done",
-            session_id=self._sid, code=code,
-        )
-
     def _on_timer(self, kind: type[SessionError]) -> None:
         try:
             if kind is StartMessageTimeout:
@@ -390,7 +302,7 @@ class ValidateServerProtocol(WebSocketServerProtocol):  # type: ignore[misc]
         value = exc.value if isinstance(exc, Failure) else exc
         _log.error(
             "session {session_id}: internal error {error_type} at {where}",
-            session_id=self._sid or "-", error_type=type(value).__name__, where=_where(exc),
+            session_id=self._sid or "-", error_type=type(value).__name__, where=where(exc),
         )
 
     def finish(self, close: Close) -> None:

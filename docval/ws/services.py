@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 ReadDocument = Callable[[Any, Any, Callable[["Status"], None]], Awaitable[Any]]
 
 
+async def _coroutine(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
 async def _inline(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
@@ -127,11 +131,13 @@ class Services:
         )
 
     def run_reader(self, transport: Any, params: Any, progress: Callable[["Status"], None]) -> defer.Deferred[Any]:
-        read = self._read_document
-        if read is None:
+        read: ReadDocument
+        if self._read_document is not None:
+            read = self._read_document
+        else:
             from docval.reader import read_document as read
         try:
-            return defer.ensureDeferred(read(transport, params, progress))
+            return defer.ensureDeferred(_coroutine(read(transport, params, progress)))
         except Exception:
             return defer.fail()
 

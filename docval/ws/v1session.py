@@ -24,7 +24,8 @@ from docval.errors import (
     UnexpectedMessage,
 )
 from docval.status import STATUSES, Status
-from docval.ws.frontend import encode, loggable
+from docval.ws.frontend import encode
+from docval.ws.logsafe import loggable
 from docval.ws.relay import ApduRelay
 from docval.ws.startmessage import StartMessage, parse_start_message
 

@@ -34,7 +34,7 @@ from docval.emrtd.securityinfo import parse_dg14
 from docval.errors import Close, InvalidClientId, InvalidStartMessage, ResponseTimeout, UnexpectedMessage
 from docval.v2 import wire
 from docval.v2.states import Conversation, State
-from docval.ws.frontend import loggable
+from docval.ws.logsafe import loggable
 from docval.ws.relay import ApduRelay
 
 if TYPE_CHECKING:
@@ -331,7 +331,7 @@ class V2FrontEnd:
 
     def _work_failed(self, failure: Failure) -> None:
         self._work = None
-        if failure.check(defer.CancelledError):
+        if isinstance(failure.value, defer.CancelledError):
             return   # the session is ending already
         if isinstance(failure.value, EmrtdError) and self._talk.state is State.CA_RELAY:
             _log.info("session {session_id}: chip authentication failed during the relay",

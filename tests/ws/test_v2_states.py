@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from docval.config import ServerConfig
-from tests.ws.harness import POST_CLIENT, RETURN_CLIENT, Harness, make_config
+from tests.ws.harness import RETURN_CLIENT, Harness, make_config
 from tests.ws.v2script import (V2, apdu, closing, document_files, file, finish, open_v2, send, start,
                                text)
 
