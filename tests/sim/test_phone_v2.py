@@ -119,7 +119,11 @@ class ScriptedServer(WebSocketServerProtocol):
                 self.bad("DESede keys must be 24 bytes K1|K2|K1")
         self.handover = msg
         self.phase = "CA_RELAY"
-        defer.ensureDeferred(self.relay(msg)).addErrback(lambda f: self.bad(f"relay failed: {f.value!r}"))
+        defer.ensureDeferred(self.relay(msg)).addErrback(self.relay_failed)
+
+    def relay_failed(self, failure: Any) -> None:
+        self.bad(f"relay failed: {type(failure.value).__name__}")
+        self.sendClose(1000)
 
     async def transmit(self, raws: list[bytes]) -> list[bytes]:
         out = []
