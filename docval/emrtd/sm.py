@@ -41,6 +41,11 @@ _STATUS_DO_SIZE = 4                 # 99 02 SW1 SW2
 _MAC_DO_SIZE = 2 + MAC_LENGTH       # 8E 08 ...
 _SW_SIZE = 2
 _BAD_DATA = "protected data failed verification"
+# The SSC counts modulo 2^64 for both ciphers, as JMRTD's Java long does (the AES SSC block
+# is 8 zero bytes || that counter): a session handed over from a phone (docval.emrtd.handover)
+# must step exactly as the phone will after the handback, also across the wrap.  Sessions we
+# start ourselves begin at 0 or at a BAC value below 2^64, so for them nothing changes.
+SSC_MODULUS = 1 << 64
 
 
 def _length_field_size(n: int) -> int:
@@ -104,8 +109,7 @@ class SecureMessaging:
         return self.spec.block_size
 
     def _next_ssc(self) -> bytes:
-        modulus = 1 << (8 * self._bs)
-        self.ssc = (self.ssc + 1) % modulus
+        self.ssc = (self.ssc + 1) % SSC_MODULUS
         return self.ssc.to_bytes(self._bs, "big")
 
     def _iv(self, ssc: bytes) -> bytes:
@@ -211,7 +215,7 @@ class SecureMessaging:
         """
         ssc = self._next_ssc()
         odd = bool(cmd.ins & 1)
-        self._odd_ins[(self.ssc + 1) % (1 << (8 * self._bs))] = odd
+        self._odd_ins[(self.ssc + 1) % SSC_MODULUS] = odd
         if len(self._odd_ins) > 256:   # responses that never came (aborted pipelines)
             self._odd_ins.pop(next(iter(self._odd_ins)))
         cla = cmd.cla | SM_CLA_BITS
