@@ -402,7 +402,9 @@ class PhoneV2Protocol(WebSocketClientProtocol):
         self.link = self._new_link()
         self.limits = self._limits()
         self.monitoring("ACCESS_CONTROL")
-        await self.access_control()
+        if await self.access_control():
+            # After PACE, which runs in the master file, under Secure Messaging.
+            await self.run(files.select_application())
         self.limits = self._limits()
         self.monitoring("READ_SOD")
         sod_bytes = await self.read_file(files.EF_SOD)
@@ -435,7 +437,8 @@ class PhoneV2Protocol(WebSocketClientProtocol):
         self.send_remaining_files()
         self.finish()
 
-    async def access_control(self) -> None:
+    async def access_control(self) -> bool:
+        """PACE when EF.CardAccess offers it, else BAC; True for PACE."""
         key = self.options.access_key
         rng = self.options.rng
         kwargs = {} if rng is None else {"rng": rng}
@@ -454,13 +457,13 @@ class PhoneV2Protocol(WebSocketClientProtocol):
             from docval.emrtd.pace import pace
             result = await self.run(pace(key, pace_info, send_parameter_id=(offered or 0) > 1, **kwargs))
             self.link.start(result.sm)
-            await self.run(files.select_application())
-            return
+            return True
         if not isinstance(key, MrzKey):
             raise AccessControlError("no PACE on this document, and a CAN works only with PACE")
         from docval.emrtd.bac import bac
         await self.run(files.select_application())
         self.link.start(await self.run(bac(key, **kwargs)))
+        return False
 
     def wants_handover(self) -> bool:
         """Hook: whether to hand Chip Authentication over (the official phones always do)."""
@@ -489,7 +492,15 @@ class PhoneV2Protocol(WebSocketClientProtocol):
             if timer.active():
                 timer.cancel()
         if "dg1" not in self.received:
-            raise PhoneFailure(PROTOCOL_ERROR, "Did not receive DG1 before CA_HANDBACK message")
+            if not self.options.ios:
+                raise PhoneFailure(PROTOCOL_ERROR, "Did not receive DG1 before CA_HANDBACK message")
+            # iOS takes the handback's dg1Data if there is one, else reads DG1 itself later.
+            dg1 = msg.get("dg1Data")
+            if isinstance(dg1, str):
+                try:
+                    self.received["dg1"] = base64.b64decode(dg1, validate=True)
+                except ValueError:
+                    pass
         check = msg.get("checkResult")
         if check not in ("SUCCESS", "FAILED", "UNAVAILABLE"):
             raise PhoneFailure(PROTOCOL_ERROR, "CA_HANDBACK with an unknown checkResult")

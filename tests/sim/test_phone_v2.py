@@ -307,6 +307,19 @@ async def test_ios_without_send_result_disconnects_after_finish() -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_ios_takes_dg1_from_the_handback_when_no_file_came() -> None:
+    from twisted.internet import reactor
+    server = Server(reactor, mode="no-dg1")
+    try:
+        record = await server.phone("pace-ecdh-gm-aes128", platform="iOS")
+    finally:
+        await server.stop()
+    s = server.session()
+    assert server.factory.violations == [] and record.close_code == 1000 and record.phone_close is None
+    assert "dg1" not in s.files and s.aa_verifies()
+
+
+@pytest_twisted.ensureDeferred
 @pytest.mark.parametrize("mode,why", [("status", "unexpected text message"),
                                       ("no-dg1", "Did not receive DG1 before CA_HANDBACK")])
 async def test_android_closes_with_protocol_error(mode: str, why: str) -> None:
@@ -337,9 +350,10 @@ async def test_wrong_access_key_closes_access_control_failed() -> None:
 class _SscSpy(PhoneV2Protocol):
     """Stops after building CA_HANDOVER: only the wire SSC is of interest."""
 
-    async def access_control(self) -> None:
-        await super().access_control()
+    async def access_control(self) -> bool:
+        pace = await super().access_control()
         self.factory.commands_at_bac = self.link.commands_sent
+        return pace
 
     def handover_message(self) -> dict[str, Any]:
         msg = super().handover_message()
@@ -400,6 +414,26 @@ async def test_handover_ssc_is_the_signed_value_of_an_independent_count() -> Non
         if seen_negative and seen_positive:
             break
     assert seen_negative and seen_positive
+
+
+@pytest_twisted.ensureDeferred
+async def test_handover_ssc_after_pace_counts_from_zero() -> None:
+    """PACE starts Secure Messaging at SSC 0 (ICAO 9303-11 §9.8.2): two per protected command."""
+    from twisted.internet import reactor
+    from docval.sim.phone_v2 import PhoneV2Factory
+    from docval.sim.phone import connect
+
+    server = Server(reactor)
+    profile = profiles.get_profile("pace-ecdh-gm-aes128")
+    factory = PhoneV2Factory(server.url, profile.chip(), PhoneV2Options(access_key=profile.access_key),
+                             reactor=reactor, protocol=_SscSpy)
+    try:
+        await connect(factory, server.url, reactor)
+    finally:
+        await server.stop()
+    info = factory.handover["secureMessagingInfo"]
+    assert info["algorithm"] == "AES"
+    assert info["ssc"] == 2 * (factory.commands_at_handover - factory.commands_at_bac) > 0
 
 
 def test_expected_v2_for_profiles() -> None:

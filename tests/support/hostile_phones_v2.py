@@ -53,10 +53,11 @@ class _HandoverBeforeDg14(PhoneV2Protocol):
 
 
 class _ApduWithoutCommand(PhoneV2Protocol):
-    async def access_control(self) -> None:
-        await super().access_control()
+    async def access_control(self) -> bool:
+        pace = await super().access_control()
         # A chip answer while the server has sent no command (READING, no relay).
         self._send(bytes((APDU_FRAME,)) + b"\x90\x00", True)
+        return pace
 
 
 class _LyingSsc(PhoneV2Protocol):
@@ -91,10 +92,10 @@ class _DisconnectAfterFinish(PhoneV2Protocol):
 
 
 class _MonitoringSpam(PhoneV2Protocol):
-    async def access_control(self) -> None:
+    async def access_control(self) -> bool:
         for i in range(MONITORING_SPAM):
             self.send_json({"type": "MONITORING", "message": f"Step: SPAM {i} " + "x" * 1000})
-        await super().access_control()
+        return await super().access_control()
 
 
 class _BinaryBeforeStart(PhoneV2Protocol):
@@ -103,9 +104,9 @@ class _BinaryBeforeStart(PhoneV2Protocol):
 
 
 class _SecondStart(PhoneV2Protocol):
-    async def access_control(self) -> None:
+    async def access_control(self) -> bool:
         self.send_json(self.options.start_message())
-        await super().access_control()
+        return await super().access_control()
 
 
 @dataclass(frozen=True)
