@@ -35,6 +35,7 @@ class V2Scenario:
 
 V2_SCENARIOS = (
     V2Scenario("v2-android", platform="android", extended_length=False),   # short APDUs, JMRTD-like reads
+    V2Scenario("v2-android-ext", platform="android", extended_length=True),   # an adapter with extended length
     V2Scenario("v2-ios", platform="iOS", extended_length=True),
 )
 
