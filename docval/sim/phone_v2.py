@@ -646,16 +646,24 @@ def run_phone_v2(url: str, chip: Chip, options: PhoneV2Options, *, reactor: Any 
 
 
 def expected_v2(expect: Any, options: PhoneV2Options) -> dict[str, Any]:
-    """What the v2 RESULT must say for a profile whose v1 expectation is ``expect``.
+    """What a v2 session must end with for a profile whose v1 expectation is ``expect``.
 
-    v2 differs from v1 in two places (KINEGRAM_V2 §9.10): PACE-CAM proves the chip
-    to the phone, not to the server, so it is FAILED; and a phone that skips AA
-    after a successful CA leaves AA UNAVAILABLE.
+    Three differences from v1 (KINEGRAM_V2 §9.1, §9.10):
+
+    * a chip that fails Chip Authentication itself (a clone: CA FAILED on a document
+      whose signature is valid) cannot answer under the new keys, so no DG1 can be
+      handed back: the server closes 1011 COMMUNICATION_FAILED and there is no RESULT
+      (``{"close": (1011, "COMMUNICATION_FAILED")}``);
+    * PACE-CAM proves the chip to the phone only; the virtual CAM document has no
+      DG14, so the server sees no Chip Authentication at all: UNAVAILABLE;
+    * a phone that skips AA after a successful CA leaves AA UNAVAILABLE.
     """
     ca = expect.chip_authentication
     aa = expect.active_authentication
+    if ca == "FAILED" and expect.passive_authentication:
+        return {"close": (1011, "COMMUNICATION_FAILED")}
     if "-CAM-" in expect.access_control and ca == "SUCCESS":
-        ca = "FAILED"
+        ca = "UNAVAILABLE"
     if options.skip_aa_after_ca and ca == "SUCCESS" and aa == "SUCCESS":
         aa = "UNAVAILABLE"
     return {"chipAuthenticationResult": ca, "activeAuthenticationResult": aa,

@@ -438,7 +438,11 @@ async def test_handover_ssc_after_pace_counts_from_zero() -> None:
 
 def test_expected_v2_for_profiles() -> None:
     cam = profiles.get_profile("pace-ecdh-cam-aes128").expect
-    assert expected_v2(cam, PhoneV2Options(access_key=None))["chipAuthenticationResult"] == "FAILED"
+    assert expected_v2(cam, PhoneV2Options(access_key=None))["chipAuthenticationResult"] == "UNAVAILABLE"
+    clone = profiles.get_profile("clone").expect
+    assert expected_v2(clone, PhoneV2Options(access_key=None)) == {"close": (1011, "COMMUNICATION_FAILED")}
+    untrusted = profiles.get_profile("untrusted").expect
+    assert expected_v2(untrusted, PhoneV2Options(access_key=None))["chipAuthenticationResult"] == "FAILED"
     ref = profiles.get_profile("pace-ecdh-gm-aes128").expect
     assert expected_v2(ref, PhoneV2Options(access_key=None, skip_aa_after_ca=True)) == {
         "chipAuthenticationResult": "SUCCESS", "activeAuthenticationResult": "UNAVAILABLE",
