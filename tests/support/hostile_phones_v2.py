@@ -9,7 +9,8 @@ on purpose, selectable by name, each with the server's answer the protocol deman
 
 Everything else about these phones is the real v2 phone: they read the virtual chip
 locally, so the server sees genuine files, keys and chip answers around the one fault.
-``expect`` is the close the server must send: None when the phone itself goes away
+``expect`` is the close the server must send, as the phone records it (an empty reason
+is None): None when the phone itself goes away
 (the test then checks what the server did with the session: posted or not).
 ``expect_result`` names RESULT fields the session must end with, when it completes.
 """
@@ -129,7 +130,7 @@ def phone_behaviours_v2() -> dict[str, HostileV2]:
                   "an APDU frame when no command is outstanding"),
         HostileV2("lying-ssc", _LyingSsc, (1011, "COMMUNICATION_FAILED"),
                   "a handover SSC two ahead of the chip's: the relay's Secure Messaging breaks"),
-        HostileV2("skips-handover", _SkipsHandover, (1000, ""),
+        HostileV2("skips-handover", _SkipsHandover, (1000, None),
                   "no handover on a document whose DG14 offers chip authentication",
                   expect_result={"chipAuthenticationResult": "FAILED"}),
         HostileV2("finish-without-sod", _FinishWithoutSod, (1011, "FILE_READ_ERROR"), "FINISH with no sod sent"),
@@ -138,7 +139,7 @@ def phone_behaviours_v2() -> dict[str, HostileV2]:
         HostileV2("disconnect-after-finish", _DisconnectAfterFinish, None,
                   "the connection drops right after FINISH: the result is still posted",
                   options={"send_result": False}),
-        HostileV2("monitoring-spam", _MonitoringSpam, (1000, ""),
+        HostileV2("monitoring-spam", _MonitoringSpam, (1000, None),
                   f"{MONITORING_SPAM} MONITORING messages of 1 KB: accepted and ignored"),
         HostileV2("binary-before-start", _BinaryBeforeStart, UNEXPECTED, "START sent as a binary message"),
         HostileV2("second-start", _SecondStart, UNEXPECTED, "START again after ACCEPT"),
