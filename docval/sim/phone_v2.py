@@ -568,6 +568,15 @@ class PhoneV2Protocol(WebSocketClientProtocol):
     # -- the end ---------------------------------------------------------------------------
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        inbound = getattr(self, "_inbound", None)
+        if inbound is not None and self.options.delay > 0:
+            # The close frame travels the same delayed network as the messages before
+            # it (RESULT, CLOSE): let those arrive first.
+            self.factory.clock.callLater(self.options.delay + 1e-6, self._closed, wasClean, code, reason)
+            return
+        self._closed(wasClean, code, reason)
+
+    def _closed(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         f = self.factory
         record = getattr(self, "record", None) or f.record
         record.closed_at = f.clock.seconds()

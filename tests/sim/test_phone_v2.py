@@ -266,6 +266,21 @@ async def test_finish_without_aa_signature_android_omits_ios_sends_null(platform
 
 
 @pytest_twisted.ensureDeferred
+async def test_with_network_delay_the_result_arrives_before_the_close() -> None:
+    """The close frame is delayed like every message: RESULT and CLOSE are not lost."""
+    from twisted.internet import reactor
+    server = Server(reactor)
+    try:
+        record = await server.phone("pace-ecdh-gm-aes128", delay=0.03, chip_time=0.001)
+    finally:
+        await server.stop()
+    assert record.result == {"chipAuthenticationResult": "SUCCESS"}
+    assert record.close_message == {"type": "CLOSE", "code": 1000, "reason": ""}
+    # Six waits for the server at 60 ms each, at least.
+    assert record.seconds_to_result > 6 * 0.06
+
+
+@pytest_twisted.ensureDeferred
 async def test_no_ca_document_sends_everything_without_handover() -> None:
     from twisted.internet import reactor
     server = Server(reactor)
