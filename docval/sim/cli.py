@@ -40,9 +40,12 @@ how the server answers a wrong key); the session is then expected to fail (exit 
 With --api v2 the phone itself uses that key, fails access control and closes with
 4403 ACCESS_CONTROL_FAILED (exit 1), as the Kinegram SDKs do.
 
---api v2 checks the camelCase RESULT against the profile with the v2 rules: a
-PACE-CAM document's chip authentication is FAILED (the server cannot verify CAM),
-and with --skip-aa-after-ca active authentication is UNAVAILABLE.
+--api v2 checks the camelCase RESULT against the profile with the v2 rules: the
+clone ends with 1011 COMMUNICATION_FAILED (its chip cannot continue under the keys
+of its own chip authentication, so the server can hand nothing back), a PACE-CAM
+document without DG14 has chip authentication UNAVAILABLE (CAM proves the chip to
+the phone, not to the server), and with --skip-aa-after-ca active authentication
+is UNAVAILABLE.
 """
 
 
@@ -452,6 +455,14 @@ async def _run_v2(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: 
 def _exit_status_v2(record: Any, profile: Any, options: Any) -> int:
     from docval.sim.phone_v2 import expected_v2
 
+    want = expected_v2(profile.expect, options)
+    if "close" in want:
+        code, reason = want["close"]
+        if record.phone_close is None and (record.close_code, record.close_reason) == (code, reason):
+            print(f"verdict    verified, as the profile expects (API v2 ends this session with {code} {reason})")
+            return EXIT_OK
+        print(f"verdict    NOT as the profile expects: the session should end with {code} {reason}")
+        return EXIT_FAILED
     if record.close_code != 1000 or record.phone_close is not None:
         print("verdict    FAILED: the session did not end with 1000")
         return EXIT_FAILED
@@ -461,7 +472,6 @@ def _exit_status_v2(record: Any, profile: Any, options: Any) -> int:
     if record.result is None:
         print("verdict    FAILED: no result came back")
         return EXIT_FAILED
-    want = expected_v2(profile.expect, options)
     differences = [f"{k} {_show(record.result.get(k))} (expected {_show(v)})"
                    for k, v in want.items() if record.result.get(k) != v]
     if differences:

@@ -402,7 +402,9 @@ class PhoneV2Protocol(WebSocketClientProtocol):
         self.link = self._new_link()
         self.limits = self._limits()
         self.monitoring("ACCESS_CONTROL")
-        await self.access_control()
+        if await self.access_control():
+            # After PACE, which runs in the master file, under Secure Messaging.
+            await self.run(files.select_application())
         self.limits = self._limits()
         self.monitoring("READ_SOD")
         sod_bytes = await self.read_file(files.EF_SOD)
@@ -435,7 +437,8 @@ class PhoneV2Protocol(WebSocketClientProtocol):
         self.send_remaining_files()
         self.finish()
 
-    async def access_control(self) -> None:
+    async def access_control(self) -> bool:
+        """PACE when EF.CardAccess offers it, else BAC; True for PACE."""
         key = self.options.access_key
         rng = self.options.rng
         kwargs = {} if rng is None else {"rng": rng}
@@ -454,13 +457,13 @@ class PhoneV2Protocol(WebSocketClientProtocol):
             from docval.emrtd.pace import pace
             result = await self.run(pace(key, pace_info, send_parameter_id=(offered or 0) > 1, **kwargs))
             self.link.start(result.sm)
-            await self.run(files.select_application())
-            return
+            return True
         if not isinstance(key, MrzKey):
             raise AccessControlError("no PACE on this document, and a CAN works only with PACE")
         from docval.emrtd.bac import bac
         await self.run(files.select_application())
         self.link.start(await self.run(bac(key, **kwargs)))
+        return False
 
     def wants_handover(self) -> bool:
         """Hook: whether to hand Chip Authentication over (the official phones always do)."""
@@ -489,7 +492,15 @@ class PhoneV2Protocol(WebSocketClientProtocol):
             if timer.active():
                 timer.cancel()
         if "dg1" not in self.received:
-            raise PhoneFailure(PROTOCOL_ERROR, "Did not receive DG1 before CA_HANDBACK message")
+            if not self.options.ios:
+                raise PhoneFailure(PROTOCOL_ERROR, "Did not receive DG1 before CA_HANDBACK message")
+            # iOS takes the handback's dg1Data if there is one, else reads DG1 itself later.
+            dg1 = msg.get("dg1Data")
+            if isinstance(dg1, str):
+                try:
+                    self.received["dg1"] = base64.b64decode(dg1, validate=True)
+                except ValueError:
+                    pass
         check = msg.get("checkResult")
         if check not in ("SUCCESS", "FAILED", "UNAVAILABLE"):
             raise PhoneFailure(PROTOCOL_ERROR, "CA_HANDBACK with an unknown checkResult")
@@ -557,6 +568,15 @@ class PhoneV2Protocol(WebSocketClientProtocol):
     # -- the end ---------------------------------------------------------------------------
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        inbound = getattr(self, "_inbound", None)
+        if inbound is not None and self.options.delay > 0:
+            # The close frame travels the same delayed network as the messages before
+            # it (RESULT, CLOSE): let those arrive first.
+            self.factory.clock.callLater(self.options.delay + 1e-6, self._closed, wasClean, code, reason)
+            return
+        self._closed(wasClean, code, reason)
+
+    def _closed(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         f = self.factory
         record = getattr(self, "record", None) or f.record
         record.closed_at = f.clock.seconds()
@@ -635,16 +655,24 @@ def run_phone_v2(url: str, chip: Chip, options: PhoneV2Options, *, reactor: Any 
 
 
 def expected_v2(expect: Any, options: PhoneV2Options) -> dict[str, Any]:
-    """What the v2 RESULT must say for a profile whose v1 expectation is ``expect``.
+    """What a v2 session must end with for a profile whose v1 expectation is ``expect``.
 
-    v2 differs from v1 in two places (KINEGRAM_V2 §9.10): PACE-CAM proves the chip
-    to the phone, not to the server, so it is FAILED; and a phone that skips AA
-    after a successful CA leaves AA UNAVAILABLE.
+    Three differences from v1 (KINEGRAM_V2 §9.1, §9.10):
+
+    * a chip that fails Chip Authentication itself (a clone: CA FAILED on a document
+      whose signature is valid) cannot answer under the new keys, so no DG1 can be
+      handed back: the server closes 1011 COMMUNICATION_FAILED and there is no RESULT
+      (``{"close": (1011, "COMMUNICATION_FAILED")}``);
+    * PACE-CAM proves the chip to the phone only; the virtual CAM document has no
+      DG14, so the server sees no Chip Authentication at all: UNAVAILABLE;
+    * a phone that skips AA after a successful CA leaves AA UNAVAILABLE.
     """
     ca = expect.chip_authentication
     aa = expect.active_authentication
+    if ca == "FAILED" and expect.passive_authentication:
+        return {"close": (1011, "COMMUNICATION_FAILED")}
     if "-CAM-" in expect.access_control and ca == "SUCCESS":
-        ca = "FAILED"
+        ca = "UNAVAILABLE"
     if options.skip_aa_after_ca and ca == "SUCCESS" and aa == "SUCCESS":
         aa = "UNAVAILABLE"
     return {"chipAuthenticationResult": ca, "activeAuthenticationResult": aa,

@@ -119,7 +119,11 @@ class ScriptedServer(WebSocketServerProtocol):
                 self.bad("DESede keys must be 24 bytes K1|K2|K1")
         self.handover = msg
         self.phase = "CA_RELAY"
-        defer.ensureDeferred(self.relay(msg)).addErrback(lambda f: self.bad(f"relay failed: {f.value!r}"))
+        defer.ensureDeferred(self.relay(msg)).addErrback(self.relay_failed)
+
+    def relay_failed(self, failure: Any) -> None:
+        self.bad(f"relay failed: {type(failure.value).__name__}")
+        self.sendClose(1000)
 
     async def transmit(self, raws: list[bytes]) -> list[bytes]:
         out = []
@@ -262,6 +266,21 @@ async def test_finish_without_aa_signature_android_omits_ios_sends_null(platform
 
 
 @pytest_twisted.ensureDeferred
+async def test_with_network_delay_the_result_arrives_before_the_close() -> None:
+    """The close frame is delayed like every message: RESULT and CLOSE are not lost."""
+    from twisted.internet import reactor
+    server = Server(reactor)
+    try:
+        record = await server.phone("pace-ecdh-gm-aes128", delay=0.03, chip_time=0.001)
+    finally:
+        await server.stop()
+    assert record.result == {"chipAuthenticationResult": "SUCCESS"}
+    assert record.close_message == {"type": "CLOSE", "code": 1000, "reason": ""}
+    # Six waits for the server at 60 ms each, at least.
+    assert record.seconds_to_result > 6 * 0.06
+
+
+@pytest_twisted.ensureDeferred
 async def test_no_ca_document_sends_everything_without_handover() -> None:
     from twisted.internet import reactor
     server = Server(reactor)
@@ -303,6 +322,19 @@ async def test_ios_without_send_result_disconnects_after_finish() -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_ios_takes_dg1_from_the_handback_when_no_file_came() -> None:
+    from twisted.internet import reactor
+    server = Server(reactor, mode="no-dg1")
+    try:
+        record = await server.phone("pace-ecdh-gm-aes128", platform="iOS")
+    finally:
+        await server.stop()
+    s = server.session()
+    assert server.factory.violations == [] and record.close_code == 1000 and record.phone_close is None
+    assert "dg1" not in s.files and s.aa_verifies()
+
+
+@pytest_twisted.ensureDeferred
 @pytest.mark.parametrize("mode,why", [("status", "unexpected text message"),
                                       ("no-dg1", "Did not receive DG1 before CA_HANDBACK")])
 async def test_android_closes_with_protocol_error(mode: str, why: str) -> None:
@@ -333,9 +365,10 @@ async def test_wrong_access_key_closes_access_control_failed() -> None:
 class _SscSpy(PhoneV2Protocol):
     """Stops after building CA_HANDOVER: only the wire SSC is of interest."""
 
-    async def access_control(self) -> None:
-        await super().access_control()
+    async def access_control(self) -> bool:
+        pace = await super().access_control()
         self.factory.commands_at_bac = self.link.commands_sent
+        return pace
 
     def handover_message(self) -> dict[str, Any]:
         msg = super().handover_message()
@@ -398,9 +431,33 @@ async def test_handover_ssc_is_the_signed_value_of_an_independent_count() -> Non
     assert seen_negative and seen_positive
 
 
+@pytest_twisted.ensureDeferred
+async def test_handover_ssc_after_pace_counts_from_zero() -> None:
+    """PACE starts Secure Messaging at SSC 0 (ICAO 9303-11 §9.8.2): two per protected command."""
+    from twisted.internet import reactor
+    from docval.sim.phone_v2 import PhoneV2Factory
+    from docval.sim.phone import connect
+
+    server = Server(reactor)
+    profile = profiles.get_profile("pace-ecdh-gm-aes128")
+    factory = PhoneV2Factory(server.url, profile.chip(), PhoneV2Options(access_key=profile.access_key),
+                             reactor=reactor, protocol=_SscSpy)
+    try:
+        await connect(factory, server.url, reactor)
+    finally:
+        await server.stop()
+    info = factory.handover["secureMessagingInfo"]
+    assert info["algorithm"] == "AES"
+    assert info["ssc"] == 2 * (factory.commands_at_handover - factory.commands_at_bac) > 0
+
+
 def test_expected_v2_for_profiles() -> None:
     cam = profiles.get_profile("pace-ecdh-cam-aes128").expect
-    assert expected_v2(cam, PhoneV2Options(access_key=None))["chipAuthenticationResult"] == "FAILED"
+    assert expected_v2(cam, PhoneV2Options(access_key=None))["chipAuthenticationResult"] == "UNAVAILABLE"
+    clone = profiles.get_profile("clone").expect
+    assert expected_v2(clone, PhoneV2Options(access_key=None)) == {"close": (1011, "COMMUNICATION_FAILED")}
+    untrusted = profiles.get_profile("untrusted").expect
+    assert expected_v2(untrusted, PhoneV2Options(access_key=None))["chipAuthenticationResult"] == "FAILED"
     ref = profiles.get_profile("pace-ecdh-gm-aes128").expect
     assert expected_v2(ref, PhoneV2Options(access_key=None, skip_aa_after_ca=True)) == {
         "chipAuthenticationResult": "SUCCESS", "activeAuthenticationResult": "UNAVAILABLE",

@@ -41,7 +41,7 @@ def test_camel_case_result_is_summarised_with_v1_names():
 
 
 def _record(**kw):
-    base = dict(close_code=1000, phone_close=None, result=None)
+    base = dict(close_code=1000, close_reason=None, phone_close=None, result=None)
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -49,7 +49,7 @@ def _record(**kw):
 def test_exit_status_v2_follows_the_v2_rules(capsys):
     cam = profiles.get_profile("pace-ecdh-cam-aes128")
     opts = PhoneV2Options(access_key=cam.access_key)
-    as_v2 = {"chipAuthenticationResult": "FAILED", "activeAuthenticationResult": "UNAVAILABLE",
+    as_v2 = {"chipAuthenticationResult": "UNAVAILABLE", "activeAuthenticationResult": "UNAVAILABLE",
              "passiveAuthentication": True}
     assert cli._exit_status_v2(_record(result=as_v2), cam, opts) == cli.EXIT_OK
     as_v1 = dict(as_v2, chipAuthenticationResult="SUCCESS")
@@ -58,3 +58,12 @@ def test_exit_status_v2_follows_the_v2_rules(capsys):
         == cli.EXIT_FAILED
     assert cli._exit_status_v2(_record(), cam, opts) == cli.EXIT_FAILED
     assert cli._exit_status_v2(_record(), cam, PhoneV2Options(access_key=None, send_result=False)) == cli.EXIT_OK
+
+
+def test_the_clone_is_expected_to_end_with_communication_failed(capsys):
+    clone = profiles.get_profile("clone")
+    opts = PhoneV2Options(access_key=clone.access_key)
+    closed = _record(close_code=1011, close_reason="COMMUNICATION_FAILED")
+    assert cli._exit_status_v2(closed, clone, opts) == cli.EXIT_OK
+    assert cli._exit_status_v2(_record(result={"chipAuthenticationResult": "FAILED"}), clone, opts) \
+        == cli.EXIT_FAILED
