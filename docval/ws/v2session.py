@@ -32,7 +32,8 @@ from docval.emrtd.flow import Link, run_async
 from docval.emrtd.handover import InvalidSMInfo, RelayOutcome, SMInfo, relay_chip_authentication
 from docval.emrtd.securityinfo import parse_dg14
 from docval.errors import Close, InvalidClientId, InvalidStartMessage, ResponseTimeout, UnexpectedMessage
-from docval.v2 import wire
+from docval.assessment import assess, parse_sod_file
+from docval.v2 import camel, wire
 from docval.v2.states import Conversation, State
 from docval.ws.logsafe import loggable
 from docval.ws.relay import ApduRelay
@@ -270,7 +271,6 @@ class V2FrontEnd:
         d.addErrback(self._unexpected)
 
     async def _assess(self, msg: wire.FinishMsg) -> Any:
-        from docval.assessment import assess, parse_sod_file  # TEMP until merged
         from docval.v2 import evidence  # TEMP until merged
         files, self._files = self._files, {}
         sod_bytes = files.pop("sod")
@@ -279,12 +279,13 @@ class V2FrontEnd:
         sod = parse_sod_file(sod_bytes)
         facts = verdicts.Facts()
         assert self._challenge is not None
-        evidence.record(facts, sod, dgs, relay=self._outcome, dg14_at_handover=self._dg14_at_handover,
-                        challenge=self._challenge, signature=msg.aa_signature)
+        recorded = evidence.record(facts, sod, dgs, relay=self._outcome,
+                                   dg14_at_handover=self._dg14_at_handover,
+                                   challenge=self._challenge, signature=msg.aa_signature)
         params = self._session.services.assess_params(self._trust)
         report = await assess(sod_bytes, dgs, facts, params, parsed_sod=sod)
-        if self._outcome is not None and self._outcome.protocol is not None:
-            report.chip_authentication_protocol = self._outcome.protocol
+        report.chip_authentication_protocol = recorded.ca_protocol
+        report.active_authentication_algorithm = recorded.aa_algorithm
         return report
 
     def _assessed(self, report: Any, send_result: bool) -> None:
@@ -296,7 +297,6 @@ class V2FrontEnd:
         emrtd = report.to_emrtd_passport(files_binary=self._client.files_binary)
         del report  # the session keeps nothing it does not need
         # Built before the post: whatever could still fail must fail before anything is posted.
-        from docval.v2 import camel  # TEMP until merged
         message = wire.encode(wire.result(camel.to_camel(emrtd))) if send_result else None
 
         def deliver() -> None:

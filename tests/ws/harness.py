@@ -201,7 +201,7 @@ class Conn:
 
 class Harness:
     def __init__(self, config: Config | None = None, read_document=None, poster=None, signer=None,
-                 trust: Any = "trust-store", **timeouts: float):
+                 trust: Any = "trust-store", offload: Any = None, **timeouts: float):
         self.clock = task.Clock()
         self.metrics = RecordingMetrics()
         self.poster = poster if poster is not None else FakePoster()
@@ -214,6 +214,7 @@ class Harness:
             poster=self.poster,
             read_document=read_document or scripted_reader(),
             trust=lambda: trust,
+            offload=offload,
             signer=signer,
         )
 
