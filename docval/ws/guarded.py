@@ -114,7 +114,7 @@ class GuardedServerProtocol(WebSocketServerProtocol):
         # is bounded by the file caps instead, so the limit is lifted for exactly
         # this call.  Nothing is received meanwhile: sendMessage only queues frames
         # on the transport, on the reactor thread.
-        limits: tuple[int, int] = (getattr(self, "maxMessagePayloadSize"), getattr(self, "maxFramePayloadSize"))
+        limits: tuple[int, int] = (self.maxMessagePayloadSize, self.maxFramePayloadSize)
         self.maxMessagePayloadSize = self.maxFramePayloadSize = 0
         try:
             self.sendMessage(payload, isBinary=binary)  # type: ignore[no-untyped-call]

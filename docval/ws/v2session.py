@@ -26,14 +26,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from docval import verdicts
-from docval.emrtd.ca import choose_ca
-from docval.emrtd.errors import EmrtdError, LimitExceeded, ParseError, UnsupportedError
+from docval.emrtd.errors import EmrtdError
 from docval.emrtd.flow import Link, run_async
 from docval.emrtd.handover import InvalidSMInfo, RelayOutcome, SMInfo, relay_chip_authentication
-from docval.emrtd.securityinfo import parse_dg14
 from docval.errors import Close, InvalidClientId, InvalidStartMessage, ResponseTimeout, UnexpectedMessage
 from docval.assessment import assess, parse_sod_file
-from docval.v2 import camel, wire
+from docval.v2 import camel, evidence, wire
 from docval.v2.states import Conversation, State
 from docval.ws.logsafe import loggable
 from docval.ws.relay import ApduRelay
@@ -210,14 +208,10 @@ class V2FrontEnd:
         except InvalidSMInfo as e:
             raise UnexpectedMessage(f"CA_HANDOVER: {e}") from None
         self._dg14_at_handover = self._files["dg14"]
-        choice = None
-        try:
-            choice = choose_ca(parse_dg14(self._dg14_at_handover))
-        except (ParseError, UnsupportedError, LimitExceeded):
-            # No usable key: DG1 is read under the phone's keys and the handback says
-            # UNAVAILABLE; the verdict (FAILED for a document that declares CA) comes
-            # from the evidence once EF.SOD is in.
-            choice = None
+        # No usable key: DG1 is read under the phone's keys and the handback says
+        # UNAVAILABLE; the verdict (FAILED for a document that declares CA) comes from
+        # the evidence once EF.SOD is in.
+        choice, _ = evidence.ca_choice(self._dg14_at_handover)
         timeouts = services.config.timeouts
         self._relay = ApduRelay(
             self._send_apdu,
@@ -271,7 +265,6 @@ class V2FrontEnd:
         d.addErrback(self._unexpected)
 
     async def _assess(self, msg: wire.FinishMsg) -> Any:
-        from docval.v2 import evidence  # TEMP until merged
         files, self._files = self._files, {}
         sod_bytes = files.pop("sod")
         dgs = {number: data for name, data in files.items()
