@@ -69,6 +69,7 @@ class V2FrontEnd:
         self._relay: ApduRelay | None = None
         self._work: defer.Deferred[Any] | None = None
         self._outcome: RelayOutcome | None = None
+        self._validation_id = ""
         self.summary: dict[str, Any] | None = None
 
     # -- FrontEnd -------------------------------------------------------------------------
@@ -99,7 +100,7 @@ class V2FrontEnd:
         if not is_binary and self._talk.started:
             try:
                 msg = wire.parse_text(payload)
-            except Exception:
+            except (UnexpectedMessage, InvalidStartMessage):
                 msg = None
             if isinstance(msg, wire.MonitoringMsg):
                 self._monitoring(msg, len(payload))
@@ -179,6 +180,7 @@ class V2FrontEnd:
             # says the app does not want it, so nothing would reach anybody.
             raise InvalidClientId("client without a Result Server requires return_result=true")
         self._client = client
+        self._validation_id = msg.validation_id
         # The store the session started with is the one it judges with, whatever reloads.
         self._trust = services.trust_snapshot()
         _log.info(
@@ -289,8 +291,18 @@ class V2FrontEnd:
         self.summary = report.summary()
         emrtd = report.to_emrtd_passport(files_binary=self._client.files_binary)
         del report  # the session keeps nothing it does not need
-        # Built before the post: whatever could still fail must fail before anything is posted.
-        message = wire.encode(wire.result(camel.to_camel(emrtd))) if send_result else None
+        # Built (and signed) before the post: whatever could still fail must fail before
+        # anything is posted.
+        message = None
+        if send_result:
+            result = wire.result(camel.to_camel(emrtd))
+            if self._client.sign_returned_result:
+                # As v1's emrtd_passport_jws: the snake_case result, signed, for a backend
+                # that receives it through the phone (docs/result-server.md).  The SDKs
+                # ignore keys they do not know.
+                result["passportJws"] = session.services.sign_result(
+                    emrtd, self._validation_id, session.session_id)
+            message = wire.encode(result)
 
         def deliver() -> None:
             if message is not None:

@@ -3,12 +3,16 @@ against v1's for the same document, the Result Server post, RESULT, and what hap
 FINISH, with the v2 virtual phone (and hostile variants) on one task.Clock."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import jwt
 import pytest
 from twisted.internet import defer
 
+from docval.config import SigningConfig
 from docval.reader import read_document
+from docval.signing import write_new_key
 from docval.sim import profiles
 from docval.sim.phone import PhoneOptions
 from docval.sim.phone_v2 import PhoneV2Options, PhoneV2Protocol, expected_v2
@@ -218,3 +222,32 @@ def test_messages_after_finish_while_posting_are_ignored_and_the_post_decides(de
     h.run(conn, 1)
     assert closing(conn) == (1000, "")
     assert conn.texts[-2]["type"] == "RESULT"
+
+
+class KeepsResultMessage(PhoneV2Protocol):
+    messages: list[dict[str, Any]] = []
+
+    def _on_result(self, msg: dict[str, Any]) -> None:
+        KeepsResultMessage.messages.append(msg)
+        super()._on_result(msg)
+
+
+def test_a_signing_client_gets_the_signed_result_beside_the_passport(demo_trust, tmp_path):
+    signer = write_new_key(tmp_path / "key.pem")
+    config = Harness().config
+    clients = tuple(replace(c, sign_returned_result=True) for c in config.clients)
+    config = replace(config, clients=clients, signing=SigningConfig(key_file=tmp_path / "key.pem"))
+    profile = profiles.get_profile("pace-ecdh-gm-aes128")
+    h = Harness(config=config, trust=demo_trust, poster=posting_ok(), signer=signer)
+    options = v2_options(profile)
+    KeepsResultMessage.messages = []
+    conn = h.phone_v2(profile.chip(), options, protocol=KeepsResultMessage, query="?return_result=true")
+    h.run(conn, 3)
+    (message,) = KeepsResultMessage.messages
+    (post,) = h.poster.posts
+    assert message["passport"] == to_camel(post[1])
+    key = jwt.PyJWK(signer.jwks()["keys"][0]).key
+    claims = jwt.decode(message["passportJws"], key, algorithms=["ES256"])
+    assert claims["emrtd_passport"] == post[1]
+    assert claims["client_validation_id"] == options.validation_id
+    assert claims["session_id"] == conn.server.session_id
