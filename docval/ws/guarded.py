@@ -25,6 +25,9 @@ _log = Logger(namespace="docval.session")
 
 class GuardedServerProtocol(WebSocketServerProtocol):
     _deaf = False
+    # Set by Autobahn from the factory's options; declared here for the type checker.
+    maxMessagePayloadSize: int
+    maxFramePayloadSize: int
 
     # -- hooks for the session ------------------------------------------------------------
 
