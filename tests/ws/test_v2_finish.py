@@ -251,3 +251,25 @@ def test_a_signing_client_gets_the_signed_result_beside_the_passport(demo_trust,
     assert claims["emrtd_passport"] == post[1]
     assert claims["client_validation_id"] == options.validation_id
     assert claims["session_id"] == conn.server.session_id
+
+
+def test_a_malformed_sod_is_a_file_read_error(demo_trust):
+    files = document_files()
+    h = Harness(trust=demo_trust, poster=posting_ok())
+    conn = open_v2(h, text(start()))
+    send(h, conn, file("dg1", files["dg1"]), file("sod", b"\x77\x03\x30\x01\x00"), finish())
+    assert closing(conn) == (1011, "FILE_READ_ERROR")
+    assert h.poster.posts == []
+    h.assert_clean()
+
+
+def test_a_result_that_cannot_be_signed_is_a_server_error_before_anything_is_posted(demo_trust):
+    config = Harness().config
+    clients = tuple(replace(c, sign_returned_result=True) for c in config.clients)
+    h = Harness(config=replace(config, clients=clients), trust=demo_trust, poster=posting_ok())   # no signer
+    files = document_files()
+    conn = open_v2(h, text(start()), query="?return_result=true")
+    send(h, conn, *(file(name, data) for name, data in files.items()), finish())
+    assert closing(conn) == (1011, "SERVER_ERROR")
+    assert h.poster.posts == []
+    h.assert_clean()
