@@ -3,6 +3,7 @@ against v1's for the same document, the Result Server post, RESULT, and what hap
 FINISH, with the v2 virtual phone (and hostile variants) on one task.Clock."""
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from typing import Any
 
@@ -273,3 +274,34 @@ def test_a_result_that_cannot_be_signed_is_a_server_error_before_anything_is_pos
     assert closing(conn) == (1011, "SERVER_ERROR")
     assert h.poster.posts == []
     h.assert_clean()
+
+
+class KeepsSecrets(PhoneV2Protocol):
+    """Remembers what must never reach a log: the handed keys, the challenge, the signature."""
+
+    secrets: list[str] = []
+
+    def handover_message(self) -> dict[str, Any]:
+        msg = super().handover_message()
+        info = msg["secureMessagingInfo"]
+        KeepsSecrets.secrets += [info["encKey"], info["macKey"], str(info["ssc"])]
+        return msg
+
+    def finish_message(self) -> dict[str, Any]:
+        msg = super().finish_message()
+        KeepsSecrets.secrets.append(base64.b64encode(self.challenge).decode())
+        if msg.get("activeAuthenticationSignature"):
+            KeepsSecrets.secrets.append(msg["activeAuthenticationSignature"])
+        return msg
+
+
+@pytest.mark.parametrize("name", ["pace-ecdh-gm-aes128", "bac-3des", "td1-idcard"])
+def test_no_key_challenge_signature_or_document_data_in_any_log_line(name, demo_trust, caplog_events):
+    KeepsSecrets.secrets = []
+    h, conn, record = run_v2(demo_trust, name, protocol=KeepsSecrets, diagnostics=True)
+    assert record.result is not None and KeepsSecrets.secrets
+    text = "\n".join(caplog_events())
+    assert "api=v2" in text
+    forbidden = KeepsSecrets.secrets + [profiles.HOLDER["primary_identifier"], profiles.PASSPORT_NUMBER,
+                                        profiles.ID_CARD_NUMBER, "Step: "]
+    assert [s for s in forbidden if s in text] == []
