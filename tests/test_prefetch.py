@@ -5,7 +5,7 @@ from docval.prefetch import MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES, Scheduler
 from docval.sim.chip import VirtualChip
 from docval.sim.direct import ChipTransport
 
-from bench.classic import FIRST_READ, ClassicScheduler
+from bench.classic import ClassicScheduler
 
 SMALL = tlv.encode(0x31, bytes(range(20)))
 LARGE = tlv.encode(0x31, bytes(i % 251 for i in range(600)))
@@ -124,6 +124,6 @@ def test_the_classic_strategy_ignores_what_the_phone_offers():
     io, t = scheduler(kind=ClassicScheduler, pipeline=16, declared=None)
     assert not io.pipelining
     limits = io.limits
-    assert (limits.use_sfi, limits.first_read, limits.pipeline, limits.extended) == (False, FIRST_READ, 1, False)
+    assert (limits.use_sfi, limits.first_read, limits.pipeline, limits.extended) == (False, files.CLASSIC_FIRST_READ, 1, False)
     assert run(io.fetch(files.CARD_ACCESS)) == LARGE
     assert t.round_trips == t.apdus
