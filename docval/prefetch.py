@@ -105,6 +105,8 @@ class Scheduler:
         self._limits = self.read_limits(self._limits)
 
     def read_limits(self, old: files.ReadLimits | None) -> files.ReadLimits:
+        """The limits replacing ``old``: the largest plain Le that fits ``max_response``
+        once protected, APDUs extended when ``extended`` (the link's commands too)."""
         plain = self.max_response
         if self._sm is not None:
             plain = max(1, self._sm.max_plain_le(self.max_response))
@@ -125,7 +127,7 @@ class Scheduler:
     @property
     def pipeline(self) -> int:
         """The most commands one step of a protocol flow may send."""
-        return self.limits.pipeline if self.pipelining else 1
+        return self.limits.pipeline
 
     # -- reading files ----------------------------------------------------------------------
 
