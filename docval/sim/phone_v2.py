@@ -106,6 +106,7 @@ class PhoneV2Options:
 class PhoneV2Record(PhoneRecord):
     messages_to_server: int = 0
     messages_from_server: int = 0
+    result_bytes: int = 0                # of bytes_from_server, the RESULT message (v1 counts none)
     round_trips: int = 0                 # server answers the phone had to wait for (module docstring)
     chip_commands: int = 0               # every APDU the chip saw: local reads and relayed ones
     check_result: str | None = None      # CA_HANDBACK.checkResult
@@ -258,6 +259,8 @@ class PhoneV2Protocol(WebSocketClientProtocol):
             self.record.other_messages.append(payload[:200].decode("utf-8", "replace"))
             self.give_up(PROTOCOL_ERROR, f"unexpected text message from the server ({kind or 'no type'})")
             return
+        if kind == "RESULT":
+            self.record.result_bytes = len(payload)
         handler(msg)
 
     def _binary(self, payload: bytes) -> None:
