@@ -14,12 +14,13 @@ and their sentences in ``errors`` come from the rule table of
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Protocol
 
+from docval import keyfiles
+from docval.assessment import AssessParams, assess, parse_sod_file
 from docval.emrtd import burst, files
 from docval.emrtd.apdu import MAX_SHORT_LE
 from docval.emrtd.atrinfo import parse_atr_info
@@ -40,7 +41,7 @@ from docval.emrtd.errors import (
 )
 from docval.emrtd.flow import Flow, Link, run_async
 from docval.emrtd.mrz import CanKey, MrzKey
-from docval.result import PADetails, Report
+from docval.result import Report
 from docval.status import Status
 from docval import verdicts
 from docval.verdicts import Facts
@@ -52,7 +53,6 @@ MIN_RESPONSE_BYTES = 64
 MIN_COMMAND_BYTES = 64
 MAX_COMMAND_BYTES = 65544   # header, 3-byte Lc, 65535 data bytes, 2-byte Le
 MAX_RESPONSE_BYTES = 65536
-HASHES = {"SHA-1": "sha1", "SHA-224": "sha224", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 
 class Transport(Protocol):
@@ -122,9 +122,9 @@ class _Session:
         self.pending_mark: tuple[Link, int] | None = None
         # The pure layer never reads the clock: certificate validity is judged at this instant.
         self.at = params.at or datetime.now(timezone.utc)
-        # JPEG 2000 images by data group, held until PA says whether they may be decoded.
-        self.undecoded: dict[int, list[tuple[int, bytes]]] = {}
-        self.signatures: list[tuple[int, bytes]] = []
+        # The data groups whose reading was attempted: any other that EF.SOD lists is not
+        # for this reader (DG3/DG4 need Extended Access Control) and is not reported missing.
+        self.attempted: set[int] = set()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -385,21 +385,14 @@ class _Session:
             raise AccessControlLost(f"access control failed after it had succeeded once: {exc}") from None
 
     async def _read_sod(self) -> None:
-        from docval.emrtd.lds.sod import parse_sod
         self.progress(Status.READ_SOD)
         await self._read_sod_with_dg14()
         data = await self._read(files.EF_SOD, mandatory=True)
-        try:
-            self.sod = parse_sod(data)
-        except ParseError as exc:
-            raise FileReadError(f"EF.SOD is malformed: {exc}") from None
+        self.sod = parse_sod_file(data)
         self.report.files["sod"] = data
         self.report.sod_hash_algorithm = self.sod.hash_algorithm
         self.report.sod_hashes = dict(self.sod.dg_hashes)
-        if 14 in self.sod.dg_hashes:
-            self.facts.ca.declare("EF.SOD")
-        if 15 in self.sod.dg_hashes:
-            self.facts.aa.declare("EF.SOD")
+        keyfiles.declare_from_sod(self.sod, self.facts)
 
     async def _read_sod_with_dg14(self) -> None:
         """Pipelining: DG14's first read rides with EF.SOD's last burst.  Documents with
@@ -423,11 +416,6 @@ class _Session:
 
         await self._prefetch([files.dg(14)], first=None, head=sod)
 
-    def _hash_matches(self, dg: int, data: bytes) -> bool:
-        expected = self.sod.dg_hashes.get(dg)
-        name = HASHES.get(self.sod.hash_algorithm)
-        return expected is not None and name is not None and hashlib.new(name, data).digest() == expected
-
     async def _read_dg(self, dg: int, *, mandatory: bool = False) -> bytes | None:
         if dg not in self.sod.dg_hashes:
             ahead = self.prefetched.pop(files.dg(dg).name, None)
@@ -435,6 +423,7 @@ class _Session:
                 ahead.flow.close()
             return None
         self.progress(Status.read_dg(dg))
+        self.attempted.add(dg)
         try:
             data = await self._read(files.dg(dg), mandatory=mandatory)
         except SecureMessagingError:
@@ -467,25 +456,9 @@ class _Session:
             if 14 in self.sod.dg_hashes:
                 self._key_file_missing(ca, files.dg(14))
             return
-        from docval.emrtd.ca import chip_authentication, choose_ca
-        from docval.emrtd.securityinfo import parse_dg14
-        if not self._hash_matches(14, data):
-            ca.file("EF.DG14", verdicts.FILE_HASH_MISMATCH)
-            return
-        try:
-            infos = parse_dg14(data)
-            choice = choose_ca(infos)
-        except (ParseError, UnsupportedError, LimitExceeded) as exc:
-            ca.file("EF.DG14", verdicts.FILE_UNPARSABLE, str(exc))
-            return
-        ca.file("EF.DG14", verdicts.FILE_READ)
+        from docval.emrtd.ca import chip_authentication
+        choice = keyfiles.check_dg14(self.sod, data, ca)
         if choice is None:
-            if not infos.ca_infos and ca.declared_by == ["EF.SOD"]:
-                # A DG14 that EF.SOD signs and that holds no CA at all (only PACE or AA
-                # infos): the document itself says it has no Chip Authentication.
-                ca.declared_by.clear()
-            else:
-                ca.file("EF.DG14", verdicts.FILE_UNPARSABLE, "no Chip Authentication public key")
             return
         ca_info, ca_key = choice
         self.progress(Status.CHIP_AUTHENTICATION)
@@ -521,22 +494,11 @@ class _Session:
             if 15 in self.sod.dg_hashes:
                 self._key_file_missing(aa, files.dg(15))
             return
-        from docval.emrtd.aa import active_authentication, parse_dg15
-        if not self._hash_matches(15, data):
-            aa.file("EF.DG15", verdicts.FILE_HASH_MISMATCH)
+        from docval.emrtd.aa import active_authentication
+        checked = keyfiles.check_dg15(self.sod, data, self.dgs.get(14), aa)
+        if checked is None:
             return
-        aa_info = None
-        dg14 = self.dgs.get(14)
-        try:
-            if dg14 is not None and self._hash_matches(14, dg14):
-                from docval.emrtd.securityinfo import parse_dg14
-                infos = parse_dg14(dg14)
-                aa_info = infos.aa_infos[0] if infos.aa_infos else None
-            key = parse_dg15(data)
-        except (ParseError, UnsupportedError, LimitExceeded) as exc:
-            aa.file("EF.DG15", verdicts.FILE_UNPARSABLE, str(exc))
-            return
-        aa.file("EF.DG15", verdicts.FILE_READ)
+        key, aa_info = checked
         self.progress(Status.ACTIVE_AUTHENTICATION)
         try:
             flow = active_authentication(key, aa_info, rng=self.params.rng)
@@ -572,13 +534,7 @@ class _Session:
         if self.pipelining and not self.ca_proof_pending and not any(r.name in self.prefetched for r in refs):
             await self._prefetch(refs)
         for dg in CONTENT_DGS:
-            data = await self._read_dg(dg, mandatory=dg in MANDATORY_DGS)
-            if data is None:
-                continue
-            try:
-                self._parse_content(dg, data)
-            except (ParseError, LimitExceeded) as exc:
-                self.report.error(f"DG{dg} could not be parsed: {exc}")
+            await self._read_dg(dg, mandatory=dg in MANDATORY_DGS)
         if self.ca_proof_pending:
             # Nothing was read after CA (a SOD listing no content DG): prove it on EF.SOD.
             try:
@@ -587,124 +543,17 @@ class _Session:
                 self.ca_proof_pending = False
                 self.facts.ca.tried(verdicts.SM_BROKEN)
 
-    def _parse_content(self, dg: int, data: bytes) -> None:
-        if dg == 1:
-            from docval.emrtd.lds.dg1 import parse_dg1
-            mrz = parse_dg1(data)
-            self.report.mrz = mrz
-            for name in getattr(mrz, "check_digit_errors", ()):
-                self.report.error(f"DG1: check digit of {name} is wrong")
-            key = self.params.access_key
-            if isinstance(key, MrzKey) and not _mrz_matches(mrz, key):
-                self.report.error("DG1 does not match the MRZ data used for access control")
-        elif dg == 2:
-            from docval.emrtd.images import JPEG, needs_decoding, sniff
-            from docval.emrtd.lds.dg2 import parse_dg2
-            faces = parse_dg2(data)
-            if not faces:
-                self.report.error("DG2 holds no face image")
-                return
-            # Only the first face is shown.  JPEG is passed on as read; JPEG 2000 waits
-            # for PA (_convert_images): decoding costs CPU the chip's bytes choose.
-            face = faces[0].data
-            if needs_decoding(face):
-                self.undecoded[2] = [(0, face)]
-            elif sniff(face) == JPEG:
-                self.report.face_photo = bytes(face)
-            else:
-                raise ParseError("the face image is neither JPEG nor JPEG 2000")
-        elif dg == 7:
-            from docval.emrtd.images import JPEG, needs_decoding, sniff
-            from docval.emrtd.lds.dg7 import parse_dg7
-            self.signatures = []
-            for i, image in enumerate(parse_dg7(data)):
-                if needs_decoding(image) or sniff(image) == JPEG:
-                    self.signatures.append((i, image))
-                else:
-                    self.report.error(f"DG7 image {i + 1} left out: neither JPEG nor JPEG 2000")
-            self.undecoded[7] = [(i, image) for i, image in self.signatures if needs_decoding(image)]
-            self.report.signature_photos = [bytes(image) for _, image in self.signatures
-                                            if not needs_decoding(image)]
-        elif dg == 11:
-            from docval.emrtd.lds.dg11 import parse_dg11
-            details = parse_dg11(data)
-            self.report.additional_personal_details = details
-            for problem in details.problems:
-                self.report.error(problem)
-        elif dg == 12:
-            from docval.emrtd.lds.dg12 import parse_dg12
-            details = parse_dg12(data)
-            self.report.additional_document_details = details
-            for problem in details.problems:
-                self.report.error(problem)
-
     async def _passive_authentication(self) -> None:
-        from docval.emrtd.pa import passive_authentication
         self.progress(Status.PASSIVE_AUTHENTICATION)
-        trust = self.params.trust
-        issuing_state = self.report.mrz.issuing_state if self.report.mrz is not None else None
-        pa = await self.params.offload(
-            _pa_call, passive_authentication, self.sod, dict(self.dgs), trust, self.at, issuing_state)
-        self.report.pa = PADetails.from_pa(pa)
-        for dg in sorted(set(self.sod.dg_hashes) & set(self.dgs)):
-            if dg not in self.report.pa.data_groups_with_valid_hash:
-                self.report.error(f"DG{dg} does not match its hash in EF.SOD")
-        if self.pace_result is not None and self.pace_result.mapping == "CAM":
-            await self._verify_cam()
-        self.facts.sod_valid = self.report.pa.sod_signature_valid and self.report.pa.document_certificate_valid
-        decision = verdicts.decide(self.facts)
-        self.report.chip_authentication = decision.chip_authentication
-        self.report.active_authentication = decision.active_authentication
-        for error in decision.errors:
-            self.report.error(error)
-        self.report.pa.data_groups_not_read = decision.data_groups_not_read
-        await self._convert_images()
+        p = self.params
+        params = AssessParams(trust=p.trust, at=self.at, offload=p.offload, decode_image=p.decode_image,
+                              decode_limits=p.decode_limits, access_key=p.access_key,
+                              expected_dgs=self.attempted)
+        cam = self._verify_cam if self.pace_result is not None and self.pace_result.mapping == "CAM" else None
+        await assess(self.sod.raw, self.dgs, self.facts, params, self.report,
+                     parsed_sod=self.sod, before_decide=cam)
 
-    async def _convert_images(self) -> None:
-        """JPEG 2000 images to JPEG, only for data groups PA verified: a hash that
-        matched a validly signed EF.SOD.  Every image not converted is left out of
-        the result (face_photo null, or missing from signature_photos) and named
-        in ``errors``, with the reason."""
-        if not self.undecoded:
-            return
-        from docval.emrtd import images
-        pa = self.report.pa
-        signed = pa is not None and pa.sod_signature_valid and pa.document_certificate_valid
-        budget = images.DecodeBudget(self.params.decode_limits)
-        converted: dict[int, list[tuple[int, bytes]]] = {}
-        for dg, pending in sorted(self.undecoded.items()):
-            cap = images.FACE_MAX_PIXELS if dg == 2 else images.SIGNATURE_MAX_PIXELS
-            what = "DG2 face image" if dg == 2 else "DG7 image"
-            for i, data in pending:
-                name = what if dg == 2 else f"{what} {i + 1}"
-                if not signed or dg not in pa.data_groups_with_valid_hash:
-                    self.report.error(f"{name} not converted from JPEG 2000: DG{dg} is not "
-                                      f"covered by a validly signed EF.SOD")
-                    continue
-                try:
-                    width, height = images.declared_size(data)
-                    if width * height > cap:
-                        raise LimitExceeded(f"{width}x{height} pixels exceed the limit of {cap}")
-                    refused = budget.admit(width * height)
-                    if refused is not None:
-                        raise LimitExceeded(refused)
-                    result = await self.params.decode_image(data, cap)
-                except (ParseError, LimitExceeded) as exc:
-                    self.report.error(f"{name} not converted from JPEG 2000: {exc}")
-                    continue
-                budget.spend(result.cpu_seconds)
-                converted.setdefault(dg, []).append((i, result.jpeg))
-        self.undecoded.clear()
-        if 2 in converted:
-            self.report.face_photo = converted[2][0][1]
-        if 7 in converted:
-            # In DG7's order, with the JPEG images passed on as read.
-            done = dict(converted[7])
-            self.report.signature_photos = [
-                done[i] if i in done else bytes(image) for i, image in self.signatures
-                if i in done or not images.needs_decoding(image)]
-
-    async def _verify_cam(self) -> None:
+    async def _verify_cam(self, report: Report) -> None:
         from docval.emrtd.ca import load_ca_key
         from docval.emrtd.lds.cms import parse_signed_data
         from docval.emrtd.pa import verify_signed_data
@@ -741,15 +590,3 @@ def _mapping(info: Any) -> str | None:
     except EmrtdError:
         return None
 
-
-def _pa_call(fn: Callable[..., Any], sod: Any, dgs: dict[int, bytes], trust: Any,
-             at: datetime | None, issuing_state: str | None) -> Any:
-    return fn(sod, dgs, trust, at=at, issuing_state=issuing_state)
-
-
-def _mrz_matches(mrz: Any, key: MrzKey) -> bool:
-    return (
-        mrz.document_number.rstrip("<") == key.document_number.rstrip("<")
-        and mrz.date_of_birth == key.date_of_birth
-        and mrz.date_of_expiry == key.date_of_expiry
-    )

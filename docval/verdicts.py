@@ -1,10 +1,11 @@
 """Chip and Active Authentication verdicts: the one table that decides them.
 
-The reader only records *facts*: which files declare a mechanism, what happened
-to the file carrying its key (read, withheld with a status, unreadable, hash
-mismatch, unparsable), and what happened to the attempt (proven, disproven,
-refused by the chip, a command or answer the phone cannot relay, Secure
-Messaging broken under the new keys, a timeout).  :func:`decide` turns those
+The reader (for the v2 API, docval.v2.evidence) only records *facts*: which
+files declare a mechanism, what happened to the file carrying its key (read,
+withheld with a status, unreadable, hash mismatch, unparsable), and what
+happened to the attempt (proven, disproven, refused by the chip, a command or
+answer the phone cannot relay, Secure Messaging broken under the new keys, a
+timeout, skipped by a v2 phone).  :func:`decide` turns those
 facts into ``chip_authentication_result``, ``active_authentication_result`` and
 the sentences for ``errors``, by the first matching rule of :data:`RULES`.
 
@@ -14,7 +15,8 @@ chip proved it and ``FAILED`` whatever else stopped the proof, because a copied
 chip can always arrange for the proof to be "impossible" (withhold DG14, break
 a command) and must not look like an older passport.  The one exception is for
 genuine documents on limited phones: Active Authentication whose answer the
-phone cannot relay, on a chip that Chip Authentication already proved.
+phone cannot relay (or, in the Kinegram v2 API, that the phone did not perform), on
+a chip that Chip Authentication already proved.
 
 Everything here is pure: no I/O, no clocks, no document data in any message.
 """
@@ -47,6 +49,10 @@ COMMAND_TOO_LONG = "command-too-long"  # a command the phone cannot relay (even 
 RESPONSE_TOO_LONG = "response-too-long"  # an answer the phone cannot relay
 SM_BROKEN = "sm-broken"               # Secure Messaging did not continue under the new keys
 TIMEOUT = "timeout"                   # the chip or phone stopped answering mid-protocol
+# Kinegram v2 (docval.v2.evidence): the phone reads the chip and decides what to hand over.
+PHONE_SKIPPED = "phone-skipped"       # CA: the phone never handed chip authentication over
+CAM_ONLY = "cam-only"                 # CA: only PACE-CAM, run on the phone, where the server cannot check it
+NO_SIGNATURE = "no-signature"         # AA: FINISH carried no signature
 
 
 @dataclass
@@ -162,6 +168,22 @@ RULES: tuple[Rule, ...] = (
          lambda mech, m, facts, ca: m.attempt == PROVEN and facts.sod_valid is not True,
          FAILED, lambda mech, m: f"{_NAMES[mech]} is not proof: its key is not covered by a valid EF.SOD"),
     Rule("proven", (CA, AA), _tried(PROVEN), SUCCESS, lambda mech, m: None),
+    # Kinegram v2, where the phone runs access control and reads the chip: the server
+    # proves CA itself through the relay, and AA from the signature FINISH carries.
+    Rule("ca-skipped-by-phone", (CA,), _tried(PHONE_SKIPPED), FAILED,
+         lambda mech, m: f"{_NAMES[mech]} failed: the phone skipped chip authentication"
+                         f"{_detail(m.attempt_detail)}"),
+    Rule("cam-not-verifiable", (CA,), _tried(CAM_ONLY), FAILED,
+         lambda mech, m: f"{_NAMES[mech]} failed: the chip offers it only through PACE-CAM, "
+                         f"which runs on the phone and cannot be verified by the server"),
+    # The official reader may skip AA once CA succeeded (and Android then sends no
+    # signature at all): the chip is proven, as in aa-answer-not-relayable-chip-proven.
+    Rule("aa-not-performed-chip-proven", (AA,),
+         lambda mech, m, facts, ca: m.attempt == NO_SIGNATURE and ca == SUCCESS,
+         UNAVAILABLE, lambda mech, m: None),
+    Rule("aa-not-performed-downgrade", (AA,), _tried(NO_SIGNATURE), FAILED,
+         lambda mech, m: f"{_NAMES[mech]} failed: {_declared(m)} declares it, but the phone sent no "
+                         f"signature and chip authentication did not prove the chip (a downgrade)"),
     # Declared, and nothing above explains why no proof came: never a silent downgrade.
     Rule("declared-not-performed", (CA, AA), lambda mech, m, facts, ca: True, FAILED,
          lambda mech, m: f"{_NAMES[mech]} failed: {_declared(m)} declares it, but it was not performed"),

@@ -129,6 +129,58 @@ def test_declared_not_performed():
     assert (name, result) == ("declared-not-performed", FAILED) and "EF.CardAccess declares it" in error
 
 
+# --- Kinegram v2 (facts recorded by docval.v2.evidence) ---------------------------------------
+
+@pytest.mark.parametrize("detail,suffix", [("", ""), ("EF.DG14 was not sent", " (EF.DG14 was not sent)")])
+def test_ca_skipped_by_phone(detail, suffix):
+    f = facts(ca=["EF.SOD"])
+    f.ca.file("EF.DG14", v.FILE_READ)
+    f.ca.tried(v.PHONE_SKIPPED, detail)
+    assert rule_for(CA, f) == ("ca-skipped-by-phone", FAILED,
+                               "chip authentication failed: the phone skipped chip authentication" + suffix)
+
+
+def test_cam_not_verifiable():
+    f = facts(ca=["EF.DG14"])
+    f.ca.file("EF.DG14", v.FILE_READ)
+    f.ca.tried(v.CAM_ONLY)
+    name, result, error = rule_for(CA, f)
+    assert (name, result) == ("cam-not-verifiable", FAILED) and "PACE-CAM" in error
+
+
+def test_aa_not_performed_chip_proven():
+    f = facts(aa=["EF.SOD"])
+    f.aa.file("EF.DG15", v.FILE_READ)
+    f.aa.tried(v.NO_SIGNATURE)
+    assert rule_for(AA, f, SUCCESS) == ("aa-not-performed-chip-proven", UNAVAILABLE, None)
+
+
+@pytest.mark.parametrize("ca_result", [FAILED, UNAVAILABLE])
+def test_aa_not_performed_downgrade(ca_result):
+    f = facts(aa=["EF.SOD"])
+    f.aa.tried(v.NO_SIGNATURE)
+    name, result, error = rule_for(AA, f, ca_result)
+    assert (name, result) == ("aa-not-performed-downgrade", FAILED)
+    assert error == ("active authentication failed: EF.SOD declares it, but the phone sent no signature "
+                     "and chip authentication did not prove the chip (a downgrade)")
+
+
+def test_v2_exception_never_covers_a_dg15_that_fails_its_hash():
+    f = facts(aa=["EF.SOD"])
+    f.aa.file("EF.DG15", v.FILE_HASH_MISMATCH)
+    f.aa.tried(v.NO_SIGNATURE)
+    assert rule_for(AA, f, SUCCESS)[:2] == ("key-file-hash-mismatch", FAILED)
+
+
+def test_v2_skipped_ca_never_passes_as_proven_aa_exception():
+    # A phone that skips CA gets CA FAILED, and then no AA exception applies either.
+    f = facts(ca=["EF.SOD"], aa=["EF.SOD"])
+    f.ca.tried(v.PHONE_SKIPPED)
+    f.aa.tried(v.NO_SIGNATURE)
+    d = v.decide(f)
+    assert (d.chip_authentication, d.active_authentication) == (FAILED, FAILED) and len(d.errors) == 2
+
+
 def test_every_rule_has_its_test():
     tested = {n[len("test_"):].replace("_", "-") for n in globals() if n.startswith("test_")}
     assert {rule.name for rule in v.RULES} <= tested

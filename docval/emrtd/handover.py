@@ -44,11 +44,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
 
 from docval.emrtd import crypto, files
-from docval.emrtd.apdu import MAX_SHORT_LE, SW_OK, SW_UNKNOWN, CommandAPDU, ResponseAPDU
-from docval.emrtd.ca import chip_authentication
+from docval.emrtd.apdu import (MAX_SHORT_LE, SW_OK, SW_UNKNOWN, SW_WRONG_LENGTH, CommandAPDU,
+                               ResponseAPDU)
+from docval.emrtd.ca import CaResult, chip_authentication
 from docval.emrtd.errors import (AuthenticationError, CommandTooLong, FileReadError, LimitExceeded,
                                  ParseError, SecureMessagingError, StatusError, UnsupportedError)
 from docval.emrtd.flow import Answer, Flow, Link
+from docval.emrtd.lds.dg1 import parse_dg1
 from docval.emrtd.securityinfo import ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo
 from docval.emrtd.sm import SSC_MODULUS, SecureMessaging
 
@@ -308,8 +310,16 @@ def relay_chip_authentication(choice: CaChoice | None, info: SMInfo, *, max_tran
     Raises :class:`SecureMessagingError` (or another CommunicationError) when
     Secure Messaging broke: an answer that does not verify, 6987/6988, a plain 6F00
     (iOS), a clone chip that cannot follow the new keys; no handback is possible
-    then.  Raises :class:`FileReadError` when EF.DG1 cannot be read.  ``InvalidSMInfo``
-    for limits that are not integers.
+    then.  Raises :class:`FileReadError` when EF.DG1 cannot be read or is not a DG1
+    (the phone parses the one it gets back).  Raises ``InvalidSMInfo`` at once for
+    limits that are not integers.  An error status that comes unprotected (some chips
+    answer errors so) is a refusal like a protected one: if the chip dropped its
+    session with it, the DG1 read under the old keys fails and SecureMessagingError
+    follows.
+
+    Driving it (the commands are protected already, see the module docstring)::
+
+        outcome = await run_async(flow, Link(), transmit_many)   # one APDU per call
     """
     for name, value in (("maxTransceiveLengthForSecureMessaging", max_transceive), ("maxBlockSize", max_block)):
         if type(value) is not int:
@@ -329,34 +339,47 @@ def _relay(choice: CaChoice | None, info: SMInfo, *, extended: bool, max_le: int
         dg1 = yield from _read_dg1(channel, max_le, caps)
         return RelayOutcome(UNAVAILABLE, sm_info(old), dg1, None,
                             "chip authentication not attempted: DG14 offers no usable key", None)
-    ca_info, ca_key = choice
-    sent = link.commands_sent
-    attempt: str | None
-    try:
-        result = yield from channel.run(chip_authentication(
-            ca_info, ca_key, rng=rng, extended_length=extended,
-            max_command_data=_max_command_data(link)))
-    except CommandTooLong as exc:
-        attempt, detail = (RESPONSE_TOO_LONG if exc.response else COMMAND_TOO_LONG), str(exc)
-    except StatusError as exc:              # a part of a chained command refused
-        attempt, detail = REFUSED, str(exc)
-    except AuthenticationError as exc:
-        # A status other than 9000 is a refusal; 9000 with a malformed answer is not a proof.
-        attempt = REFUSED if channel.last_sw != SW_OK else DISPROVEN
-        detail = str(exc)
-    except (UnsupportedError, ParseError, LimitExceeded) as exc:
-        attempt = None if link.commands_sent == sent else DISPROVEN
-        detail = str(exc)
-    else:
-        link.start(result.sm)
+    got = yield from _attempt(channel, choice, rng)
+    if isinstance(got, tuple) and got[0] == REFUSED and channel.last_sw == SW_WRONG_LENGTH and link.extended:
+        # The phone relays extended length but the chip has none (6700, still protected):
+        # once more in short APDUs, chained.
+        link.extended = False
+        got = yield from _attempt(channel, choice, rng)
+    if isinstance(got, CaResult):
+        link.start(got.sm)
         dg1 = yield from _read_dg1(channel, max_le, caps)
-        return RelayOutcome(SUCCESS, sm_info(result.sm), dg1, PROVEN,
-                            f"{result.protocol}: EF.DG1 verified under the new session keys", result.protocol)
+        return RelayOutcome(SUCCESS, sm_info(got.sm), dg1, PROVEN,
+                            f"{got.protocol}: EF.DG1 verified under the new session keys", got.protocol)
+    attempt, detail = got
     dg1 = yield from _read_dg1(channel, max_le, caps)
     if attempt is None:
         return RelayOutcome(UNAVAILABLE, sm_info(old), dg1, None,
                             f"chip authentication not attempted: {detail}", None)
     return RelayOutcome(FAILED, sm_info(old), dg1, attempt, f"chip authentication failed: {detail}", None)
+
+
+def _attempt(channel: _Channel, choice: CaChoice,
+             rng: Callable[[int], bytes]) -> Flow[CaResult | tuple[str | None, str]]:
+    """One run of Chip Authentication: its result, or (attempt word or None, why).
+
+    Anything that leaves the old session usable ends here; a broken session raises.
+    """
+    link = channel.link
+    sent = link.commands_sent
+    try:
+        return (yield from channel.run(chip_authentication(
+            choice[0], choice[1], rng=rng, extended_length=link.extended,
+            max_command_data=_max_command_data(link))))
+    except CommandTooLong as exc:
+        return (RESPONSE_TOO_LONG if exc.response else COMMAND_TOO_LONG), str(exc)
+    except StatusError as exc:              # a part of a chained command refused
+        return REFUSED, str(exc)
+    except AuthenticationError as exc:
+        # A status other than 9000 is a refusal; 9000 with a malformed answer is not a proof.
+        return (REFUSED if channel.last_sw != SW_OK else DISPROVEN), str(exc)
+    except (UnsupportedError, ParseError, LimitExceeded) as exc:
+        # Before any command (a DG14 that contradicts itself): not an attempt at all.
+        return (None if link.commands_sent == sent else DISPROVEN), str(exc)
 
 
 def _max_command_data(link: Link) -> int | None:
@@ -367,9 +390,16 @@ def _max_command_data(link: Link) -> int | None:
 def _read_dg1(channel: _Channel, max_le: int, caps: files.FileCaps) -> Flow[bytes]:
     limits = files.ReadLimits(max_le=max_le, extended=False, use_sfi=True, pipeline=1, caps=caps)
     try:
-        return (yield from channel.run(files.read_file(files.dg(1), limits)))
+        data = yield from channel.run(files.read_file(files.dg(1), limits))
     except (LimitExceeded, StatusError, ParseError, UnsupportedError) as exc:
         raise FileReadError(f"EF.DG1 could not be read: {exc}") from None
+    try:
+        parse_dg1(data)
+    except (ParseError, LimitExceeded) as exc:
+        # Android parses the handed-back DG1 (JMRTD's DG1File) in its WebSocket thread and
+        # dies on a malformed one: end the session cleanly instead.
+        raise FileReadError(f"EF.DG1 is malformed: {exc}") from None
+    return data
 
 
 __all__ = ["AES", "DESEDE", "SUCCESS", "FAILED", "UNAVAILABLE", "PROVEN", "DISPROVEN", "REFUSED",
