@@ -233,7 +233,7 @@ def _pa_details(value: Any) -> dict[str, Any]:
 
 def _check_result(value: Any) -> str:
     # Android's CheckResult.valueOf throws on anything else; iOS counts UNAVAILABLE as a pass.
-    return value if value in CHECK_RESULTS else "FAILED"
+    return value if isinstance(value, str) and value in CHECK_RESULTS else "FAILED"
 
 
 def _errors(value: Any) -> list[str]:

@@ -221,3 +221,34 @@ def test_the_sdk_checker_catches_what_the_rules_prevent():
                                                           "allHashesValid": None}}):
         with pytest.raises((AssertionError, KeyError, TypeError)):
             check_sdk_passport(bad)
+
+
+# --- anything a v1 dict could hold: never an exception, the required fields always right ----
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8)
+_keys = st.sampled_from(sorted({path.split(".")[0] for path in FIELD_NAMES}) + ["x_y"])
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_keys, _values, max_size=12))
+def test_to_camel_never_fails_and_always_has_the_required_fields(passport):
+    out = to_camel(passport)
+    assert type(out["passiveAuthentication"]) is bool
+    assert out["chipAuthenticationResult"] in camel.CHECK_RESULTS
+    assert out["activeAuthenticationResult"] in camel.CHECK_RESULTS
+    assert all(isinstance(e, str) for e in out["errors"])
+    pa = out["passiveAuthenticationDetails"]
+    assert all(type(pa[k]) is bool for k in ("sodSignatureValid", "documentCertificateValid", "allHashesValid"))
+    assert all(type(n) is int for k in ("dataGroupsChecked", "dataGroupsWithValidHash") for n in pa[k])
+    assert pa["error"] is None or isinstance(pa["error"], str)
+    assert "facePhoto" not in out or out["facePhoto"] is not None
+    if isinstance(out.get("mrzInfo"), dict):
+        assert isinstance(out["mrzInfo"]["secondaryIdentifier"], list)
+        assert isinstance(out["mrzInfo"]["optionalData1"], str)
+        assert out["mrzInfo"].get("optionalData2", "") is not None

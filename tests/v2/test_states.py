@@ -228,3 +228,43 @@ def test_server_moves_out_of_order_are_forbidden():
     with pytest.raises(ForbiddenTransition):
         after_ca().move(State.CA_RELAY)
     assert close_for(ForbiddenTransition("x")).reason == "SERVER_ERROR"
+
+
+# --- any order of messages: only the documented outcomes ---------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from docval.errors import SessionError  # noqa: E402
+
+_MESSAGES = [START, HANDOVER, FINISH, MON, APDU] + [file(n) for n in ("dg1", "dg2", "dg14", "dg15", "sod")]
+_SERVER = ["accept", "command", "dg1", "handback", "close"]
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(_MESSAGES), st.sampled_from(_SERVER)), max_size=25))
+def test_any_sequence_ends_only_in_documented_ways(steps):
+    c = Conversation()
+    for step in steps:
+        try:
+            if isinstance(step, str):
+                {"accept": c.accept_sent, "command": c.command_sent, "dg1": c.server_dg1_sending,
+                 "handback": c.handback_sent, "close": c.closed}[step]()
+            else:
+                before = c.state
+                handled = c.receive(step)
+                assert handled in (True, False)
+                if not handled:
+                    assert before in (State.FINISHED, State.CLOSED) or step.kind == wire.FILE
+        except (UnexpectedMessage, FileReadError, ForbiddenTransition) as exc:
+            assert close_for(exc).reason in ("UNEXPECTED_MESSAGE", "FILE_READ_ERROR", "SERVER_ERROR")
+            assert isinstance(exc, (SessionError, FileReadError))
+            return
+        # Invariants that hold whatever came before.
+        assert len(c.phone_files) == len(set(c.phone_files))
+        if c.state is State.FINISHED:
+            assert "sod" in c.phone_files
+        if c.handover:
+            assert "dg14" in c.phone_files
+        if c.state is State.READING_AFTER_CA:
+            assert c.server_dg1_sent
