@@ -152,6 +152,7 @@ def _wire_name(ref: files.FileRef) -> str:
 
 class PhoneV2Protocol(WebSocketClientProtocol):
     factory: "PhoneV2Factory"
+    handback_timeout = HANDBACK_TIMEOUT
     _tls_done = False
     _lost_reason: Any = None
 
@@ -488,7 +489,7 @@ class PhoneV2Protocol(WebSocketClientProtocol):
         self.send_json(self.handover_message())
         self.record.handed_over = True
         self._state = "handover"
-        timer = self.factory.clock.callLater(HANDBACK_TIMEOUT, self._handback_timeout)
+        timer = self.factory.clock.callLater(self.handback_timeout, self._handback_timeout)
         try:
             msg = await self._handback
         finally:
@@ -520,7 +521,7 @@ class PhoneV2Protocol(WebSocketClientProtocol):
 
     def _handback_timeout(self) -> None:
         if not self._handback.called:
-            self._handback.errback(PhoneFailure(PROTOCOL_ERROR, "no CA_HANDBACK within 20 s"))
+            self._handback.errback(PhoneFailure(PROTOCOL_ERROR, f"no CA_HANDBACK within {self.handback_timeout:g} s"))
 
     async def active_authentication(self, listed: list[int]) -> None:
         self.signature: bytes | None = None
