@@ -15,7 +15,8 @@ phone against /ws2/validate of the same server: the phone reads the chip itself
 (``--chip-ms`` per APDU, no network time) and the network carries only START/ACCEPT,
 the Chip Authentication relay, the files and FINISH/RESULT.  Their ``RTs`` are the
 times the phone waited for the server (bench/v2.py), ``APDUs`` the relayed ones,
-bytes every WebSocket message payload each way.
+bytes every WebSocket message payload each way except the RESULT (v1's figures
+count the relay only; the RESULT's size is reported on its own).
 """
 from __future__ import annotations
 
@@ -132,7 +133,9 @@ async def _measure_v2(reactor: Any, url: str, scenario: V2Scenario, profile: Any
         "round_trips": first.round_trips,
         "apdus": first.apdus,                       # relayed through the server
         "chip_apdus": first.chip_commands,          # everything the chip answered, local reads included
-        "bytes_to_phone": int(statistics.median(r.bytes_from_server for r in records)),
+        # Without the RESULT message, as v1's figures count the relay only.
+        "bytes_to_phone": int(statistics.median(r.bytes_from_server - r.result_bytes for r in records)),
+        "result_bytes": int(statistics.median(r.result_bytes for r in records)),
         "bytes_from_phone": int(statistics.median(r.bytes_to_server for r in records)),
         "seconds_to_result": {k: statistics.median(v) for k, v in times.items()},
         "seconds_to_result_all": times,
@@ -184,8 +187,9 @@ def format_table(report: dict[str, Any]) -> str:
     if v2:
         out.append("v2-*: API v2; RTs = times the phone waited for the server (START/ACCEPT, each relayed APDU, "
                    "the handback, FINISH/RESULT; the phone's own chip reads are not network round trips); "
-                   "APDUs = relayed; bytes = every message payload; time to RESULT; chip APDUs: "
-                   + ", ".join(f"{n} {r['chip_apdus']}" for n, r in report["scenarios"].items()
+                   "APDUs = relayed; bytes = every message payload but the RESULT (as for v1); time to RESULT; "
+                   "chip APDUs (local + relayed) / RESULT bytes: "
+                   + ", ".join(f"{n} {r['chip_apdus']} / {r['result_bytes']}" for n, r in report["scenarios"].items()
                                if r["phone"].get("api") == "v2"))
     out.append(f"counts: value (value/classic); times: median seconds to DONE (classic/time = speedup); "
                f"chip {report['chip_ms_per_apdu']:g} ms/APDU; repeat {report['repeat']}; "

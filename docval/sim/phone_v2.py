@@ -106,6 +106,7 @@ class PhoneV2Options:
 class PhoneV2Record(PhoneRecord):
     messages_to_server: int = 0
     messages_from_server: int = 0
+    result_bytes: int = 0                # of bytes_from_server, the RESULT message (v1 counts none)
     round_trips: int = 0                 # server answers the phone had to wait for (module docstring)
     chip_commands: int = 0               # every APDU the chip saw: local reads and relayed ones
     check_result: str | None = None      # CA_HANDBACK.checkResult
@@ -151,6 +152,7 @@ def _wire_name(ref: files.FileRef) -> str:
 
 class PhoneV2Protocol(WebSocketClientProtocol):
     factory: "PhoneV2Factory"
+    handback_timeout = HANDBACK_TIMEOUT
     _tls_done = False
     _lost_reason: Any = None
 
@@ -258,6 +260,8 @@ class PhoneV2Protocol(WebSocketClientProtocol):
             self.record.other_messages.append(payload[:200].decode("utf-8", "replace"))
             self.give_up(PROTOCOL_ERROR, f"unexpected text message from the server ({kind or 'no type'})")
             return
+        if kind == "RESULT":
+            self.record.result_bytes = len(payload)
         handler(msg)
 
     def _binary(self, payload: bytes) -> None:
@@ -485,7 +489,7 @@ class PhoneV2Protocol(WebSocketClientProtocol):
         self.send_json(self.handover_message())
         self.record.handed_over = True
         self._state = "handover"
-        timer = self.factory.clock.callLater(HANDBACK_TIMEOUT, self._handback_timeout)
+        timer = self.factory.clock.callLater(self.handback_timeout, self._handback_timeout)
         try:
             msg = await self._handback
         finally:
@@ -517,7 +521,7 @@ class PhoneV2Protocol(WebSocketClientProtocol):
 
     def _handback_timeout(self) -> None:
         if not self._handback.called:
-            self._handback.errback(PhoneFailure(PROTOCOL_ERROR, "no CA_HANDBACK within 20 s"))
+            self._handback.errback(PhoneFailure(PROTOCOL_ERROR, f"no CA_HANDBACK within {self.handback_timeout:g} s"))
 
     async def active_authentication(self, listed: list[int]) -> None:
         self.signature: bytes | None = None

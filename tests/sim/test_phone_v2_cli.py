@@ -3,12 +3,17 @@ RESULT shown with v1's names and judged by the v2 rules, and a whole session thr
 a scripted v2 server (tests/sim/test_phone_v2.py) with the exit status of v1."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from docval.sim import cli, profiles
 from docval.sim.phone_v2 import PhoneV2Options
+from tests.support.processes import Twistd, free_port
 
 
 def test_help_lists_the_api_option_and_v1_stays_the_default():
@@ -67,3 +72,43 @@ def test_the_clone_is_expected_to_end_with_communication_failed(capsys):
     assert cli._exit_status_v2(closed, clone, opts) == cli.EXIT_OK
     assert cli._exit_status_v2(_record(result={"chipAuthenticationResult": "FAILED"}), clone, opts) \
         == cli.EXIT_FAILED
+
+
+# -- against the real server ---------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+
+
+def sim(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "docval.sim.cli", *args], env=ENV, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    """DocVal on its demo defaults (loopback, the demo client and CSCA) on a free port."""
+    port = free_port()
+    with Twistd(tmp_path_factory.mktemp("server"), "--listen", f"tcp:{port}:interface=127.0.0.1"):
+        yield f"ws://127.0.0.1:{port}/ws2/validate"
+
+
+@pytest.mark.parametrize("extra", [[], ["--platform", "iOS", "--profile", "bac-3des"],
+                                   ["--profile", "clone"], ["--profile", "pace-ecdh-cam-aes128"],
+                                   ["--skip-aa-after-ca", "--no-extended-length"]])
+def test_v2_sessions_verify_as_the_profile_expects(server_url, extra):
+    r = sim("--api", "v2", "--url", server_url, *extra)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "verdict    verified, as the profile expects" in r.stdout
+    assert "(API v2, " in r.stdout
+
+
+def test_v2_wrong_key_fails_on_the_phone(server_url):
+    r = sim("--api", "v2", "--url", server_url, "--can", "000000")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "phone      closed 4403 ACCESS_CONTROL_FAILED" in r.stdout
+
+
+def test_v2_without_url_connects_to_the_ws2_path():
+    r = sim("--api", "v2", timeout=60)
+    assert "connecting ws://127.0.0.1:8080/ws2/validate  (API v2, android)" in r.stdout, r.stdout + r.stderr
