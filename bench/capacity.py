@@ -22,6 +22,14 @@ session; (4) while they are held, ``--probes`` phones at ``--rtt``/``--chip-ms``
 measure the server's turnaround per APDU (phone sends a response -> next command
 arrives), against the same probes with nothing held; (5) the held sessions are
 released at once and finish at full speed: the worst case, all N active.
+
+``--scenario v2-android`` (or ``v2-ios``) measures WebSocket API v2 sessions on
+/ws2/validate instead (:func:`measure_v2`): the same phases, but v2 phones read the
+chip themselves, so they cannot replay a transcript: each one really runs PACE and
+the chip's side of it in this process, which limits the throughput phase's wall
+clock (not the server CPU figures).  Sessions are held right after ACCEPT, where a
+v2 server waits for the phone to read; the probes time the server's turnaround in
+the Chip Authentication relay (handover or APDU response -> next server message).
 """
 from __future__ import annotations
 
@@ -43,6 +51,7 @@ if __package__ in (None, ""):
 
 from bench.harness import REFERENCE_PROFILE, SCENARIOS, Scenario, print_report, start_server  # noqa: E402
 from bench.machine import describe  # noqa: E402
+from bench.v2 import V2_SCENARIOS, V2Scenario, start_phone_v2, v2_url, verified  # noqa: E402
 from docval.sim.phone import PhoneFactory, PhoneProtocol  # noqa: E402
 
 GATE_STATUS = "READ_DG2"
@@ -423,6 +432,142 @@ async def measure(reactor: Any, args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+async def measure_v2(reactor: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The phases of :func:`measure` for v2 phones (module docstring)."""
+    from twisted.internet import defer, task
+
+    from docval.sim.profiles import get_profile
+
+    profile = get_profile(REFERENCE_PROFILE)
+    scenario: V2Scenario = args.scenario
+    fast = scenario.options(profile, rtt=0.0, chip_time=0.0)
+    paced = scenario.options(profile, rtt=args.rtt / 1000, chip_time=args.chip_ms / 1000)
+    server = ServerProcess()
+    url = v2_url(server.url)
+    report: dict[str, Any] = {"machine": describe(), "profile": REFERENCE_PROFILE, "scenario": scenario.name,
+                              "gate": "ACCEPT",
+                              "args": {k: v for k, v in vars(args).items() if k not in ("scenario", "json")}}
+
+    def phone(options: Any, **kw: Any) -> Any:
+        return start_phone_v2(reactor, url, profile.chip(), replace(options), **kw)
+
+    async def settle() -> None:
+        await task.deferLater(reactor, 0.05, lambda: None)
+
+    try:
+        for _ in range(3):   # warm-up: imports, caches, allocator
+            record = await phone(fast)
+            if not verified(record):
+                raise RuntimeError(f"v2 session failed: {record!r}")
+        report["apdus_per_session"] = record.apdus
+        report["round_trips_per_session"] = record.round_trips
+
+        # (1) CPU per completed session, one at a time.
+        cpu_ms = []
+        for _ in range(args.cpu_sessions):
+            before = server.stats()["cpu"]
+            record = await phone(fast)
+            await settle()
+            cpu_ms.append(1000 * (server.stats()["cpu"] - before))
+            if not verified(record):
+                raise RuntimeError("session failed while measuring CPU")
+        report["cpu_ms_per_session"] = {"median": statistics.median(cpu_ms), "min": min(cpu_ms),
+                                        "max": max(cpu_ms), "n": len(cpu_ms)}
+
+        # (2) Throughput: back-to-back sessions from several phones at once.
+        done = {"ok": 0, "failed": 0}
+        deadline = time.monotonic() + args.throughput_seconds
+
+        async def loop() -> None:
+            while time.monotonic() < deadline:
+                rec = await phone(fast)
+                done["ok" if verified(rec) else "failed"] += 1
+
+        s0, t0 = server.stats(), time.monotonic()
+        await defer.gatherResults([defer.ensureDeferred(loop()) for _ in range(args.concurrency)])
+        await settle()
+        s1, t1 = server.stats(), time.monotonic()
+        cpu = s1["cpu"] - s0["cpu"]
+        report["throughput"] = {
+            "concurrency": args.concurrency, "sessions": done["ok"], "failed": done["failed"],
+            "wall_seconds": t1 - t0, "server_cpu_seconds": cpu,
+            "sessions_per_second_wall": done["ok"] / (t1 - t0),
+            "sessions_per_cpu_second": done["ok"] / cpu if cpu else None,
+            "server_cpu_ms_per_session": 1000 * cpu / done["ok"] if done["ok"] else None,
+        }
+
+        async def probes() -> tuple[list[float], int]:
+            samples: list[float] = []
+
+            async def probe(i: int) -> Any:
+                await task.deferLater(reactor, i * args.stagger, lambda: None)
+                return await phone(paced, samples=samples)
+
+            records = await defer.gatherResults([defer.ensureDeferred(probe(i)) for i in range(args.probes)])
+            return samples, sum(1 for r in records if verified(r))
+
+        # (4a) Probe latency with nothing held.
+        server.stats()
+        idle_samples, idle_ok = await probes()
+        report["latency_idle"] = {**_latency(idle_samples), "sessions": idle_ok, "rtt_ms": args.rtt,
+                                  "chip_ms": args.chip_ms, "server_loop_lag": server.stats()["loop_lag"]}
+
+        # (3) N sessions held after ACCEPT: memory.
+        base = server.stats(collect=True)
+        gate = Gate(args.sessions)
+        held_done: list[Any] = []
+        t_hold = time.monotonic()
+        for i in range(args.sessions):
+            held_done.append(phone(fast, gate=gate))
+            if i % 50 == 49:   # the listen backlog is finite: connect in waves
+                await task.deferLater(reactor, 0.02, lambda: None)
+        timeout = reactor.callLater(args.hold_timeout, lambda: gate.all_held.called or gate.all_held.callback(None))
+        await gate.all_held
+        if timeout.active():
+            timeout.cancel()
+        held = len(gate.held)
+        held_at = server.stats(collect=True)
+        report["held"] = {
+            "sessions": held, "seconds_to_hold": time.monotonic() - t_hold,
+            "server_open_sessions": held_at["open_sessions"],
+            "rss_kb_before": base["rss_kb"], "rss_kb_held": held_at["rss_kb"],
+            "kb_per_session": (held_at["rss_kb"] - base["rss_kb"]) / held if held else None,
+        }
+
+        # (4b) Probe latency while N sessions are held.
+        server.stats()
+        held_samples, held_ok = await probes()
+        report["latency_while_held"] = {**_latency(held_samples), "sessions": held_ok, "held": held,
+                                        "server_loop_lag": server.stats()["loop_lag"]}
+
+        # (5) Release: all N read their chips and finish at once.
+        release_samples: list[float] = []
+        for held_phone in gate.held:
+            held_phone.factory.samples = release_samples
+        s0, t0 = server.stats(), time.monotonic()
+        gate.release()
+        records = await defer.gatherResults(held_done)
+        await settle()
+        s1, t1 = server.stats(), time.monotonic()
+        ok = sum(1 for r in records if verified(r))
+        failures: dict[str, int] = {}
+        for r in records:
+            if not verified(r):
+                why = f"{r.close_code} {r.close_reason or ''} {r.phone_close or ''}".strip()
+                failures[why] = failures.get(why, 0) + 1
+        report["release"] = {
+            "failures": failures,
+            "sessions": len(records), "succeeded": ok, "wall_seconds": t1 - t0,
+            "server_cpu_seconds": s1["cpu"] - s0["cpu"],
+            "server_cpu_ms_per_session_rest": 1000 * (s1["cpu"] - s0["cpu"]) / max(1, ok),
+            "latency_all_active": _latency(release_samples),
+            "server_loop_lag": s1["loop_lag"],
+        }
+    finally:
+        server.close()
+    return report
+
+
 def format_report(r: dict[str, Any]) -> str:
     def f(v: Any, spec: str = ".1f") -> str:
         return "-" if v is None else format(v, spec)
@@ -436,7 +581,7 @@ def format_report(r: dict[str, Any]) -> str:
          f"{f(tp['server_cpu_ms_per_session'])} ms"),
         ("sessions per second per core (sessions / server CPU s)", f(tp["sessions_per_cpu_second"])),
         ("sessions per second, wall clock (phones on the same machine)", f(tp["sessions_per_second_wall"])),
-        ("sessions held mid-read (at %s)" % GATE_STATUS, f"{held['sessions']}"),
+        ("sessions held mid-read (at %s)" % r.get("gate", GATE_STATUS), f"{held['sessions']}"),
         ("memory per in-flight session (RSS delta / N)", f"{f(held['kb_per_session'])} KB"),
         ("server turnaround per APDU, nothing held: p50 / p99",
          f"{f(li['p50_ms'], '.2f')} / {f(li['p99_ms'], '.2f')} ms ({li['apdus']} APDUs)"),
@@ -471,10 +616,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--chip-ms", type=float, default=10.0, help="probe phones' chip time per APDU in ms")
     p.add_argument("--stagger", type=float, default=0.1, help="seconds between probe phones' starts")
     p.add_argument("--hold-timeout", type=float, default=300.0, help="seconds to wait for all sessions to be held")
-    p.add_argument("--scenario", default="android", help="phone scenario (default android: most APDUs)")
+    p.add_argument("--scenario", default="android",
+                   help="phone scenario (default android: most APDUs; v2-android / v2-ios: API v2)")
     p.add_argument("--json", default=None, metavar="FILE")
     args = p.parse_args(argv)
-    names = {s.name: s for s in SCENARIOS if not s.classic}
+    names = {s.name: s for s in SCENARIOS + V2_SCENARIOS if not s.classic}
     if not args.serve:
         if args.scenario not in names:
             p.error(f"--scenario is one of {', '.join(names)}")
@@ -489,7 +635,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return serve()
     _raise_fd_limit()
-    return print_report(measure, format_report, args)
+    run = measure_v2 if isinstance(args.scenario, V2Scenario) else measure
+    return print_report(run, format_report, args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,14 @@ APDU in the chip, strictly one APDU at a time like the official SDKs.  Every
 figure comes with its ratio to the classic strategy (JMRTD-like: SELECT by FID,
 8-byte header read, 223-byte chunks, one APDU per round trip) measured in the
 same run, on the same phone as the Android-like scenario.
+
+The v2 scenarios (``v2-android``, ``v2-ios``; bench/v2.py) run the WebSocket API v2
+phone against /ws2/validate of the same server: the phone reads the chip itself
+(``--chip-ms`` per APDU, no network time) and the network carries only START/ACCEPT,
+the Chip Authentication relay, the files and FINISH/RESULT.  Their ``RTs`` are the
+times the phone waited for the server (bench/v2.py), ``APDUs`` the relayed ones,
+bytes every WebSocket message payload each way except the RESULT (v1's figures
+count the relay only; the RESULT's size is reported on its own).
 """
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ if __package__ in (None, ""):
 
 from bench.harness import REFERENCE_PROFILE, SCENARIOS, Scenario, phone_session, start_server  # noqa: E402
 from bench.machine import describe  # noqa: E402
+from bench.v2 import V2_SCENARIOS, V2Scenario, start_phone_v2, v2_url, verified  # noqa: E402
 
 COUNT_FIELDS = ("round_trips", "apdus", "bytes_to_phone", "bytes_from_phone")
 
@@ -58,6 +67,10 @@ async def measure(reactor: Any, rtts_ms: list[float], repeat: int, chip_ms: floa
     try:
         for scenario in scenarios:
             service, url, stats = servers[scenario.classic]
+            if isinstance(scenario, V2Scenario):
+                rows[scenario.name] = await _measure_v2(reactor, v2_url(url), scenario, profile,
+                                                        rtts_ms, repeat, chip_ms)
+                continue
             counts: list[Any] = []
             times: dict[str, list[float]] = {}
             for rtt in rtts_ms:
@@ -94,6 +107,38 @@ async def measure(reactor: Any, rtts_ms: list[float], repeat: int, chip_ms: floa
         "rtts_ms": rtts_ms,
         "repeat": repeat,
         "scenarios": rows,
+    }
+
+
+async def _measure_v2(reactor: Any, url: str, scenario: V2Scenario, profile: Any, rtts_ms: list[float],
+                      repeat: int, chip_ms: float) -> dict[str, Any]:
+    records: list[Any] = []
+    times: dict[str, list[float]] = {}
+    for rtt in rtts_ms:
+        for _ in range(repeat):
+            options = scenario.options(profile, rtt=rtt / 1000, chip_time=chip_ms / 1000)
+            # seconds_to_result: from connecting to the RESULT, on the reactor's clock.
+            record = await start_phone_v2(reactor, url, profile.chip(), options)
+            if not verified(record):
+                raise SessionFailed(f"{scenario.name}: session did not verify: {record!r} "
+                                    f"errors={(record.result or {}).get('errors')}")
+            records.append(record)
+            times.setdefault(_key(rtt), []).append(record.seconds_to_result)
+    first = records[0]
+    for r in records[1:]:
+        if (r.round_trips, r.apdus, r.chip_commands) != (first.round_trips, first.apdus, first.chip_commands):
+            raise SessionFailed(f"{scenario.name}: counts differ between runs: {first!r} {r!r}")
+    return {
+        "phone": {"api": "v2", "platform": scenario.platform, "extended_length": scenario.extended_length},
+        "round_trips": first.round_trips,
+        "apdus": first.apdus,                       # relayed through the server
+        "chip_apdus": first.chip_commands,          # everything the chip answered, local reads included
+        # Without the RESULT message, as v1's figures count the relay only.
+        "bytes_to_phone": int(statistics.median(r.bytes_from_server - r.result_bytes for r in records)),
+        "result_bytes": int(statistics.median(r.result_bytes for r in records)),
+        "bytes_from_phone": int(statistics.median(r.bytes_to_server for r in records)),
+        "seconds_to_result": {k: statistics.median(v) for k, v in times.items()},
+        "seconds_to_result_all": times,
     }
 
 
@@ -138,6 +183,14 @@ def format_table(report: dict[str, Any]) -> str:
     out += [fmt.format(*cells) for cells in lines]
     m = report["machine"]
     out.append("")
+    v2 = [row for row in report["scenarios"].values() if row["phone"].get("api") == "v2"]
+    if v2:
+        out.append("v2-*: API v2; RTs = times the phone waited for the server (START/ACCEPT, each relayed APDU, "
+                   "the handback, FINISH/RESULT; the phone's own chip reads are not network round trips); "
+                   "APDUs = relayed; bytes = every message payload but the RESULT (as for v1); time to RESULT; "
+                   "chip APDUs (local + relayed) / RESULT bytes: "
+                   + ", ".join(f"{n} {r['chip_apdus']} / {r['result_bytes']}" for n, r in report["scenarios"].items()
+                               if r["phone"].get("api") == "v2"))
     out.append(f"counts: value (value/classic); times: median seconds to DONE (classic/time = speedup); "
                f"chip {report['chip_ms_per_apdu']:g} ms/APDU; repeat {report['repeat']}; "
                f"{m['nproc']} x {m['cpu']}")
@@ -150,13 +203,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1, help="runs per scenario and RTT (median reported)")
     p.add_argument("--chip-ms", type=float, default=10.0, help="chip time per APDU in ms (default 10)")
     p.add_argument("--scenarios", default=None,
-                   help="comma-separated subset of: " + ",".join(s.name for s in SCENARIOS))
+                   help="comma-separated subset of: " + ",".join(s.name for s in SCENARIOS + V2_SCENARIOS))
     p.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     args = p.parse_args(argv)
     args.rtts = [float(x) for x in args.rtts.split(",") if x.strip()]
     if args.repeat < 1 or not args.rtts:
         p.error("need at least one RTT and --repeat >= 1")
-    names = {s.name: s for s in SCENARIOS}
+    names = {s.name: s for s in SCENARIOS + V2_SCENARIOS}
     if args.scenarios:
         wanted = [n.strip() for n in args.scenarios.split(",")]
         unknown = [n for n in wanted if n not in names]
@@ -166,7 +219,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             wanted.insert(0, "classic")   # every figure needs its ratio
         args.scenarios = tuple(names[n] for n in wanted)
     else:
-        args.scenarios = SCENARIOS
+        args.scenarios = SCENARIOS + V2_SCENARIOS
     return args
 
 

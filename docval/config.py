@@ -92,6 +92,8 @@ def default_name(client_id: str) -> str:
 
 
 ADDRESS_POLICIES = ("truncated", "hashed", "full", "none")
+#: The WebSocket APIs: v1 on /ws1/validate, v2 (the Kinegram SDKs 2.x) on /ws2/validate.
+APIS = ("v1", "v2")
 DEFAULT_PER_ADDRESS = 50
 
 
@@ -103,6 +105,8 @@ class ServerConfig:
     # address), else DEFAULT_PER_ADDRESS; see per_address_limit().
     max_connections_per_address: int | None = None
     log_addresses: str = "truncated"
+    # The WebSocket APIs served; a disabled one answers its path with 404 like an unknown path.
+    apis: tuple[str, ...] = APIS
 
     def per_address_limit(self) -> int:
         """Connections one address may hold (handshakes included); 0 means no limit."""
@@ -122,6 +126,11 @@ class Timeouts:
     max_session: float = 90.0
     open_handshake: float = 5.0
     close_handshake: float = 1.0
+    # API v2 (docs/websocket-api-v2.md): the phone reads the chip itself between messages.
+    # From ACCEPT until CA_HANDOVER or FINISH (it covers the phone's tag search and its reading):
+    v2_read: float = 120.0
+    # From CA_HANDBACK until FINISH (the phone reads the remaining files, DG2 among them):
+    v2_after_handback: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -308,7 +317,8 @@ def check_endpoint(description: str, key: str) -> str:
 
 
 def _parse_server(t: dict[str, Any]) -> ServerConfig:
-    _no_unknown(t, {"listen", "max_connections", "max_connections_per_address", "log_addresses"}, "server")
+    _no_unknown(t, {"listen", "max_connections", "max_connections_per_address", "log_addresses", "apis"},
+                "server")
     d = ServerConfig()
     listen = _endpoints(t["listen"], "[server] listen", False) if "listen" in t else d.listen
     max_conn = t.get("max_connections", d.max_connections)
@@ -321,8 +331,14 @@ def _parse_server(t: dict[str, Any]) -> ServerConfig:
     policy = t.get("log_addresses", d.log_addresses)
     if policy not in ADDRESS_POLICIES:
         raise ConfigError(f"[server] log_addresses: must be one of {', '.join(ADDRESS_POLICIES)}")
+    apis = t.get("apis", list(d.apis))
+    if (not isinstance(apis, list) or not apis or not all(isinstance(a, str) and a in APIS for a in apis)
+            or len(set(apis)) != len(apis)):
+        raise ConfigError(f"[server] apis: must be a non-empty list of distinct values from "
+                          f"{', '.join(repr(a) for a in APIS)}, got {apis!r}")
     return ServerConfig(listen=listen, max_connections=max_conn,
-                        max_connections_per_address=per_address, log_addresses=policy)
+                        max_connections_per_address=per_address, log_addresses=policy,
+                        apis=tuple(apis))
 
 
 def _seconds(value: Any, key: str, allow_zero: bool = False, maximum: float = 86400.0) -> float:
@@ -336,7 +352,8 @@ def _seconds(value: Any, key: str, allow_zero: bool = False, maximum: float = 86
 
 
 def _parse_timeouts(t: dict[str, Any]) -> Timeouts:
-    names = ("start_message", "apdu_response", "max_session", "open_handshake", "close_handshake")
+    names = ("start_message", "apdu_response", "max_session", "open_handshake", "close_handshake",
+             "v2_read", "v2_after_handback")
     _no_unknown(t, names, "timeouts")
     d = Timeouts()
     values = {n: _seconds(t[n], f"[timeouts] {n}") if n in t else getattr(d, n) for n in names}

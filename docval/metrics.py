@@ -29,6 +29,9 @@ OTHER = "other"
 #: Session outcomes: closed with 1000 after DONE, or closed with a reason.
 OUTCOMES = ("success", "failure")
 
+#: ``protocol`` label values: the WebSocket API a session speaks (/ws1/validate, /ws2/validate).
+PROTOCOLS = ("v1", "v2")
+
 #: ``close_reason`` label values: the close reasons of docs/websocket-api.md, ``none`` for success.
 CLOSE_REASONS = ("none",) + ALL_REASONS
 
@@ -54,12 +57,13 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self._started = Counter(
-            "docval_sessions_started", "WebSocket sessions accepted.", registry=r
+            "docval_sessions_started", "WebSocket sessions accepted, by API version.", ["protocol"],
+            registry=r,
         )
         self._finished = Counter(
             "docval_sessions_finished",
-            "Sessions ended, by outcome and close reason ('none' on success).",
-            ["outcome", "close_reason"],
+            "Sessions ended, by API version, outcome and close reason ('none' on success).",
+            ["protocol", "outcome", "close_reason"],
             registry=r,
         )
         self._current = Gauge(
@@ -115,10 +119,12 @@ class Metrics:
         self._crl_next_update.set(float("nan"))
         # Zero-valued series exist from the start, so rate() and alerts work before the
         # first failure rather than seeing a series appear out of nowhere.
-        for outcome, reason in (("success", "none"),) + tuple(
-            ("failure", reason) for reason in ALL_REASONS
-        ):
-            self._finished.labels(outcome=outcome, close_reason=reason)
+        for protocol in PROTOCOLS:
+            self._started.labels(protocol=protocol)
+            for outcome, reason in (("success", "none"),) + tuple(
+                ("failure", reason) for reason in ALL_REASONS
+            ):
+                self._finished.labels(protocol=protocol, outcome=outcome, close_reason=reason)
 
     def declare_clients(self, names: "list[str] | tuple[str, ...]") -> None:
         """The configured clients' names: the only ``client`` label values besides ``other``.
@@ -131,12 +137,13 @@ class Metrics:
                 self._posts.labels(client=name, result=result)
                 self._deliveries.labels(client=name, result=result)
 
-    def session_started(self) -> None:
-        self._started.inc()
+    def session_started(self, protocol: str = "v1") -> None:
+        self._started.labels(protocol=_closed(protocol, PROTOCOLS)).inc()
         self._current.inc()
 
-    def session_finished(self, outcome: str, close_reason: str | None) -> None:
+    def session_finished(self, outcome: str, close_reason: str | None, protocol: str = "v1") -> None:
         self._finished.labels(
+            protocol=_closed(protocol, PROTOCOLS),
             outcome=_closed(outcome, OUTCOMES),
             close_reason=_closed(close_reason or "none", CLOSE_REASONS),
         ).inc()
@@ -184,10 +191,10 @@ class Metrics:
 class NullMetrics:
     """The same interface doing nothing: the default when no admin endpoint is configured."""
 
-    def session_started(self) -> None:
+    def session_started(self, protocol: str = "v1") -> None:
         pass
 
-    def session_finished(self, outcome: str, close_reason: str | None) -> None:
+    def session_finished(self, outcome: str, close_reason: str | None, protocol: str = "v1") -> None:
         pass
 
     def step_duration(self, step: str, seconds: float) -> None:

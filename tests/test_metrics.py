@@ -28,14 +28,14 @@ def test_sessions_counted_by_outcome_and_reason() -> None:
         m.session_finished("success", None)
     m.session_finished("failure", "ACCESS_CONTROL_FAILED")
     s = samples(m)
-    assert s[("docval_sessions_started_total", ())] == 5
-    assert s[("docval_sessions_finished_total", (("close_reason", "none"), ("outcome", "success")))] == 3
+    assert s[("docval_sessions_started_total", (("protocol", "v1"),))] == 5
+    assert s[("docval_sessions_finished_total", (("close_reason", "none"), ("outcome", "success"), ("protocol", "v1")))] == 3
     assert s[("docval_sessions_finished_total",
-              (("close_reason", "ACCESS_CONTROL_FAILED"), ("outcome", "failure")))] == 1
+              (("close_reason", "ACCESS_CONTROL_FAILED"), ("outcome", "failure"), ("protocol", "v1")))] == 1
     assert s[("docval_sessions_current", ())] == 1
     # Every failure series exists at zero before it first happens.
     assert s[("docval_sessions_finished_total",
-              (("close_reason", "SERVER_ERROR"), ("outcome", "failure")))] == 0
+              (("close_reason", "SERVER_ERROR"), ("outcome", "failure"), ("protocol", "v1")))] == 0
 
 
 def test_labels_are_closed_sets() -> None:
@@ -46,7 +46,7 @@ def test_labels_are_closed_sets() -> None:
     text = m.render().decode()
     assert "ERIKSSON" not in text and "L898902C" not in text
     s = samples(m)
-    assert s[("docval_sessions_finished_total", (("close_reason", "other"), ("outcome", "other")))] == 1
+    assert s[("docval_sessions_finished_total", (("close_reason", "other"), ("outcome", "other"), ("protocol", "v1")))] == 1
     assert s[("docval_step_duration_seconds_count", (("step", "other"),))] == 1
     assert set(CLOSE_REASONS) == {"none", *ALL_REASONS}
 
@@ -102,8 +102,8 @@ def test_posts_and_trust_store() -> None:
 def test_registries_are_independent() -> None:
     a, b = Metrics(), Metrics()
     a.session_started()
-    assert samples(b)[("docval_sessions_started_total", ())] == 0
-    assert samples(a)[("docval_sessions_started_total", ())] == 1
+    assert samples(b)[("docval_sessions_started_total", (("protocol", "v1"),))] == 0
+    assert samples(a)[("docval_sessions_started_total", (("protocol", "v1"),))] == 1
 
 
 def test_null_metrics_has_the_same_interface() -> None:
@@ -165,14 +165,14 @@ async def test_counters_after_real_sessions_of_mixed_outcomes():
                 break
             await task.deferLater(reactor, 0.01, lambda: None)
         s = parse(text)
-        assert s[("docval_sessions_started_total", ())] == 7
+        assert s[("docval_sessions_started_total", (("protocol", "v1"),))] == 7
         assert s[("docval_sessions_current", ())] == 0
         finished = {labels: v for (name, labels), v in s.items()
                     if name == "docval_sessions_finished_total" and v}
         assert finished == {
-            (("close_reason", "none"), ("outcome", "success")): 4,
-            (("close_reason", "INVALID_CLIENT_ID"), ("outcome", "failure")): 2,
-            (("close_reason", "ACCESS_CONTROL_FAILED"), ("outcome", "failure")): 1,
+            (("close_reason", "none"), ("outcome", "success"), ("protocol", "v1")): 4,
+            (("close_reason", "INVALID_CLIENT_ID"), ("outcome", "failure"), ("protocol", "v1")): 2,
+            (("close_reason", "ACCESS_CONTROL_FAILED"), ("outcome", "failure"), ("protocol", "v1")): 1,
         }
         assert s[("docval_step_duration_seconds_count", (("step", "PASSIVE_AUTHENTICATION"),))] == 4
         assert s[("docval_apdu_round_trip_seconds_count", ())] > 4 * 10

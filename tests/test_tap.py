@@ -164,7 +164,7 @@ async def test_service_health_metrics_and_trust_reload():
         body = json.loads(await health.content())
         assert health.code == 200 and body["trust_store_loaded"] is True
         metrics = await (await treq.get(f"http://127.0.0.1:{admin_port}/metrics")).text()
-        assert "docval_sessions_started_total 1.0" in metrics
+        assert 'docval_sessions_started_total{protocol="v1"} 1.0' in metrics
 
         # A reload swaps the store; a failed load keeps the old one.
         first = svc.trust

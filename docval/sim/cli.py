@@ -1,6 +1,12 @@
 """``docval-sim``: validate a virtual passport through a running DocVal server.
 
     docval-sim --url ws://127.0.0.1:8080/ws1/validate --profile pace-ecdh-gm-aes128 --return-result
+    docval-sim --api v2 --platform iOS        # WebSocket API v2 on /ws2/validate
+
+With ``--api v2`` the phone speaks the Kinegram WebSocket API v2 (docval.sim.phone_v2):
+it reads the virtual chip itself, hands Chip Authentication over to the server,
+relays its commands, signs the server's Active Authentication challenge and sends
+the files; nothing of the access key goes to the server.
 
 Prints the statuses as they arrive, the close, and (with --return-result) a
 readable summary of the result -- sizes of images, never their bytes -- and the
@@ -31,6 +37,15 @@ exit status:
 
 --can and --mrz send a different access key than the virtual document's (to see
 how the server answers a wrong key); the session is then expected to fail (exit 1).
+With --api v2 the phone itself uses that key, fails access control and closes with
+4403 ACCESS_CONTROL_FAILED (exit 1), as the Kinegram SDKs do.
+
+--api v2 checks the camelCase RESULT against the profile with the v2 rules: the
+clone ends with 1011 COMMUNICATION_FAILED (its chip cannot continue under the keys
+of its own chip authentication, so the server can hand nothing back), a PACE-CAM
+document without DG14 has chip authentication UNAVAILABLE (CAM proves the chip to
+the phone, not to the server), and with --skip-aa-after-ca active authentication
+is UNAVAILABLE.
 """
 
 
@@ -39,12 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(
         prog="docval-sim",
-        description="Virtual phone: relays a virtual passport's chip to a DocVal server.",
+        description="Virtual phone: validates a virtual passport through a DocVal server "
+                    "(API v1: relays the chip; API v2: reads it and hands chip authentication over).",
         epilog=EPILOG,
         formatter_class=_Formatter,
     )
     p.add_argument("--version", action="version", version=f"docval-sim (DocVal) {__version__}")
-    p.add_argument("--url", default=DEFAULT_URL, help="DocVal WebSocket URL, ws:// or wss://")
+    p.add_argument("--api", choices=("v1", "v2"), default="v1",
+                   help="WebSocket API: v1 (the phone relays every APDU) or v2 (Kinegram's current "
+                        "SDKs: the phone reads the chip, the server runs chip authentication)")
+    p.add_argument("--url", default=DEFAULT_URL,
+                   help="DocVal WebSocket URL, ws:// or wss:// (with --api v2 and no --url: "
+                        "the same URL with /ws2/validate)")
     p.add_argument("--profile", default=None,
                    help="virtual document (see --list-profiles; default: the reference passport)")
     p.add_argument("--list-profiles", action="store_true", help="list the virtual documents and exit")
@@ -56,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not ask for the result (the client's Result Server gets it)")
     p.add_argument("--client-id", default="YOUR CLIENT ID", help="client_id of the StartMessage")
     p.add_argument("--validation-id", default=None, help="validation_id (default: a random UUID)")
-    p.add_argument("--platform", default="docval-sim", help="platform of the StartMessage")
+    p.add_argument("--platform", default="docval-sim",
+                   help="platform of the StartMessage; with --api v2 'android' or 'iOS', which "
+                        "decides the phone's behaviour (docval-sim there means android)")
     key = p.add_mutually_exclusive_group()
     key.add_argument("--can", default=None, metavar="DIGITS",
                      help="send this CAN instead of the document's access key (default: the document's own)")
@@ -74,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="max_command_bytes of the StartMessage (default: not sent)")
     p.add_argument("--max-response-bytes", type=int, default=None,
                    help="max_response_bytes of the StartMessage (default: not sent)")
+    p.add_argument("--skip-aa-after-ca", action="store_true",
+                   help="--api v2: skip active authentication after a successful chip "
+                        "authentication, as Kinegram's reader may")
     p.add_argument("--ca-cert", default=None,
                    help="PEM CA certificate to trust for wss:// (default: the system's CAs)")
     return p
@@ -194,6 +220,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as e:
         print(f"docval-sim: {e.args[0]}", file=sys.stderr)
         return 2
+    if args.api == "v2":
+        v1_only = [opt for opt, value in (("--pipeline", args.pipeline),
+                                          ("--max-command-bytes", args.max_command_bytes),
+                                          ("--max-response-bytes", args.max_response_bytes)) if value is not None]
+        if v1_only:
+            print(f"docval-sim: {', '.join(v1_only)}: API v1 only (v2 sends no such field)", file=sys.stderr)
+            return EXIT_ERROR
+        if args.url == DEFAULT_URL:
+            args.url = DEFAULT_URL.replace("/ws1/", "/ws2/")
+    elif args.skip_aa_after_ca:
+        print("docval-sim: --skip-aa-after-ca: API v2 only", file=sys.stderr)
+        return EXIT_ERROR
     if args.pipeline is not None and not 1 <= args.pipeline <= 64:
         print("docval-sim: --pipeline must be 1 to 64", file=sys.stderr)
         return 2
@@ -222,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     from twisted.internet import defer, task
 
     # react() stops the reactor and exits with the code of the SystemExit _run raises.
-    task.react(lambda reactor: defer.ensureDeferred(_run(reactor, args, profile, tls_ca, access_key)))
+    run = _run_v2 if args.api == "v2" else _run
+    task.react(lambda reactor: defer.ensureDeferred(run(reactor, args, profile, tls_ca, access_key)))
     return 1   # not reached
 
 
@@ -324,6 +363,117 @@ def _exit_status(record: Any, profile: Any, return_result: bool) -> int:
         print("verdict    FAILED: no result came back")
         return EXIT_FAILED
     differences = verdict(record.result, profile)
+    if differences:
+        print("verdict    NOT as the profile expects: " + "; ".join(differences))
+        return EXIT_FAILED
+    print("verdict    verified, as the profile expects")
+    return EXIT_OK
+
+
+
+def _v2_key(access_key: dict[str, str]) -> Any:
+    """The phone's own key for its local access control (v2 sends none)."""
+    from docval.emrtd.mrz import CanKey, MrzKey
+
+    if "can" in access_key:
+        return CanKey(access_key["can"])
+    return MrzKey(access_key["document_number"], access_key["date_of_birth"], access_key["date_of_expiry"])
+
+
+def snake_case(value: Any) -> Any:
+    """The camelCase v2 RESULT with v1's key names, so one summary serves both APIs."""
+    import re
+
+    if isinstance(value, dict):
+        return {re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), k): snake_case(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [snake_case(v) for v in value]
+    return value
+
+
+async def _run_v2(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: bytes | None,
+                  access_key: dict[str, str]) -> None:
+    from docval.sim.phone_v2 import PhoneV2Options, run_phone_v2
+
+    platform = "android" if args.platform == "docval-sim" else args.platform
+    try:
+        key = _v2_key(access_key)
+    except ValueError as e:
+        print(f"docval-sim: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+    options = PhoneV2Options(
+        access_key=key,
+        client_id=args.client_id,
+        platform=platform,
+        extended_length=not args.no_extended_length,
+        send_result=args.return_result,
+        skip_aa_after_ca=args.skip_aa_after_ca,
+        delay=args.delay_ms / 1000.0,
+        chip_time=args.chip_ms / 1000.0,
+    )
+    if args.validation_id:
+        options.validation_id = args.validation_id
+    print(f"profile    {profile.name}: {profile.description}")
+    print(f"connecting {args.url}  (API v2, {platform})  validationId={options.validation_id}")
+    try:
+        record = await run_phone_v2(args.url, profile.chip(), options, reactor=reactor, tls_ca_pem=tls_ca)
+    except Exception as e:
+        print(f"docval-sim: cannot connect to {args.url}: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+    if record.tls_error is not None:
+        print(f"docval-sim: TLS handshake failed with {args.url}: {record.tls_error} "
+              "(is it a plain ws:// port? does --ca-cert name the CA of its certificate?)",
+              file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+    if record.handed_over:
+        print(f"handover   chip authentication by the server: {record.check_result or 'no handback'} "
+              f"({record.apdus} APDUs relayed)")
+    else:
+        print("handover   none (no chip authentication in DG14)")
+    print(f"files      sent {', '.join(record.files_sent) or '-'}; "
+          f"from the server {', '.join(record.files_received) or '-'}")
+    if record.phone_close is not None:
+        print(f"phone      closed {record.phone_close[0]} {record.phone_close[1]}: {record.phone_error}")
+    reason = f" {record.close_reason}" if record.close_reason else ""
+    print(f"closed     {record.close_code}{reason}" + ("" if record.was_clean else " (not clean)"))
+    if record.close_message is not None:
+        print(f"close msg  {record.close_message}")
+    if record.chip_error:
+        print(f"chip error {record.chip_error}")
+    if record.result is not None:
+        print("result:")
+        for line in summarize(snake_case(record.result)):
+            print("  " + line)
+    duration = record.duration if record.duration is not None else 0.0
+    print(f"stats      {record.round_trips} network round trips, {record.chip_commands} APDUs to the chip "
+          f"({record.apdus} relayed), {record.bytes_to_server} bytes to the server, "
+          f"{record.bytes_from_server} from it, {duration:.3f}s")
+    raise SystemExit(_exit_status_v2(record, profile, options))
+
+
+def _exit_status_v2(record: Any, profile: Any, options: Any) -> int:
+    from docval.sim.phone_v2 import expected_v2
+
+    want = expected_v2(profile.expect, options)
+    if "close" in want:
+        code, reason = want["close"]
+        if record.phone_close is None and (record.close_code, record.close_reason) == (code, reason):
+            print(f"verdict    verified, as the profile expects (API v2 ends this session with {code} {reason})")
+            return EXIT_OK
+        print(f"verdict    NOT as the profile expects: the session should end with {code} {reason}")
+        return EXIT_FAILED
+    if record.close_code != 1000 or record.phone_close is not None:
+        print("verdict    FAILED: the session did not end with 1000")
+        return EXIT_FAILED
+    if not options.send_result:
+        print("verdict    not checked: the result went to the Result Server only")
+        return EXIT_OK
+    if record.result is None:
+        print("verdict    FAILED: no result came back")
+        return EXIT_FAILED
+    differences = [f"{k} {_show(record.result.get(k))} (expected {_show(v)})"
+                   for k, v in want.items() if record.result.get(k) != v]
     if differences:
         print("verdict    NOT as the profile expects: " + "; ".join(differences))
         return EXIT_FAILED

@@ -106,7 +106,7 @@ class PhoneRecord:
                 f"statuses={len(self.statuses)}, apdus={self.apdus}, result={self.result is not None})")
 
 
-class _DelayLine:
+class DelayLine:
     """FIFO with a constant delay.  The reactor's timer heap does not keep equal-time
     calls in order, so one timer serves the head of a queue instead."""
 
@@ -165,8 +165,8 @@ class PhoneProtocol(WebSocketClientProtocol):
         self._busy = False
         self._chip_queue: deque[bytes] = deque()
         self._chip_timer: Any = None
-        self._inbound = _DelayLine(f.clock, f.options.delay, self._arrived)
-        self._outbound = _DelayLine(f.clock, f.options.delay, self._send_response)
+        self._inbound = DelayLine(f.clock, f.options.delay, self._arrived)
+        self._outbound = DelayLine(f.clock, f.options.delay, self._send_response)
         text = json.dumps(f.options.start_message()).encode("utf-8")
         self.sendMessage(text, isBinary=False)
 
@@ -240,7 +240,7 @@ class PhoneProtocol(WebSocketClientProtocol):
         record.close_code = code
         record.close_reason = reason
         if getattr(self.factory, "isSecure", False) and not self._tls_done:
-            record.tls_error = _tls_reason(self._lost_reason)
+            record.tls_error = tls_reason(self._lost_reason)
         for line in ("_inbound", "_outbound"):
             if hasattr(self, line):
                 getattr(self, line).stop()
@@ -254,7 +254,7 @@ class PhoneProtocol(WebSocketClientProtocol):
             self.factory.done.callback(record)
 
 
-def _tls_reason(failure: Any) -> str:
+def tls_reason(failure: Any) -> str:
     """What ended a TLS connection before its handshake, without a traceback."""
     value = getattr(failure, "value", None)
     try:
@@ -327,6 +327,12 @@ def run_phone(
         from twisted.internet import reactor as _reactor
         reactor = _reactor
     factory = PhoneFactory(url, chip, options, reactor=reactor, clock=clock, on_status=on_status)
+    return connect(factory, url, reactor, tls_ca_pem)
+
+
+def connect(factory: WebSocketClientFactory, url: str, reactor: Any,
+            tls_ca_pem: bytes | None = None) -> defer.Deferred:
+    """Connects a phone factory (v1 or v2) to ``url`` and returns its ``done``."""
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     if parts.scheme == "wss":

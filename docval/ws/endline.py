@@ -16,7 +16,7 @@ TEMPLATE = (
     "close_reason={close_reason} detail={detail} duration={duration:.3f}s "
     "client={client} validation_id={validation_id} platform={platform} steps=[{steps}] "
     "apdus={apdus} bytes_out={bytes_out} bytes_in={bytes_in} post={post} "
-    "ignored_messages={ignored} algorithms={algorithms}"
+    "ignored_messages={ignored} algorithms={algorithms} api={api}"
 )
 
 
@@ -38,6 +38,7 @@ class SessionEnd:
     post: str | None
     ignored: int
     algorithms: dict[str, Any] | None
+    api: str = "v1"          # the WebSocket API: "v1" (/ws1/validate) or "v2" (/ws2/validate)
 
     def fields(self) -> dict[str, Any]:
         """The line's fields as the structured log event carries them."""
@@ -58,6 +59,7 @@ class SessionEnd:
             "post": self.post or "-",
             "ignored": self.ignored,
             "algorithms": json.dumps(self.algorithms, sort_keys=True) if self.algorithms else "-",
+            "api": self.api,
         }
 
     def format(self) -> str:

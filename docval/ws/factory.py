@@ -1,21 +1,23 @@
-"""The WebSocket server factory: configuration, limits and shared services of the sessions.
+"""The WebSocket server factory: the listener's limits, and the services the sessions share.
 
-Everything a session needs from outside is injected here -- the clock, the
-reader, the trust store getter, the result poster, the metrics -- so tests run
-whole sessions in memory on a ``task.Clock``.
+Everything a session needs from outside -- the clock, the reader, the trust store getter,
+the result poster, the metrics -- is injected into one :class:`docval.ws.services.Services`
+that the factory holds, so tests run whole sessions in memory on a ``task.Clock``.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from docval.config import ClientConfig, Config
+from docval.config import Config
 from docval.ws.protocol import ValidateServerProtocol
-from docval.ws.startmessage import StartMessage
+from docval.ws.services import ReadDocument, Services
 from docval.ws.timers import ClockTimer
 
 # An extended-length response carries up to 65536 data bytes; Secure Messaging
@@ -24,8 +26,6 @@ from docval.ws.timers import ClockTimer
 # well, and ValidateServerProtocol._send lifts it for our own messages, whose
 # size the file caps ([limits]) bound instead.
 MAX_MESSAGE_BYTES = 70 * 1024
-
-ReadDocument = Callable[[Any, Any, Callable[[str], None]], Awaitable[Any]]
 
 _log = Logger(namespace="docval.ws")
 
@@ -47,8 +47,8 @@ class ServerSession(ValidateServerProtocol):
     _counted_host: str | None = None
     _peer: str | None = None
 
-    @property
-    def peer(self) -> str | None:   # type: ignore[override]
+    @property  # type: ignore[override]
+    def peer(self) -> str | None:
         return self._peer
 
     @peer.setter
@@ -58,7 +58,7 @@ class ServerSession(ValidateServerProtocol):
 
         self._peer = show_peer(value, self.factory.config.server.log_addresses)
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         host, self._counted_host = self._counted_host, None
         if host is not None:
             self.factory.address_released(host)
@@ -66,11 +66,10 @@ class ServerSession(ValidateServerProtocol):
             # A client that cannot speak TLS (a scanner, plain ws:// to a wss:// port, an old
             # phone) is not a server error: Autobahn would log it at error level.
             from twisted.internet.error import ConnectionLost
-            from twisted.python.failure import Failure
 
             _log.info("TLS handshake with {peer} failed: {why}", peer=self.peer,
                       why=_tls_reason(reason.value))
-            reason = Failure(ConnectionLost("TLS handshake failed"))
+            reason = Failure(ConnectionLost("TLS handshake failed"))  # type: ignore[no-untyped-call]
         super().connectionLost(reason)
 
 
@@ -81,7 +80,10 @@ def _tls_reason(error: Any) -> str:
 
 
 class ValidateServerFactory(WebSocketServerFactory):
-    protocol = ServerSession
+    """The listener's factory: WebSocket options and the per-address limit.  What the
+    sessions need lives in one :class:`Services` object it holds (``self.services``)."""
+
+    protocol = ServerSession  # type: ignore[assignment]
     noisy = False   # our own listener and session lines say what matters
 
     def __init__(
@@ -98,39 +100,18 @@ class ValidateServerFactory(WebSocketServerFactory):
         signer: Any = None,
         decode_image: Callable[[bytes, int], Awaitable[Any]] | None = None,
     ):
-        """
-        ``trust`` returns the current trust store (the service swaps it on reload;
-        a session keeps the one it started with).  ``poster`` is a
-        :class:`docval.poster.ResultPoster`; ``read_document`` defaults to
-        :func:`docval.reader.read_document`; ``offload`` runs CPU-heavy verification
-        off the reactor thread (passed to the reader).  ``signer`` is a
-        :class:`docval.signing.Signer` for clients with ``sign_returned_result``.
-        ``decode_image`` converts a verified JPEG 2000 image off the reactor thread
-        (:class:`docval.imaging.ImageDecoder`).
-        """
+        """The keyword arguments are :class:`Services`'s."""
         if reactor is None:
             from twisted.internet import reactor as _reactor
             reactor = _reactor
         # server=None: no "Server: AutobahnPython/x.y" banner on handshake answers.
-        super().__init__(url=None, server=None, reactor=reactor)
-        self.config = config
-        self.clock: IReactorTime = clock if clock is not None else reactor
+        super().__init__(url=None, server=None, reactor=reactor)  # type: ignore[no-untyped-call]
+        self.services = Services(
+            config, clock=clock if clock is not None else reactor, reactor=reactor, metrics=metrics,
+            trust=trust, poster=poster, read_document=read_document, offload=offload, signer=signer,
+            decode_image=decode_image,
+        )
         self._batched_timer = ClockTimer(self.clock)
-        if metrics is None:
-            from docval.metrics import NullMetrics
-            metrics = NullMetrics()
-        self.metrics = metrics
-        declare = getattr(metrics, "declare_clients", None)
-        if declare is not None:
-            declare([client.name for client in config.clients])
-        self._trust = trust or (lambda: None)
-        self._poster = poster
-        self._read_document = read_document
-        self._offload = offload
-        self._signer = signer
-        self._decode_image = decode_image
-        self.sessions: set[ValidateServerProtocol] = set()
-        self.posts: set[defer.Deferred] = set()
         # Open sockets per client address, counted from accept (before the WebSocket
         # handshake), so slow or idle handshakes from one host count against it too.
         self.per_address_limit = config.server.per_address_limit()
@@ -138,7 +119,7 @@ class ValidateServerFactory(WebSocketServerFactory):
         self._refused_since_log = 0
         self._refusal_logged_at: float | None = None
         timeouts = config.timeouts
-        self.setProtocolOptions(
+        self.setProtocolOptions(  # type: ignore[no-untyped-call]
             maxFramePayloadSize=MAX_MESSAGE_BYTES,
             maxMessagePayloadSize=MAX_MESSAGE_BYTES,
             openHandshakeTimeout=timeouts.open_handshake,
@@ -154,6 +135,33 @@ class ValidateServerFactory(WebSocketServerFactory):
             tcpNoDelay=True,
         )
 
+    # The service's view of the sessions (docval.tap, admin status, tests).
+    @property
+    def config(self) -> Config:
+        return self.services.config
+
+    @property
+    def clock(self) -> IReactorTime:
+        return self.services.clock
+
+    @property
+    def metrics(self) -> Any:
+        return self.services.metrics
+
+    @property
+    def sessions(self) -> set[Any]:
+        return self.services.sessions
+
+    @property
+    def posts(self) -> set[defer.Deferred[Any]]:
+        return self.services.posts
+
+    def set_trust(self, trust: Callable[[], Any]) -> None:
+        self.services.set_trust(trust)
+
+    def sign_result(self, emrtd: dict[str, Any], validation_id: str, session_id: str) -> str:
+        return self.services.sign_result(emrtd, validation_id, session_id)
+
     # -- per-address connection limit ---------------------------------------------------
 
     def buildProtocol(self, addr: Any) -> Any:
@@ -165,7 +173,7 @@ class ValidateServerFactory(WebSocketServerFactory):
         protocol = super().buildProtocol(addr)
         if host is not None and protocol is not None:
             self.connections_per_address[host] = self.connections_per_address.get(host, 0) + 1
-            protocol._counted_host = host
+            cast(ServerSession, protocol)._counted_host = host
         return protocol
 
     def address_released(self, host: str) -> None:
@@ -188,77 +196,3 @@ class ValidateServerFactory(WebSocketServerFactory):
                   address=show_address(host, self.config.server.log_addresses))
         self._refused_since_log = 0
         self._refusal_logged_at = now
-
-    # -- what sessions call ---------------------------------------------------------
-
-    def session_opened(self, session: ValidateServerProtocol) -> None:
-        self.sessions.add(session)
-        self.metrics.session_started()
-
-    def session_closed(self, session: ValidateServerProtocol) -> None:
-        self.sessions.discard(session)
-
-    def sessions_with_validation_id(self, session: ValidateServerProtocol, validation_id: str) -> int:
-        """How many other open sessions carry this validation_id (docs/reliability.md P7).
-
-        Derived from the open sessions, so nothing about a finished session is kept
-        to answer it (docs/operations.md, privacy); a replay after the first session closed is not seen.
-        """
-        return sum(1 for s in self.sessions if s is not session and s.validation_id == validation_id)
-
-    def read_params(self, start: StartMessage, client: ClientConfig) -> Any:
-        from docval.emrtd.files import FileCaps
-        from docval.reader import ReadParams
-
-        kwargs: dict[str, Any] = {}
-        if self._offload is not None:
-            kwargs["offload"] = self._offload
-        if self._decode_image is not None:
-            kwargs["decode_image"] = self._decode_image
-        return ReadParams(
-            access_key=start.access_key,
-            extended_length=start.nfc_adapter_supports_extended_length,
-            max_command_bytes=start.max_command_bytes,
-            max_response_bytes=start.max_response_bytes,
-            max_pipelined=start.max_pipelined_apdus,
-            trust=self._trust(),
-            file_caps=FileCaps(self.config.limits.max_file_bytes, self.config.limits.max_commands_per_file),
-            **kwargs,
-        )
-
-    def run_reader(self, transport: Any, params: Any, progress: Callable[[str], None]) -> defer.Deferred:
-        read = self._read_document
-        if read is None:
-            from docval.reader import read_document as read
-        try:
-            return defer.ensureDeferred(read(transport, params, progress))
-        except Exception:
-            return defer.fail()
-
-    def post_result(self, url: str, emrtd: dict[str, Any], validation_id: str, *,
-                    session_id: str | None = None, client: ClientConfig | None = None) -> defer.Deferred:
-        """``session_id`` becomes the delivery's Idempotency-Key; ``client`` its
-        name, signature, token and TLS settings."""
-        if self._poster is None:
-            from docval.poster import ResultPoster
-            self._poster = ResultPoster(self.reactor, clock=self.clock, metrics=self.metrics)
-        d = self._poster.post(url, emrtd, validation_id, session_id=session_id, client=client)
-        self.posts.add(d)
-
-        def forget(result: Any) -> Any:
-            self.posts.discard(d)
-            return result
-
-        # First in the chain, so the set is clean before the session reacts.
-        return d.addBoth(forget)
-
-    def sign_result(self, emrtd: dict[str, Any], validation_id: str, session_id: str) -> str:
-        """The compact JWS of a returned result (``emrtd_passport_jws``)."""
-        if self._signer is None:
-            # The service refuses to start without a key when a client signs.
-            from docval.errors import ServerError
-            raise ServerError("a client asks for signed results but no signing key is loaded")
-        return self._signer.sign_result(emrtd, validation_id, session_id, int(self.clock.seconds()))
-
-    def set_trust(self, trust: Callable[[], Any]) -> None:
-        self._trust = trust

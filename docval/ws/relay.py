@@ -45,7 +45,7 @@ class ApduRelay:
         self._max_pipelined = max_pipelined
         self._on_timeout = on_timeout
         self._on_round_trip = on_round_trip
-        self._pending: defer.Deferred | None = None
+        self._pending: defer.Deferred[list[bytes]] | None = None
         self._expected = 0
         self._responses: list[bytes] = []
         self._sent_at: deque[float] = deque()
@@ -63,14 +63,14 @@ class ApduRelay:
     def waiting(self) -> bool:
         return self._pending is not None
 
-    def transmit_many(self, apdus: list[bytes]) -> defer.Deferred:
+    def transmit_many(self, apdus: list[bytes]) -> defer.Deferred[list[bytes]]:
         if self._closed is not None:
             return defer.fail(self._closed)
         if self._pending is not None:
             return defer.fail(ServerError("transmit while commands are outstanding"))
         if not 1 <= len(apdus) <= self._max_pipelined:
             return defer.fail(ServerError(f"{len(apdus)} commands at once (limit {self._max_pipelined})"))
-        d: defer.Deferred = defer.Deferred(self._cancel)
+        d: defer.Deferred[list[bytes]] = defer.Deferred(self._cancel)
         self._pending = d
         self._expected = len(apdus)
         self._responses = []
@@ -85,7 +85,7 @@ class ApduRelay:
         self._arm()
         return d
 
-    def transmit(self, apdu: bytes) -> defer.Deferred:
+    def transmit(self, apdu: bytes) -> defer.Deferred[bytes]:
         return self.transmit_many([apdu]).addCallback(lambda responses: responses[0])
 
     def deliver(self, payload: bytes) -> None:

@@ -140,14 +140,15 @@ def _typed(obj: dict[str, Any], name: str, kind: type) -> Any:
 def _apdu_size(obj: dict[str, Any], name: str) -> int | None:
     if name not in obj or obj[name] is None:
         return None
-    value = _typed(obj, name, int)
+    value: int = _typed(obj, name, int)
     return min(max(value, MIN_APDU_BYTES), MAX_APDU_BYTES)
 
 
 def _text(obj: dict[str, Any], name: str) -> str:
     # No length rule of its own: the API only types these strings (a long client_id is
     # an unknown client, 4401; a long platform is an "other"), and MAX_BYTES bounds them.
-    return _typed(obj, name, str)
+    value: str = _typed(obj, name, str)
+    return value
 
 
 def field_name(name: str) -> str:
@@ -172,7 +173,7 @@ def parse_start_message(payload: bytes) -> StartMessage:
     try:
         return _parse_fields(obj)
     except (InvalidStartMessage, InvalidAccessKey) as e:
-        e.validation_id = validation_id if type(validation_id) is str else None
+        e.validation_id = validation_id if type(validation_id) is str else None  # type: ignore[union-attr]
         raise
 
 

@@ -55,7 +55,7 @@ async def test_handshake_paths_banner_and_status_page(make_stack, reactor):
     stack = make_stack()
     ok = await http(reactor, stack.port, "/ws1/validate?return_result=true")
     assert status_line(ok) == b"HTTP/1.1 101 Switching Protocols"
-    for path in ("/ws1/validate/", "/ws1/other", "/ws2/validate", "/", "/ws1/VALIDATE"):
+    for path in ("/ws1/validate/", "/ws1/other", "/ws2/validate/", "/ws3/validate", "/", "/ws1/VALIDATE"):
         answer = await http(reactor, stack.port, path)
         assert status_line(answer).startswith(b"HTTP/1.1 404"), path
     plain = await http(reactor, stack.port, "/", upgrade=False)

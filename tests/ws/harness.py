@@ -49,16 +49,20 @@ def start_message(**overrides: Any) -> dict[str, Any]:
 class RecordingMetrics:
     def __init__(self) -> None:
         self.started = 0
+        self.protocols: list[str] = []
         self.finished: list[tuple[str, str | None]] = []
+        self.finished_protocols: list[str] = []
         self.steps: list[str] = []
         self.round_trips: list[float] = []
         self.posts: list[bool] = []
 
-    def session_started(self) -> None:
+    def session_started(self, protocol: str) -> None:
         self.started += 1
+        self.protocols.append(protocol)
 
-    def session_finished(self, outcome: str, close_reason: str | None) -> None:
+    def session_finished(self, outcome: str, close_reason: str | None, protocol: str) -> None:
         self.finished.append((outcome, close_reason))
+        self.finished_protocols.append(protocol)
 
     def step_duration(self, step: str, seconds: float) -> None:
         self.steps.append(step)
@@ -197,7 +201,7 @@ class Conn:
 
 class Harness:
     def __init__(self, config: Config | None = None, read_document=None, poster=None, signer=None,
-                 **timeouts: float):
+                 trust: Any = "trust-store", offload: Any = None, **timeouts: float):
         self.clock = task.Clock()
         self.metrics = RecordingMetrics()
         self.poster = poster if poster is not None else FakePoster()
@@ -209,7 +213,8 @@ class Harness:
             metrics=self.metrics,
             poster=self.poster,
             read_document=read_document or scripted_reader(),
-            trust=lambda: "trust-store",
+            trust=lambda: trust,
+            offload=offload,
             signer=signer,
         )
 
@@ -236,6 +241,14 @@ class Harness:
     def phone(self, chip: Any, options: PhoneOptions, path: str = "/ws1/validate") -> Conn:
         factory = PhoneFactory("ws://127.0.0.1:8080" + path, chip, options, reactor=self.clock,
                                clock=self.clock)
+        return self._wire(factory)
+
+    def phone_v2(self, chip: Any, options: Any, protocol: Any = None, query: str = "") -> Conn:
+        """The v2 virtual phone (docval.sim.phone_v2), optionally a hostile subclass."""
+        from docval.sim.phone_v2 import PhoneV2Factory
+
+        url = "ws://127.0.0.1:8080/ws2/validate" + query
+        factory = PhoneV2Factory(url, chip, options, reactor=self.clock, clock=self.clock, protocol=protocol)
         return self._wire(factory)
 
     def run(self, conn: Conn, seconds: float = 0.0, step: float = 0.05) -> None:

@@ -19,12 +19,16 @@ def test_line_text():
         "session 00ff ended: outcome=failure close_code=4000 close_reason=ACCESS_DENIED "
         "detail=PACE failed duration=1.235s client=acme validation_id=v-1 platform=android "
         "steps=[READ_ATR_INFO=0.013s ACCESS_CONTROL=1.500s] apdus=7 bytes_out=300 bytes_in=900 "
-        'post=- ignored_messages=2 algorithms={"ca": null, "pace": "ECDH-GM"}'
+        'post=- ignored_messages=2 algorithms={"ca": null, "pace": "ECDH-GM"} api=v1'
     )
+
+
+def test_the_line_names_the_api():
+    assert _record(api="v2").format().endswith(" api=v2")
 
 
 def test_absent_values_are_dashes():
     line = _record(close_reason=None, detail=None, client=None, steps=(), algorithms=None,
                    post=None).format()
     assert "close_reason=- detail=- " in line and "client=- " in line
-    assert "steps=[-]" in line and line.endswith("algorithms=-")
+    assert "steps=[-]" in line and line.endswith("algorithms=- api=v1")
