@@ -10,7 +10,6 @@ import pytest_twisted
 
 from docval.sim import profiles
 from docval.sim.phone_v2 import PhoneV2Options, expected_v2, run_phone_v2
-from tests.support.hostile_phones_v2 import phone_behaviours_v2, run_hostile_phone_v2
 
 from .stack import FILES, POSTING, RETURNING, wait_until
 
@@ -72,31 +71,6 @@ async def test_ios_without_send_result_disconnects_after_finish_and_the_result_i
     assert record.result is None
     (post,) = stack.results.posts
     assert post.body["emrtd_passport"]["chip_authentication_result"] == "SUCCESS"
-
-
-@pytest.mark.parametrize("name", sorted(phone_behaviours_v2()))
-@pytest_twisted.ensureDeferred
-async def test_hostile_v2_phones(name, make_stack, reactor, captured_log):
-    behaviour = phone_behaviours_v2()[name]
-    stack = make_stack()
-    profile = profiles.get_profile("pace-ecdh-gm-aes128")
-    query = "" if behaviour.options.get("send_result") is False else "?return_result=true"
-    record = await run_hostile_phone_v2(reactor, v2_url(stack, query), behaviour, profile=profile,
-                                        client_id=POSTING)
-    await wait_until(reactor, lambda: not stack.factory.sessions and not stack.factory.posts)
-    if behaviour.expect is not None:
-        code, reason = behaviour.expect
-        assert record.close_code == code, record
-        assert record.close_message == {"type": "CLOSE", "code": code, "reason": reason or ""}
-    for key, value in behaviour.expect_result.items():
-        assert record.result[key] == value
-    posted = name in ("skips-handover", "monitoring-spam", "disconnect-after-finish")
-    assert len(stack.results.posts) == (1 if posted else 0)
-    log = captured_log()
-    assert "Traceback" not in log
-    # Nothing of the document, the keys or the monitoring text reaches the log.
-    for value in (profiles.HOLDER["primary_identifier"], profiles.PASSPORT_NUMBER, "encKey", "macKey"):
-        assert value not in log
 
 
 @pytest_twisted.ensureDeferred

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from tests.e2e import conftest as _e2e
 from tests.support.processes import ServerProcess
 
 TIMEOUTS = {"start_message": 1.0, "apdu_response": 1.0, "max_session": 4.0,
@@ -34,3 +35,10 @@ def settle(server, timeout: float = 5.0) -> dict:
                 or time.monotonic() > deadline:
             return state
         time.sleep(0.05)
+
+
+# The API v2 rows (test_v2_phones.py) run on the end-to-end stack: a server made from a TOML
+# file with a Result Server.  Its fixtures, shared rather than copied.
+reactor = _e2e.reactor
+make_stack = _e2e.make_stack
+captured_log = _e2e.captured_log

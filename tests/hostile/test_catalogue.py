@@ -38,7 +38,7 @@ def defined_test_names() -> set[str]:
     names = set()
     for path in HERE.glob("test_*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_"):
                 names.add(node.name)
     return names
 
@@ -52,8 +52,8 @@ def test_the_catalogue_table_is_well_formed():
     ids = catalogue_ids()
     assert ids, f"no catalogue rows found in {CATALOGUE}"
     assert len(ids) == len(set(ids)), "an ID appears twice in the catalogue"
-    # every transport, protocol, APDU, SM, TLV, key, PKI and content group is present
-    assert {i[0] for i in ids} == set("WPASTKXD")
+    # every transport, protocol, APDU, SM, TLV, key, PKI, content and API v2 group is present
+    assert {i[0] for i in ids} == set("WPASTKXDV")
 
 
 def test_every_catalogue_id_has_a_test():
