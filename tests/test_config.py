@@ -435,7 +435,7 @@ def test_tls_keys_need_https_and_delivery_keys_need_a_result_url(tmp_path, pki):
 
 
 def test_the_shipped_example_documents_every_client_key():
-    from docval.config import _CLIENT_KEYS
+    from docval.clients import _CLIENT_KEYS
 
     text = (ROOT / "etc" / "docval.toml").read_text()
     for key in _CLIENT_KEYS:

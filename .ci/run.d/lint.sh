@@ -28,7 +28,9 @@ MYPY_CHECKED=(
     docval/addresses.py
     docval/assessment.py
     docval/admin.py
+    docval/clients.py
     docval/config.py
+    docval/configerror.py
     docval/endpoints.py
     docval/errors.py
     docval/imaging.py
