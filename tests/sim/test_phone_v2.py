@@ -399,7 +399,7 @@ async def test_handover_ssc_is_the_signed_value_of_an_independent_count() -> Non
     from docval.sim.phone import connect
 
     seen_negative = seen_positive = False
-    for attempt in range(40):
+    for _attempt in range(40):
         server = Server(reactor)
         rnd = os.urandom(24)
         chip = _RecordingChip(profiles.get_profile("bac-3des").chip())
