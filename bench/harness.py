@@ -86,19 +86,20 @@ class SeededRng:
 def counting_reader(stats: ServerStats, *, classic: bool = False,
                     seeded: bool = False) -> Callable[..., Awaitable[Any]]:
     """A ``read_document`` for the service: the real reader, counted, optionally classic."""
+    from docval.prefetch import Scheduler
     from docval.reader import read_document
+
+    from bench.classic import ClassicScheduler
 
     async def read(transport: Any, params: Any, progress: Callable[[str], None]) -> Any:
         counts = Counts()
         stats.sessions.append(counts)
         if len(stats.sessions) > 10000:   # long capacity runs: keep memory flat
             del stats.sessions[:5000]
-        if classic:
-            # What a JMRTD-based reader does, whatever the phone offers.
-            params = replace(params, classic=True, max_pipelined=1)
         if seeded:
             params = replace(params, rng=SeededRng())
-        return await read_document(CountingTransport(transport, counts), params, progress)
+        return await read_document(CountingTransport(transport, counts), params, progress,
+                                   scheduler=ClassicScheduler if classic else Scheduler)
 
     return read
 

@@ -45,6 +45,16 @@ class AssessParams:
     missing_reason: str = "not delivered"
 
 
+async def run_inline(fn: Callable[..., Any], *args: Any) -> Any:
+    """An ``offload`` that runs the work at once, in the caller's thread (tests, tools)."""
+    return fn(*args)
+
+
+def decode_inline(data: bytes, max_pixels: int) -> Awaitable[images.Converted]:
+    """A ``decode_image`` that decodes in this process (tests, tools)."""
+    return run_inline(images.convert, data, max_pixels)
+
+
 def parse_sod_file(data: bytes) -> SOD:
     """EF.SOD, or FileReadError: without it nothing can be verified."""
     try:

@@ -1,7 +1,8 @@
 """The checks on the files that carry the Chip and Active Authentication keys.
 
 EF.DG14 (the CA key) and EF.DG15 (the AA key) are only as good as EF.SOD's hash
-over them: a key from a file that does not match is never used.  Each check
+over them: a key from a file that does not match is never used; EF.CardSecurity
+(the key PACE-CAM is checked against) only as good as its own signature.  Each check
 records what it found in the mechanism's :class:`docval.verdicts.MechanismFacts`
 (read, hash mismatch, no usable key), so the verdict rules see the same facts
 whichever front end obtained the file: the v1 reader reads it from the chip,
@@ -10,21 +11,29 @@ a v2 phone sends it.
 from __future__ import annotations
 
 import hmac
-from typing import Optional
+from datetime import datetime
+from typing import Any, Awaitable, Callable, Optional
 
 from docval import verdicts
 from docval.emrtd import hashes
 from docval.emrtd.aa import parse_dg15
-from docval.emrtd.ca import choose_ca
-from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
+from docval.emrtd.ca import choose_ca, load_ca_key
+from docval.emrtd.errors import EmrtdError, LimitExceeded, ParseError, UnsupportedError
+from docval.emrtd.lds.cms import parse_signed_data
 from docval.emrtd.lds.sod import SOD
+from docval.emrtd.pa import verify_signed_data
+from docval.emrtd.pace import PaceResult, verify_cam
 from docval.emrtd.publickey import PublicKey
 from docval.emrtd.securityinfo import (
     ActiveAuthenticationInfo,
     ChipAuthenticationInfo,
     ChipAuthenticationPublicKeyInfo,
+    PACEInfo,
+    SecurityInfos,
     parse_dg14,
+    parse_security_infos,
 )
+from docval.emrtd.trustview import TrustView
 
 CaChoice = tuple[Optional[ChipAuthenticationInfo], ChipAuthenticationPublicKeyInfo]
 
@@ -35,6 +44,19 @@ def declare_from_sod(sod: SOD, facts: verdicts.Facts) -> None:
         facts.ca.declare("EF.SOD")
     if 15 in sod.dg_hashes:
         facts.aa.declare("EF.SOD")
+
+
+def declare_from_card_access(infos: SecurityInfos, facts: verdicts.Facts) -> None:
+    """EF.CardAccess declares Chip Authentication with CA infos or keys, or PACE-CAM."""
+    if infos.ca_infos or infos.ca_public_keys or any(_mapping(i) == "CAM" for i in infos.pace_infos):
+        facts.ca.declare("EF.CardAccess")
+
+
+def _mapping(info: PACEInfo) -> str | None:
+    try:
+        return info.parts.mapping
+    except EmrtdError:
+        return None
 
 
 def hash_matches(sod: SOD, dg: int, data: bytes) -> bool:
@@ -89,3 +111,26 @@ def check_dg15(sod: SOD, data: bytes, dg14: bytes | None,
         return None
     aa.file("EF.DG15", verdicts.FILE_READ)
     return key, aa_info
+
+
+async def check_cam(card_security: bytes, pace_result: PaceResult, ca: verdicts.MechanismFacts, *,
+                    trust: TrustView | None, at: datetime, offload: Callable[..., Awaitable[Any]]) -> None:
+    """Whether PACE-CAM proved the chip: its CAM data against a CA key of EF.CardSecurity,
+    whose signature must verify like EF.SOD's (``offload`` runs that CPU work)."""
+    try:
+        signed = parse_signed_data(card_security)
+        verdict = await offload(verify_signed_data, signed, trust, at)
+        infos = parse_security_infos(signed.content)
+    except (ParseError, UnsupportedError, LimitExceeded) as exc:
+        ca.file("EF.CardSecurity", verdicts.FILE_UNPARSABLE, f"malformed: {exc}")
+        return
+    if infos.ca_infos or infos.ca_public_keys:
+        ca.declare("EF.CardSecurity")
+    if not (verdict.sod_signature_valid and verdict.document_certificate_valid):
+        ca.file("EF.CardSecurity", verdicts.FILE_UNSIGNED, str(verdict.error or ""))
+        return
+    ca.file("EF.CardSecurity", verdicts.FILE_READ)
+    if any(verify_cam(pace_result, load_ca_key(k)) for k in infos.ca_public_keys):
+        ca.tried(verdicts.PROVEN)
+    else:
+        ca.tried(verdicts.DISPROVEN, "PACE-CAM: the chip's authentication data does not match EF.CardSecurity")

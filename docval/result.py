@@ -77,7 +77,6 @@ class Report:
     chip_authentication_protocol: str | None = None
     active_authentication_algorithm: str | None = None
     trust_store_version: str | None = None
-    steps: list[str] = field(default_factory=list)
 
     def error(self, message: str) -> None:
         if message not in self.errors:

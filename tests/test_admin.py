@@ -78,7 +78,8 @@ def test_metrics_are_served_in_prometheus_format(served):
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
     finished = {
         (s.labels["outcome"], s.labels["close_reason"]): s.value
-        for s in families["docval_sessions_finished"].samples if s.name.endswith("_total")
+        for s in families["docval_sessions_finished"].samples
+        if s.name.endswith("_total") and s.labels["protocol"] == "v1"
     }
     assert finished[("failure", "INVALID_CLIENT_ID")] == 3
 

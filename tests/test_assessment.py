@@ -8,7 +8,7 @@ from PIL import Image
 import pytest_twisted
 
 from docval import keyfiles, verdicts
-from docval.assessment import AssessParams, assess, parse_sod_file
+from docval.assessment import AssessParams, assess, parse_sod_file, run_inline
 from docval.emrtd import files, images
 from docval.emrtd.errors import FileReadError, UnsupportedError
 from docval.emrtd.lds import CONTENT_DGS, parse_dg
@@ -35,10 +35,6 @@ def signed(dgs):
                         signer.key, signer.cert, scheme=signer.scheme)
 
 
-async def _run(fn, *args):
-    return fn(*args)
-
-
 class Decoder:
     def __init__(self):
         self.calls = 0
@@ -50,7 +46,7 @@ class Decoder:
 
 def params(trust, **kwargs):
     kwargs.setdefault("decode_image", Decoder())
-    return AssessParams(trust=trust, at=datetime.now(timezone.utc), offload=_run,
+    return AssessParams(trust=trust, at=datetime.now(timezone.utc), offload=run_inline,
                         decode_limits=None, **kwargs)
 
 

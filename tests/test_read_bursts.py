@@ -5,12 +5,18 @@ from docval.reader import ReadParams
 from docval.sim import profiles
 from docval.sim.direct import ChipTransport, read_sync
 
+from bench.classic import ClassicScheduler
+from tests.support.readers import read_sync_with
 
-def read(profile, trust, **kwargs):
+
+def read(profile, trust, *, classic=False, **kwargs):
     params = ReadParams(access_key=profile.access_key, trust=trust, **kwargs)
     statuses = []
     transport = ChipTransport(profile.chip())
-    report = read_sync(transport.chip, params, statuses.append, transport=transport)
+    if classic:     # the benchmarks' baseline strategy
+        report = read_sync_with(ClassicScheduler, transport, params, statuses.append)
+    else:
+        report = read_sync(transport.chip, params, statuses.append, transport=transport)
     return report, statuses, transport
 
 

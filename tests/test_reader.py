@@ -9,7 +9,10 @@ from docval.errors import close_for
 from docval.reader import ReadParams
 from docval.sim import profiles
 from docval.sim.direct import ChipTransport, read_sync
+
+from bench.classic import ClassicScheduler
 from tests.schema import check_emrtd_passport
+from tests.support.readers import read_sync_with
 
 STATUS_ORDER = [
     "READ_ATR_INFO", "ACCESS_CONTROL", "READ_SOD", "READ_DG14", "CHIP_AUTHENTICATION", "READ_DG15",
@@ -18,12 +21,15 @@ STATUS_ORDER = [
 ]
 
 
-def read(profile, trust, **kwargs):
+def read(profile, trust, *, classic=False, **kwargs):
     params = ReadParams(access_key=kwargs.pop("access_key", profile.access_key),
                         extended_length=kwargs.pop("extended_length", True), trust=trust, **kwargs)
     statuses = []
     transport = ChipTransport(profile.chip())
-    report = read_sync(transport.chip, params, statuses.append, transport=transport)
+    if classic:     # the benchmarks' baseline strategy
+        report = read_sync_with(ClassicScheduler, transport, params, statuses.append)
+    else:
+        report = read_sync(transport.chip, params, statuses.append, transport=transport)
     return report, statuses, transport
 
 

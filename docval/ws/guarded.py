@@ -5,6 +5,8 @@
   (:meth:`GuardedServerProtocol.oversized_start`), as an invalid start message.
 * A WebSocket protocol violation while the result is posted does not fail the connection:
   the session goes *deaf* (stops reading) and closes with the post's outcome.
+* Phone messages while the result is posted are ignored, logged by type and size (a few lines,
+  then only counted).
 * What the server sends is not held to the limit on what the phone may send.
 
 The session core (docval.ws.protocol) subclasses this and supplies the two hooks.
@@ -19,12 +21,19 @@ from twisted.logger import Logger
 
 # Phones send a few hundred bytes of headers; proxies add some more.
 MAX_HANDSHAKE_BYTES = 16 * 1024
+# Log lines for phone messages ignored during the post, per session; the rest are counted.
+MAX_IGNORED_LOG_LINES = 3
 
 _log = Logger(namespace="docval.session")
 
 
 class GuardedServerProtocol(WebSocketServerProtocol):
     _deaf = False
+    # Phone messages that arrived while the result was posted (ignored, see ignore).
+    _ignored = 0
+    # Set by Autobahn from the factory's options; declared here for the type checker.
+    maxMessagePayloadSize: int
+    maxFramePayloadSize: int
 
     # -- hooks for the session ------------------------------------------------------------
 
@@ -84,6 +93,23 @@ class GuardedServerProtocol(WebSocketServerProtocol):
             return
         super()._fail_connection(code, reason)
 
+    def ignore(self, kind: str, size: int) -> None:
+        """A phone message while the result is posted: logged by type and size, never content."""
+        self._ignored += 1
+        if self._ignored <= MAX_IGNORED_LOG_LINES:
+            _log.info(
+                "session {session_id}: ignored a {kind} message of {size} bytes from the phone "
+                "while the result is posted",
+                session_id=self.session_id, kind=kind, size=size,
+            )
+        elif self._ignored == MAX_IGNORED_LOG_LINES + 1:
+            # A phone flooding messages must not flood the log as well.
+            _log.info(
+                "session {session_id}: further phone messages while the result is posted are "
+                "ignored without a log line each (counted in the session's end line)",
+                session_id=self.session_id,
+            )
+
     def _go_deaf(self, code: int) -> None:
         if self._deaf:
             return
@@ -114,7 +140,7 @@ class GuardedServerProtocol(WebSocketServerProtocol):
         # is bounded by the file caps instead, so the limit is lifted for exactly
         # this call.  Nothing is received meanwhile: sendMessage only queues frames
         # on the transport, on the reactor thread.
-        limits: tuple[int, int] = (getattr(self, "maxMessagePayloadSize"), getattr(self, "maxFramePayloadSize"))
+        limits: tuple[int, int] = (self.maxMessagePayloadSize, self.maxFramePayloadSize)
         self.maxMessagePayloadSize = self.maxFramePayloadSize = 0
         try:
             self.sendMessage(payload, isBinary=binary)  # type: ignore[no-untyped-call]

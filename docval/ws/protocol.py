@@ -55,9 +55,6 @@ FRONT_ENDS: dict[str, tuple[str, Callable[[Any, Any], FrontEnd]]] = {
 
 DONE = Status.DONE
 __all__ = ["DONE", "MAX_HANDSHAKE_BYTES", "PATH", "PATH_V2", "STATUSES", "ValidateServerProtocol", "loggable"]
-# Log lines for phone messages ignored during the post, per session; the rest are counted.
-MAX_IGNORED_LOG_LINES = 3
-
 CONNECTING, AWAIT_START, READING, POSTING, CLOSING, CLOSED = (
     Phase.CONNECTING, Phase.AWAIT_START, Phase.READING, Phase.POSTING, Phase.CLOSING, Phase.CLOSED,
 )
@@ -92,8 +89,6 @@ class ValidateServerProtocol(GuardedServerProtocol):
         self._close: Close | None = None
         self._failure_detail: str | None = None
         self._post_note: str | None = None
-        # Phone messages that arrived while the result was posted (ignored, see ignore).
-        self._ignored = 0
         # The phone left while the front end's work goes on (v2 after FINISH): the
         # session ends, end line included, when that work does.
         self._phone_gone = False
@@ -260,22 +255,6 @@ class ValidateServerProtocol(GuardedServerProtocol):
             return
         self.begin_step(None)
         self.fail(failure.value, failure)
-
-    def ignore(self, kind: str, size: int) -> None:
-        self._ignored += 1
-        if self._ignored <= MAX_IGNORED_LOG_LINES:
-            _log.info(
-                "session {session_id}: ignored a {kind} message of {size} bytes from the phone "
-                "while the result is posted",
-                session_id=self._sid, kind=kind, size=size,
-            )
-        elif self._ignored == MAX_IGNORED_LOG_LINES + 1:
-            # A phone flooding messages must not flood the log as well.
-            _log.info(
-                "session {session_id}: further phone messages while the result is posted are "
-                "ignored without a log line each (counted in the session's end line)",
-                session_id=self._sid,
-            )
 
     def _on_timer(self, kind: type[SessionError]) -> None:
         try:

@@ -26,14 +26,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from docval import verdicts
-from docval.emrtd.ca import choose_ca
-from docval.emrtd.errors import EmrtdError, LimitExceeded, ParseError, UnsupportedError
+from docval.emrtd.errors import EmrtdError
 from docval.emrtd.flow import Link, run_async
 from docval.emrtd.handover import InvalidSMInfo, RelayOutcome, SMInfo, relay_chip_authentication
-from docval.emrtd.securityinfo import parse_dg14
 from docval.errors import Close, InvalidClientId, InvalidStartMessage, ResponseTimeout, UnexpectedMessage
 from docval.assessment import assess, parse_sod_file
-from docval.v2 import camel, wire
+from docval.v2 import camel, evidence, wire
 from docval.v2.states import Conversation, State
 from docval.ws.logsafe import loggable
 from docval.ws.relay import ApduRelay
@@ -71,6 +69,7 @@ class V2FrontEnd:
         self._relay: ApduRelay | None = None
         self._work: defer.Deferred[Any] | None = None
         self._outcome: RelayOutcome | None = None
+        self._validation_id = ""
         self.summary: dict[str, Any] | None = None
 
     # -- FrontEnd -------------------------------------------------------------------------
@@ -101,7 +100,7 @@ class V2FrontEnd:
         if not is_binary and self._talk.started:
             try:
                 msg = wire.parse_text(payload)
-            except Exception:
+            except (UnexpectedMessage, InvalidStartMessage):
                 msg = None
             if isinstance(msg, wire.MonitoringMsg):
                 self._monitoring(msg, len(payload))
@@ -181,6 +180,7 @@ class V2FrontEnd:
             # says the app does not want it, so nothing would reach anybody.
             raise InvalidClientId("client without a Result Server requires return_result=true")
         self._client = client
+        self._validation_id = msg.validation_id
         # The store the session started with is the one it judges with, whatever reloads.
         self._trust = services.trust_snapshot()
         _log.info(
@@ -210,14 +210,10 @@ class V2FrontEnd:
         except InvalidSMInfo as e:
             raise UnexpectedMessage(f"CA_HANDOVER: {e}") from None
         self._dg14_at_handover = self._files["dg14"]
-        choice = None
-        try:
-            choice = choose_ca(parse_dg14(self._dg14_at_handover))
-        except (ParseError, UnsupportedError, LimitExceeded):
-            # No usable key: DG1 is read under the phone's keys and the handback says
-            # UNAVAILABLE; the verdict (FAILED for a document that declares CA) comes
-            # from the evidence once EF.SOD is in.
-            choice = None
+        # No usable key: DG1 is read under the phone's keys and the handback says
+        # UNAVAILABLE; the verdict (FAILED for a document that declares CA) comes from
+        # the evidence once EF.SOD is in.
+        choice, _ = evidence.ca_choice(self._dg14_at_handover)
         timeouts = services.config.timeouts
         self._relay = ApduRelay(
             self._send_apdu,
@@ -271,7 +267,6 @@ class V2FrontEnd:
         d.addErrback(self._unexpected)
 
     async def _assess(self, msg: wire.FinishMsg) -> Any:
-        from docval.v2 import evidence  # TEMP until merged
         files, self._files = self._files, {}
         sod_bytes = files.pop("sod")
         dgs = {number: data for name, data in files.items()
@@ -296,8 +291,18 @@ class V2FrontEnd:
         self.summary = report.summary()
         emrtd = report.to_emrtd_passport(files_binary=self._client.files_binary)
         del report  # the session keeps nothing it does not need
-        # Built before the post: whatever could still fail must fail before anything is posted.
-        message = wire.encode(wire.result(camel.to_camel(emrtd))) if send_result else None
+        # Built (and signed) before the post: whatever could still fail must fail before
+        # anything is posted.
+        message = None
+        if send_result:
+            result = wire.result(camel.to_camel(emrtd))
+            if self._client.sign_returned_result:
+                # As v1's emrtd_passport_jws: the snake_case result, signed, for a backend
+                # that receives it through the phone (docs/result-server.md).  The SDKs
+                # ignore keys they do not know.
+                result["passportJws"] = session.services.sign_result(
+                    emrtd, self._validation_id, session.session_id)
+            message = wire.encode(result)
 
         def deliver() -> None:
             if message is not None:

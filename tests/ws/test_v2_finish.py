@@ -3,12 +3,17 @@ against v1's for the same document, the Result Server post, RESULT, and what hap
 FINISH, with the v2 virtual phone (and hostile variants) on one task.Clock."""
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
 from typing import Any
 
+import jwt
 import pytest
 from twisted.internet import defer
 
+from docval.config import SigningConfig
 from docval.reader import read_document
+from docval.signing import write_new_key
 from docval.sim import profiles
 from docval.sim.phone import PhoneOptions
 from docval.sim.phone_v2 import PhoneV2Options, PhoneV2Protocol, expected_v2
@@ -218,3 +223,87 @@ def test_messages_after_finish_while_posting_are_ignored_and_the_post_decides(de
     h.run(conn, 1)
     assert closing(conn) == (1000, "")
     assert conn.texts[-2]["type"] == "RESULT"
+
+
+class KeepsResultMessage(PhoneV2Protocol):
+    messages: list[dict[str, Any]] = []
+
+    def _on_result(self, msg: dict[str, Any]) -> None:
+        KeepsResultMessage.messages.append(msg)
+        super()._on_result(msg)
+
+
+def test_a_signing_client_gets_the_signed_result_beside_the_passport(demo_trust, tmp_path):
+    signer = write_new_key(tmp_path / "key.pem")
+    config = Harness().config
+    clients = tuple(replace(c, sign_returned_result=True) for c in config.clients)
+    config = replace(config, clients=clients, signing=SigningConfig(key_file=tmp_path / "key.pem"))
+    profile = profiles.get_profile("pace-ecdh-gm-aes128")
+    h = Harness(config=config, trust=demo_trust, poster=posting_ok(), signer=signer)
+    options = v2_options(profile)
+    KeepsResultMessage.messages = []
+    conn = h.phone_v2(profile.chip(), options, protocol=KeepsResultMessage, query="?return_result=true")
+    h.run(conn, 3)
+    (message,) = KeepsResultMessage.messages
+    (post,) = h.poster.posts
+    assert message["passport"] == to_camel(post[1])
+    key = jwt.PyJWK(signer.jwks()["keys"][0]).key
+    claims = jwt.decode(message["passportJws"], key, algorithms=["ES256"])
+    assert claims["emrtd_passport"] == post[1]
+    assert claims["client_validation_id"] == options.validation_id
+    assert claims["session_id"] == conn.server.session_id
+
+
+def test_a_malformed_sod_is_a_file_read_error(demo_trust):
+    files = document_files()
+    h = Harness(trust=demo_trust, poster=posting_ok())
+    conn = open_v2(h, text(start()))
+    send(h, conn, file("dg1", files["dg1"]), file("sod", b"\x77\x03\x30\x01\x00"), finish())
+    assert closing(conn) == (1011, "FILE_READ_ERROR")
+    assert h.poster.posts == []
+    h.assert_clean()
+
+
+def test_a_result_that_cannot_be_signed_is_a_server_error_before_anything_is_posted(demo_trust):
+    config = Harness().config
+    clients = tuple(replace(c, sign_returned_result=True) for c in config.clients)
+    h = Harness(config=replace(config, clients=clients), trust=demo_trust, poster=posting_ok())   # no signer
+    files = document_files()
+    conn = open_v2(h, text(start()), query="?return_result=true")
+    send(h, conn, *(file(name, data) for name, data in files.items()), finish())
+    assert closing(conn) == (1011, "SERVER_ERROR")
+    assert h.poster.posts == []
+    h.assert_clean()
+
+
+class KeepsSecrets(PhoneV2Protocol):
+    """Remembers what must never reach a log: the handed keys, the challenge, the signature."""
+
+    secrets: list[str] = []
+
+    def handover_message(self) -> dict[str, Any]:
+        msg = super().handover_message()
+        info = msg["secureMessagingInfo"]
+        KeepsSecrets.secrets += [info["encKey"], info["macKey"]]
+        if abs(info["ssc"]) > 10**6:     # BAC's random counter; a small PACE one is any number
+            KeepsSecrets.secrets.append(str(info["ssc"]))
+        return msg
+
+    def finish_message(self) -> dict[str, Any]:
+        msg = super().finish_message()
+        KeepsSecrets.secrets.append(base64.b64encode(self.challenge).decode())
+        if msg.get("activeAuthenticationSignature"):
+            KeepsSecrets.secrets.append(msg["activeAuthenticationSignature"])
+        return msg
+
+
+@pytest.mark.parametrize("name", ["pace-ecdh-gm-aes128", "bac-3des", "td1-idcard"])
+def test_no_key_challenge_signature_or_document_data_in_any_log_line(name, demo_trust, caplog_events):
+    KeepsSecrets.secrets = []
+    h, conn, record = run_v2(demo_trust, name, protocol=KeepsSecrets, diagnostics=True)
+    assert record.result is not None and KeepsSecrets.secrets
+    text = "\n".join(caplog_events())
+    assert "api=v2" in text
+    forbidden = KeepsSecrets.secrets + [profiles.HOLDER["primary_identifier"], profiles.PASSPORT_NUMBER,
+                                        profiles.ID_CARD_NUMBER, "Step: "]
+    assert [s for s in forbidden if s in text] == []

@@ -145,3 +145,61 @@ def test_a_second_answer_is_taken_for_the_next_command_and_breaks_secure_messagi
     record = conn.client_factory.record
     assert (record.close_code, record.close_reason) == (1011, "COMMUNICATION_FAILED")
     assert h.poster.posts == []
+
+
+class FileDuringRelay(PhoneV2Protocol):
+    """Sends a file in the middle of the relay, before its first answer."""
+
+    def _relay_answer(self, response: bytes) -> None:
+        self._send(b"\x01\x03dg2" + b"\x75\x00", True)
+        super()._relay_answer(response)
+
+
+class FinishDuringRelay(PhoneV2Protocol):
+    def _relay_answer(self, response: bytes) -> None:
+        self.send_json({"type": "FINISH", "sendResult": True})
+        super()._relay_answer(response)
+
+
+class MonitoringDuringRelay(StopsAfterHandback):
+    def _relay_answer(self, response: bytes) -> None:
+        self.send_json({"type": "MONITORING", "message": "Step: CHIP_AUTHENTICATION"})
+        super()._relay_answer(response)
+
+
+class SecondHandover(PhoneV2Protocol):
+    def send_remaining_files(self) -> None:
+        self.send_json(self.handover_message())
+
+
+def test_a_file_during_the_relay_is_unexpected():
+    h = Harness()
+    conn = h.phone_v2(chip(), options(), protocol=FileDuringRelay)
+    h.run(conn, 1)
+    record = conn.client_factory.record
+    assert (record.close_code, record.close_reason) == (1008, "UNEXPECTED_MESSAGE")
+    assert record.check_result is None
+
+
+def test_finish_during_the_relay_is_unexpected():
+    h = Harness()
+    conn = h.phone_v2(chip(), options(), protocol=FinishDuringRelay)
+    h.run(conn, 1)
+    assert conn.client_factory.record.close_reason == "UNEXPECTED_MESSAGE"
+
+
+def test_monitoring_during_the_relay_is_accepted():
+    h = Harness()
+    conn = h.phone_v2(chip(), options(diagnostics=True), protocol=MonitoringDuringRelay)
+    h.run(conn, 1)
+    record = conn.client_factory.record
+    assert record.check_result == "SUCCESS" and record.close_code is None
+
+
+def test_a_second_handover_after_the_handback_is_unexpected():
+    h = Harness()
+    conn = h.phone_v2(chip(), options(), protocol=SecondHandover)
+    h.run(conn, 1)
+    record = conn.client_factory.record
+    assert record.check_result == "SUCCESS"
+    assert (record.close_code, record.close_reason) == (1008, "UNEXPECTED_MESSAGE")

@@ -253,3 +253,12 @@ def test_phone_gone_before_finish_posts_nothing(caplog_events):
     (line,) = [e for e in caplog_events() if " ended: " in e]
     assert "api=v2" in line and "outcome=failure" in line
     h.assert_clean()
+
+
+def test_return_result_true_but_finish_without_send_result_is_4401():
+    h = Harness()
+    conn = open_v2(h, text(start(clientId=RETURN_CLIENT)), query="?return_result=true")
+    accepted(conn)
+    send(h, conn, file("sod", FILES["sod"]), finish(send_result=False))
+    assert closing(conn) == (4401, "INVALID_CLIENT_ID")
+    assert h.poster.posts == []
