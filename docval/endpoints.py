@@ -11,6 +11,11 @@ import re
 
 from twisted.internet import ssl
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+# serverFromString's parser and tokenizer: private names, but the same in Twisted 22.4
+# and the latest release, and the only way to read a description as Twisted does.
+from twisted.internet.endpoints import _parse as _twisted_parse
+from twisted.internet.endpoints import _STRING as _TOKEN_STRING
+from twisted.internet.endpoints import _tokenize as _twisted_tokenize
 from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.python.filepath import FilePath
 
@@ -26,29 +31,40 @@ class EndpointError(ValueError):
     """An endpoint description that cannot be used; the message names the offending part."""
 
 
-def _tokenize(description: str) -> list[list[str]]:
-    """Split like Twisted: ':' separates arguments, the first '=' of an argument separates
-    key from value, and a backslash escapes the next character."""
-    args: list[list[str]] = [[""]]
-    chars = iter(description)
-    for ch in chars:
-        if ch == "\\":
-            try:
-                args[-1][-1] += next(chars)
-            except StopIteration:
-                raise EndpointError("endpoint description ends with a lone backslash") from None
-        elif ch == ":":
-            args.append([""])
-        elif ch == "=" and len(args[-1]) == 1:
-            args[-1].append("")
-        else:
-            args[-1][-1] += ch
+def _check_escapes(description: str) -> None:
+    # Twisted's tokenizer fails with a bare RuntimeError on a trailing escape.  A run of
+    # backslashes pairs up from the left, so an odd run at the end leaves one unescaped.
+    trailing = len(description) - len(description.rstrip("\\"))
+    if trailing % 2:
+        raise EndpointError("endpoint description ends with a lone backslash")
+
+
+def _split(description: str) -> tuple[list[str], dict[str, str]]:
+    """Positional and keyword arguments (type first) exactly as ``serverFromString`` reads
+    them: Twisted's own parser, so that where a keyword is repeated, the value checked here
+    is the one Twisted will use (the last)."""
+    _check_escapes(description)
+    args, kw = _twisted_parse(description)
+    return list(args) or [""], dict(kw)      # "=x" has no type: checked as an empty one
+
+
+def _arguments(description: str) -> list[list[str]]:
+    """The ':'-separated arguments in order, each ``[value]`` or ``[key, value]``, from
+    Twisted's tokenizer.  Only parse_ssl needs the order (to refuse repeats and positionals
+    after keywords, which Twisted's parser would silently merge)."""
+    _check_escapes(description)
+    args: list[list[str]] = [[]]
+    for kind, value in _twisted_tokenize(description):
+        if kind == _TOKEN_STRING:
+            args[-1].append(value)
+        elif value == ":":
+            args.append([])
     return args
 
 
 def parse_ssl(description: str) -> tuple[list[str], dict[str, str]]:
     """Positional and keyword arguments of an ``ssl:`` description (without the ``ssl``)."""
-    tokens = _tokenize(description)
+    tokens = _arguments(description)
     if tokens[0] != ["ssl"]:
         raise EndpointError("not an ssl: endpoint description")
     positional: list[str] = []
@@ -167,27 +183,25 @@ def check_endpoint(description: str, key: str) -> str:
     """Raises EndpointError (message starting with ``key``) unless ``description`` is usable."""
     where = f"{key}: {description!r}"
     try:
-        tokens = _tokenize(description)
+        args, kw = _split(description)
     except EndpointError as e:
         raise EndpointError(f"{where}: {e}") from None
-    kind = tokens[0][0].lower() if len(tokens[0]) == 1 else ""
-    if len(tokens) < 2 or not kind.isidentifier():
+    kind = args[0].lower()
+    if len(args) + len(kw) < 2 or not kind.isidentifier():
         raise EndpointError(f"{where} is not a Twisted endpoint string: write e.g. {EXAMPLE!r}")
     known = _KNOWN_OPTIONS.get(kind)
     if known is not None:
-        for token in tokens[1:]:
-            if len(token) == 2 and token[0] not in known:
+        for option in kw:
+            if option not in known:
                 raise EndpointError(
-                    f"{where}: unknown option {token[0]!r} for {kind}: (known: {', '.join(known)})")
+                    f"{where}: unknown option {option!r} for {kind}: (known: {', '.join(known)})")
     if kind in _PORTED:
-        port = next((t[1] for t in tokens[1:] if len(t) == 2 and t[0] == "port"), None)
+        port = port_of(description)
         if port is None:
-            port = next((t[0] for t in tokens[1:] if len(t) == 1), None)
-        if port is None or not port.strip().isdigit():
             raise EndpointError(f"{where}: needs a port number, e.g. {EXAMPLE!r}")
-        if not 0 <= int(port) <= 65535:
+        if not 0 <= port <= 65535:
             raise EndpointError(
-                f"{where}: port {int(port)} is out of range (1-65535, or 0 for any free port)")
+                f"{where}: port {port} is out of range (1-65535, or 0 for any free port)")
     try:
         if kind == "ssl":
             parse_ssl(description)
@@ -224,18 +238,36 @@ def is_loopback(description: str) -> bool:
     import ipaddress
 
     try:
-        tokens = _tokenize(description)
+        args, kw = _split(description)
     except EndpointError:
         return False
-    kind = tokens[0][0].lower() if len(tokens[0]) == 1 else ""
+    kind = args[0].lower()
     if kind == "unix":
         return True
     if kind not in _PORTED:
         return False
-    interface = next((t[1] for t in tokens[1:] if len(t) == 2 and t[0] == "interface"), "")
+    # tcp:PORT:INTERFACE is Twisted's positional form; ssl's fifth positional is too far
+    # for parse_ssl, which refuses it.
+    positional = args[2] if kind != "ssl" and len(args) > 2 else ""
+    interface = kw.get("interface", positional)
     if interface.lower() in _LOOPBACK_NAMES:
         return True
     try:
         return ipaddress.ip_address(interface.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def port_of(description: str) -> int | None:
+    """The port of a ``tcp``/``tcp6``/``ssl`` description as Twisted reads it (a ``port=``
+    keyword, else the first positional argument); None for other kinds or no number."""
+    try:
+        args, kw = _split(description)
+    except EndpointError:
+        return None
+    if args[0].lower() not in _PORTED:
+        return None
+    port = kw.get("port", args[1] if len(args) > 1 else None)
+    if port is None or not port.strip().isdigit():
+        return None
+    return int(port)

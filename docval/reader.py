@@ -35,7 +35,6 @@ from docval.emrtd.lds.sod import SOD
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.emrtd.pace import PaceResult, choose_pace_info, pace
 from docval.emrtd.securityinfo import PACEInfo, parse_card_access
-from docval.emrtd.sm import SecureMessaging
 from docval.emrtd.trustview import TrustView
 from docval.prefetch import Scheduler, Transport
 from docval.result import Report
@@ -182,7 +181,7 @@ class _Session:
                                         send_parameter_id=send_parameter_id, pipeline=self.io.pipeline))
         self.pace_result = result
         self.report.access_control = result.protocol
-        self.io.start(_sm(result.sm))
+        self.io.start(result.sm)
         if result.mapping == "CAM":
             # EF.CardSecurity holds the static key the CAM data must match; it lives
             # in the master file, so read it before selecting the application.
@@ -396,8 +395,3 @@ def _not_read(ref: files.FileRef, exc: EmrtdError) -> tuple[str, str, str]:
     state = verdicts.FILE_WITHHELD if isinstance(exc, StatusError) else verdicts.FILE_UNREADABLE
     return state, str(exc), f"{ref.name} could not be read: {exc}"
 
-
-def _sm(sm: object) -> SecureMessaging:
-    # PaceResult types its session as object (the pure layer avoids the import cycle).
-    assert isinstance(sm, SecureMessaging)
-    return sm

@@ -12,30 +12,22 @@ from __future__ import annotations
 
 import signal
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from twisted.application.service import MultiService, Service
+from twisted.application.service import MultiService
 from twisted.logger import Logger
 from twisted.python import usage
 
-if TYPE_CHECKING:
-    from docval.config import TrustConfig
-    from docval.trust.store import TrustStore
+# Start-up failures and the listeners live in docval.startup; tap.X keeps working for them.
+from docval.startup import ConfigFileError as ConfigFileError
+from docval.startup import ListenerService as ListenerService
+from docval.startup import StartupError as StartupError
+from docval.startup import cannot_listen as cannot_listen
+from docval.startup import server_endpoint_or_exit
+from docval.trustload import exposed_listener, holds_demo_csca
+from docval.trustload import load_trust as load_trust
 
 _log = Logger(namespace="docval.service")
-
-
-class ConfigFileError(SystemExit):
-    """A bad configuration: the message goes to stderr and the process exits 1."""
-
-
-class StartupError(SystemExit, Exception):
-    """The server cannot start (port in use, no trust anchors): one line, exit status 1.
-
-    A SystemExit, so ``twistd -n`` prints the message alone instead of a traceback; also an
-    Exception, so daemonizing twistd passes it to the waiting parent through its status
-    pipe (which only reports Exceptions) and the parent exits 1 with the message.
-    """
 
 
 class Options(usage.Options):
@@ -104,17 +96,15 @@ def relative_admin(value: str, listen: tuple[str, ...]) -> str:
     port 18081 and docval@20000 30000, with a one-line error when the sum leaves 1-65535.
     """
     from docval.config import ConfigError
-    from docval.endpoints import _tokenize
+    from docval.endpoints import port_of
 
     if not value.startswith("+"):
         return value
     offset = value[1:]
     if not offset.isdigit():
         raise ConfigError(f"--admin: {value!r}: '+N' needs a number, e.g. --admin +10000")
-    tokens = _tokenize(listen[0]) if listen else [[""]]
-    port = next((t[0] for t in tokens[1:] if len(t) == 1), None)
-    port = next((t[1] for t in tokens[1:] if len(t) == 2 and t[0] == "port"), port)
-    if tokens[0] not in (["tcp"], ["tcp6"], ["ssl"]) or port is None or not port.isdigit():
+    port = port_of(listen[0]) if listen else None
+    if port is None:
         raise ConfigError(f"--admin {value}: the first listen endpoint {listen[0] if listen else ''!r} "
                           "has no port to add to; give the admin endpoint in full")
     admin = int(port) + int(offset)
@@ -123,100 +113,6 @@ def relative_admin(value: str, listen: tuple[str, ...]) -> str:
             f"--admin {value}: WebSocket port {port} + {offset} = {admin} is out of range (1-65535): "
             f"use a WebSocket port up to {65535 - int(offset)} (docval@ instance names are ports)")
     return f"tcp:{admin}:interface=127.0.0.1"
-
-
-class ListenerService(Service):
-    """Listens on one endpoint; a bind failure at start-up makes twistd fail loudly."""
-
-    def __init__(self, endpoint: Any, factory: Any, description: str, option: str = "[server] listen (or --listen)"):
-        self.endpoint = endpoint
-        self.factory = factory
-        self.description = description
-        self.option = option
-        self.port: Any = None
-        self._starting: Any = None
-
-    def privilegedStartService(self) -> None:
-        Service.privilegedStartService(self)
-        self._listen()
-
-    def startService(self) -> None:
-        Service.startService(self)
-        if self._starting is None:
-            self._listen()
-
-    def _listen(self) -> None:
-        errors: list[Any] = []
-        self._starting = self.endpoint.listen(self.factory)
-        self._starting.addCallbacks(self._listening, errors.append)
-        if errors:
-            # TCP and TLS ports bind synchronously: refuse to start without them.
-            raise StartupError(cannot_listen(self.description, errors[0].value, self.option))
-
-    def _listening(self, port: Any) -> None:
-        self.port = port
-        _log.info("listening on {description}", description=self.description)
-
-    def stopService(self) -> Any:
-        Service.stopService(self)
-        starting, self._starting = self._starting, None
-        if self.port is not None:
-            port, self.port = self.port, None
-            return port.stopListening()
-        if starting is not None and not starting.called:
-            starting.cancel()
-        return None
-
-
-def cannot_listen(description: str, error: BaseException, option: str) -> str:
-    """One line for a listener that could not bind, with the fix."""
-    import errno
-
-    code = getattr(error, "socketError", None) or error
-    code = getattr(code, "errno", None)
-    if code == errno.EADDRINUSE:
-        why = "the port is already in use (another DocVal or another program)"
-        fix = f"stop that program or choose another port in {option}"
-    elif code == errno.EACCES:
-        why = "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)"
-        fix = f"choose a port of 1024 or more in {option}, or see docs/operations.md"
-    elif code == errno.EADDRNOTAVAIL:
-        why = "the interface address is not on this machine"
-        fix = f"correct the interface in {option}"
-    else:
-        why = str(getattr(error, "socketError", None) or error).splitlines()[0] or type(error).__name__
-        fix = f"check {option}"
-    return f"docval: cannot listen on {description!r}: {why}: {fix}"
-
-
-def load_trust(trust_config: TrustConfig) -> TrustStore:
-    """A fresh TrustStore from the [trust] section (plus the demo CSCA if asked)."""
-    from docval.trust.store import TrustStore
-
-    if not trust_config.demo_csca:
-        return TrustStore.load(trust_config.csca, trust_config.crl)
-    from docval.sim.pki import demo_csca_pem
-
-    if not trust_config.csca and not trust_config.crl:
-        return TrustStore.from_certificates([demo_csca_pem()])
-    return _with_extra_anchor(trust_config, demo_csca_pem())
-
-
-def _with_extra_anchor(trust_config: TrustConfig, pem: bytes) -> TrustStore:
-    import os
-    import tempfile
-
-    from docval.trust.store import TrustStore
-
-    # TrustStore reads anchors from paths; the demo CSCA (a public certificate)
-    # goes through a private temporary file that is removed right after.
-    fd, path = tempfile.mkstemp(suffix=".pem", prefix="docval-demo-csca-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-        return TrustStore.load(list(trust_config.csca) + [path], trust_config.crl)
-    finally:
-        os.unlink(path)
 
 
 class DocValService(MultiService):
@@ -251,7 +147,7 @@ class DocValService(MultiService):
         self._trust_loader = trust_loader
         self.trust = trust_loader(config.trust)
         self._trust_loaded()
-        exposed = _exposed_listener(config)
+        exposed = exposed_listener(config)
         if exposed is not None and holds_demo_csca(self.trust):
             raise StartupError(
                 "docval: the trust anchors include the demo CSCA of the virtual passport (its "
@@ -287,7 +183,7 @@ class DocValService(MultiService):
         )
         self.listeners: list[ListenerService] = []
         for description in config.server.listen:
-            listener = ListenerService(_endpoint(reactor, description, "[server] listen"),
+            listener = ListenerService(server_endpoint_or_exit(reactor, description, "[server] listen"),
                                        self.factory, description)
             listener.setServiceParent(self)
             self.listeners.append(listener)
@@ -367,7 +263,7 @@ class DocValService(MultiService):
         d = deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self._trust_loader, self.config.trust)
 
         def swap(store: Any) -> None:
-            exposed = _exposed_listener(self.config)
+            exposed = exposed_listener(self.config)
             if exposed is not None and holds_demo_csca(store):
                 _log.error("trust store reload refused: the new anchors include the demo CSCA of "
                            "the virtual passport and {key} is not on loopback; keeping the previous "
@@ -461,39 +357,6 @@ def _load_signer(config: Any) -> Any:
         return None
     _log.info("result signing key loaded: kid {kid}", kid=signer.kid)
     return signer
-
-
-def _exposed_listener(config: Any) -> tuple[str, str] | None:
-    """The first listener reachable from other machines, as (key, endpoint), if any."""
-    from docval.endpoints import is_loopback
-
-    for key, endpoints in (("[server] listen", config.server.listen), ("[admin] listen", config.admin.listen)):
-        for endpoint in endpoints:
-            if not is_loopback(endpoint):
-                return key, endpoint
-    return None
-
-
-_demo_fingerprint: list[str] = []
-
-
-def holds_demo_csca(store: Any) -> bool:
-    """True when ``store`` trusts the demo CSCA, however it got there (flag or imported file)."""
-    if not _demo_fingerprint:
-        from docval.emrtd.certificate import parse_certificate
-        from docval.sim.pki import demo_csca_der
-
-        _demo_fingerprint.append(parse_certificate(demo_csca_der()).fingerprint)
-    return any(c.fingerprint == _demo_fingerprint[0] for c in getattr(store, "certificates", ()))
-
-
-def _endpoint(reactor: Any, description: str, option: str) -> Any:
-    from docval.endpoints import server_endpoint
-
-    try:
-        return server_endpoint(reactor, description)
-    except (ValueError, TypeError, LookupError) as e:   # EndpointError and Twisted's own
-        raise StartupError(f"docval: cannot listen on {description!r} ({option}): {e}") from None
 
 
 def makeService(options: Options) -> MultiService:

@@ -9,7 +9,7 @@ from twisted.internet import protocol, reactor
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
 from twisted.internet.threads import deferToThread
 
-from docval.endpoints import EndpointError, parse_ssl, server_endpoint
+from docval.endpoints import EndpointError, check_endpoint, is_loopback, parse_ssl, port_of, server_endpoint
 from tests.deploy.tlsutil import make_tls_files
 
 pytestmark = [
@@ -120,3 +120,48 @@ def test_unusable_files_name_the_option(tmp_path):
         server_endpoint(reactor, f"ssl:https:privateKey={f.key}:certKey={f.cert}")
     with pytest.raises(EndpointError, match="between"):
         server_endpoint(reactor, f"ssl:70000:privateKey={f.key}:certKey={f.cert}")
+
+
+# --- reading descriptions as Twisted does ----------------------------------------------
+
+@pytest.mark.parametrize("description, loopback", [
+    ("tcp:8080:interface=127.0.0.1", True),
+    ("tcp:8080", False),
+    ("unix:/run/docval.sock", True),
+    ("systemd:domain=INET:index=0", False),
+    # Twisted binds the last of repeated keywords: so must the check.
+    ("tcp:8080:interface=127.0.0.1:interface=0.0.0.0", False),
+    ("tcp:8080:interface=0.0.0.0:interface=127.0.0.1", True),
+    # tcp:PORT:INTERFACE is Twisted's positional form of the interface.
+    ("tcp:8080:127.0.0.1", True),
+    ("tcp6:8080:\\:\\:1", True),
+    ("ssl:8443:privateKey=k.pem:interface=localhost", True),
+    ("tcp:8080:interface=127.0.0.1\\", False),          # unparsable: not trusted as local
+])
+def test_is_loopback_reads_the_description_as_twisted_does(description, loopback):
+    assert is_loopback(description) is loopback
+
+
+def test_port_of_takes_the_keyword_or_the_first_positional():
+    assert port_of("tcp:8080:interface=127.0.0.1") == 8080
+    assert port_of("tcp:interface=127.0.0.1:port=8081") == 8081
+    assert port_of("ssl:8443:privateKey=k.pem") == 8443
+    assert port_of("unix:/run/x.sock") is None
+    assert port_of("tcp:http") is None
+    assert port_of("tcp:8080\\") is None
+
+
+@pytest.mark.parametrize("description", ["tcp:8080\\", "tcp:8080:interface=a\\\\\\"])
+def test_a_lone_trailing_backslash_is_one_clean_error(description):
+    with pytest.raises(EndpointError, match="lone backslash"):
+        check_endpoint(description, "[server] listen")
+
+
+def test_an_escaped_trailing_backslash_is_not_lone():
+    # 'unix:C\\' is the path 'C\': the backslash is escaped, nothing is left dangling.
+    assert check_endpoint("unix:C\\\\", "[server] listen") == "unix:C\\\\"
+
+
+def test_a_description_without_a_type_is_not_an_endpoint_string():
+    with pytest.raises(EndpointError, match="is not a Twisted endpoint string"):
+        check_endpoint("=8080", "--listen")

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from docval.emrtd import hashes, publickey, signatures, tlv
-from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, CommandAPDU, ResponseAPDU
+from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, CommandAPDU
 from docval.emrtd.errors import AuthenticationError, ParseError, TLVError, UnsupportedError
-from docval.emrtd.flow import Flow
+from docval.emrtd.flow import Flow, exchange
 from docval.emrtd.securityinfo import ActiveAuthenticationInfo
 
 DG15_TAG = 0x6F
@@ -94,15 +94,11 @@ def active_authentication(key: publickey.PublicKey, aa_info: ActiveAuthenticatio
     if len(challenge) != CHALLENGE_LENGTH:
         raise ValueError("the random source returned the wrong number of bytes")
     cmd = internal_authenticate_command(challenge, key)
-    resp = yield cmd
-    if not isinstance(resp, ResponseAPDU):
-        raise TypeError("a single command gets a single response")
+    resp = yield from exchange(cmd)
     if not cmd.is_extended and (resp.sw == SW_WRONG_LENGTH or resp.sw >> 8 == 0x6C):
         # The protected signature did not fit a short response: ask again with
         # extended length.  Same challenge: the chip has not released a signature.
-        resp = yield internal_authenticate_command(challenge, key, extended=True)
-        if not isinstance(resp, ResponseAPDU):
-            raise TypeError("a single command gets a single response")
+        resp = yield from exchange(internal_authenticate_command(challenge, key, extended=True))
     if resp.sw != SW_OK:
         raise AuthenticationError(f"INTERNAL AUTHENTICATE refused with status {resp.sw:04X}")
     return verify_response(key, aa_info, challenge, resp.data)

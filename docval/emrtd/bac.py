@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from docval.emrtd.apdu import CommandAPDU, ResponseAPDU, SW_OK
+from docval.emrtd.apdu import CommandAPDU, SW_OK
 from docval.emrtd.crypto import (KDF_ENC, KDF_MAC, MAC_LENGTH, TDES, cbc_decrypt, cbc_encrypt,
                                  constant_time_equal, kdf, mac, pad)
 from docval.emrtd.errors import AccessControlError, StatusError
-from docval.emrtd.flow import Flow
+from docval.emrtd.flow import Flow, exchange
 from docval.emrtd.mrz import MrzKey
 from docval.emrtd.sm import SecureMessaging
 
@@ -58,7 +58,7 @@ def verify_and_decrypt(k_enc: bytes, k_mac: bytes, data: bytes) -> bytes:
 
 def bac_session(k_ifd: bytes, k_ic: bytes, rnd_ic: bytes, rnd_ifd: bytes) -> SecureMessaging:
     """The Secure Messaging session both sides derive after BAC (9303-11 §9.7.4)."""
-    seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic))
+    seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))
     ssc = int.from_bytes(rnd_ic[4:8] + rnd_ifd[4:8], "big")
     return SecureMessaging(TDES, kdf(seed, KDF_ENC, TDES), kdf(seed, KDF_MAC, TDES), ssc)
 
@@ -92,8 +92,7 @@ def bac(key: MrzKey, rng: Callable[[int], bytes] = os.urandom) -> Flow[SecureMes
     ``rng`` is asked for RND.IFD (8 bytes) and then K.IFD (16 bytes).
     """
     k_enc, k_mac = derive_bac_keys(key)
-    resp = yield CommandAPDU(0x00, INS_GET_CHALLENGE, 0x00, 0x00, le=NONCE_LENGTH)
-    assert isinstance(resp, ResponseAPDU)
+    resp = yield from exchange(CommandAPDU(0x00, INS_GET_CHALLENGE, 0x00, 0x00, le=NONCE_LENGTH))
     if resp.sw != SW_OK:
         raise StatusError(resp.sw, "GET CHALLENGE")
     if len(resp.data) != NONCE_LENGTH:
@@ -102,9 +101,8 @@ def bac(key: MrzKey, rng: Callable[[int], bytes] = os.urandom) -> Flow[SecureMes
     rnd_ifd = _random(rng, NONCE_LENGTH)
     k_ifd = _random(rng, KEY_MATERIAL_LENGTH)
     data = encrypt_and_mac(k_enc, k_mac, rnd_ifd + rnd_ic + k_ifd)
-    resp = yield CommandAPDU(0x00, INS_EXTERNAL_AUTHENTICATE, 0x00, 0x00, data,
-                             le=AUTH_DATA_LENGTH)
-    assert isinstance(resp, ResponseAPDU)
+    resp = yield from exchange(CommandAPDU(0x00, INS_EXTERNAL_AUTHENTICATE, 0x00, 0x00, data,
+                                           le=AUTH_DATA_LENGTH))
     if resp.sw != SW_OK:
         raise AccessControlError(f"BAC rejected by the chip (status {resp.sw:04X})")
     plain = verify_and_decrypt(k_enc, k_mac, resp.data)

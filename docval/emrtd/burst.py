@@ -33,7 +33,7 @@ from typing import Any, Callable, Generic, Sequence, TypeVar, Union
 
 from docval.emrtd.apdu import MAX_EXTENDED_LE, MAX_SHORT_LE, CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import EmrtdError, SecureMessagingError, TLVError
-from docval.emrtd.flow import Answer, Flow, Step
+from docval.emrtd.flow import Answer, Flow, Step, returned
 from docval.emrtd.tlv import iter_tlvs
 
 T = TypeVar("T")
@@ -133,7 +133,7 @@ def resume(flow: Flow[T], step: Step) -> Flow[T]:
         try:
             step = flow.send(answer)
         except StopIteration as done:
-            return done.value
+            return returned(flow, done)
 
 
 def _settle(flow: Flow[Any], answer: Answer) -> tuple[Result | None, Step | None]:
@@ -230,5 +230,6 @@ def together(factories: Sequence[Callable[[], Flow[Any]]], pipeline: int, *,
                 results[idx] = yield from _run_alone(factories[idx]())
                 i = idx + 1
                 break
-    assert all(r is not None for r in results)
-    return results  # type: ignore[return-value]
+    finished = [r for r in results if r is not None]
+    assert len(finished) == n
+    return finished

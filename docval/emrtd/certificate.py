@@ -26,7 +26,8 @@ from docval.emrtd.errors import EmrtdError, ParseError, UnsupportedError
 MAX_CERTIFICATE_BYTES = 65535
 OID_COUNTRY = "2.5.4.6"
 
-NameKey = tuple  # sorted tuple of (attribute OID, normalized value)
+# Sorted (attribute OID, normalized value) pairs.
+NameKey = tuple[tuple[str, str], ...]
 
 
 def _normalize(value: Any) -> str:
@@ -37,7 +38,7 @@ def _normalize(value: Any) -> str:
 
 def name_key(name: x509.Name) -> NameKey:
     """Order-insensitive comparison key of an X.501 Name."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for rdn in name.chosen:
         for atv in rdn:
             oid = atv["type"].dotted
@@ -63,7 +64,7 @@ def name_country(name: x509.Name) -> str | None:
 def name_text(name: x509.Name) -> str:
     """RFC 4514-like text for reports (certificate names hold no personal data)."""
     try:
-        return name.human_friendly
+        return str(name.human_friendly)
     except Exception:
         return "<unprintable name>"
 
@@ -90,7 +91,7 @@ class Certificate:
     signature_params: bytes      # DER of the AlgorithmIdentifier parameters, b"" when absent
     signature: bytes
     fingerprint: str             # SHA-256 hex of the DER
-    _key_cache: dict = field(default_factory=dict, compare=False)
+    _key_cache: dict[int, publickey.PublicKey] = field(default_factory=dict, compare=False)
 
     def __repr__(self) -> str:
         return f"<Certificate {self.subject_text!r} serial={self.serial:x}>"

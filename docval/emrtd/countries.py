@@ -32,7 +32,7 @@ EUE EU UNO UN UNA UN UNK UN XOM XO XCC XC XPO XP XES XE XMP XM
 """
 
 _words = _ALPHA3_TO_ALPHA2_TEXT.split()
-ALPHA3_TO_ALPHA2: dict[str, str] = dict(zip(_words[0::2], _words[1::2]))
+ALPHA3_TO_ALPHA2: dict[str, str] = dict(zip(_words[0::2], _words[1::2], strict=True))
 
 
 def alpha2_for(issuing_state: str) -> str | None:

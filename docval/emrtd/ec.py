@@ -166,7 +166,7 @@ BY_PACE_ID = {c.pace_id: c for c in CURVES}
 _BY_PARAMS = {c.params(): c for c in CURVES}
 # cryptography names NIST P-192/P-256 "secp192r1"/"secp256r1" like we do; brainpool
 # curves are "brainpoolP256r1" etc.
-_BY_CRYPTO_NAME = {c.crypto_curve().name: c for c in CURVES if c.crypto_name}
+_BY_CRYPTO_NAME = {crypto.name: c for c in CURVES for crypto in (c.crypto_curve(),) if crypto is not None}
 
 
 def curve_by_pace_id(param_id: int) -> Curve | None:

@@ -10,7 +10,8 @@ learns about the chip (a smaller Le, no SFI support) is stored in the caller's
 
 Files are addressed relative to the *current* dedicated file: the caller selects
 the master file or the eMRTD application first (:func:`select_master_file`,
-:func:`select_application`).
+:func:`select_application`, in :mod:`docval.emrtd.selection`).  Which files exist and the
+limits a read keeps to are in :mod:`docval.emrtd.filerefs`.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 
 from docval.emrtd import tlv
 from docval.emrtd.apdu import (
-    MAX_EXTENDED_LE,
     MAX_SHORT_LE,
     SW_END_OF_FILE,
     SW_FILE_NOT_FOUND,
@@ -34,37 +34,33 @@ from docval.emrtd.apdu import (
     sw_name,
 )
 from docval.emrtd.errors import (
-    CommunicationError,
     FileAccessDenied,
     FileNotFoundOnChip,
     FileReadError,
     LimitExceeded,
-    StatusError,
     TLVError,
 )
-from docval.emrtd.flow import Flow
+from docval.emrtd.flow import Flow, exchange, exchange_all
 
-EMRTD_AID = bytes.fromhex("A0000002471001")
-MASTER_FILE_FID = 0x3F00
+# The file model and SELECT live in their own modules; callers keep importing them from here.
+from docval.emrtd.filerefs import (
+    APPLICATION_REFS as APPLICATION_REFS, ATR_INFO as ATR_INFO, CARD_ACCESS as CARD_ACCESS,
+    CARD_SECURITY as CARD_SECURITY, CLASSIC_FIRST_READ as CLASSIC_FIRST_READ,
+    DATA_GROUPS as DATA_GROUPS, EF_COM as EF_COM, EF_SOD as EF_SOD, EMRTD_AID as EMRTD_AID,
+    MASTER_FILE_FID as MASTER_FILE_FID, MASTER_FILE_REFS as MASTER_FILE_REFS,
+    MAX_COMMANDS_PER_FILE as MAX_COMMANDS_PER_FILE, MAX_FILE_SIZE as MAX_FILE_SIZE,
+    MIN_COMMANDS_PER_FILE_CAP as MIN_COMMANDS_PER_FILE_CAP, MIN_FILE_SIZE_CAP as MIN_FILE_SIZE_CAP,
+    SHORT_SM_MAX_LE as SHORT_SM_MAX_LE, FileCaps as FileCaps, FileRef as FileRef,
+    ReadLimits as ReadLimits, dg as dg,
+)
+from docval.emrtd.selection import NO_DATA_ASKED, select_file_command
+from docval.emrtd.selection import select_application as select_application
+from docval.emrtd.selection import select_file as select_file
+from docval.emrtd.selection import select_master_file as select_master_file
 
-MAX_FILE_SIZE = 65535            # docs/reliability.md T1: no LDS file is larger
-MAX_COMMANDS_PER_FILE = 1000     # docs/reliability.md T4: a chip drip-feeding bytes must not hold us
-# The smallest caps an operator may configure: below them ordinary documents no longer read
-# (a DG2 face is rarely under 4 KB; a 4 KB file in 64-byte answers needs 64 commands).
-MIN_FILE_SIZE_CAP = 4096
-MIN_COMMANDS_PER_FILE_CAP = 64
-SHORT_SM_MAX_LE = 223            # largest plain Le whose SM response fits a short APDU (any cipher)
-CLASSIC_FIRST_READ = 8           # what JMRTD reads to learn a file's length
-
-INS_SELECT = 0xA4
 INS_READ_BINARY = 0xB0
 INS_READ_BINARY_ODD = 0xB1       # offset in DO'54', data in DO'53': for offsets above 32767
 MAX_EVEN_OFFSET = 0x7FFF
-SELECT_BY_FID = 0x02
-SELECT_BY_AID = 0x04
-SELECT_MF = 0x00
-P2_NO_RESPONSE_DATA = 0x0C
-P2_RETURN_FCI = 0x00
 TAG_OFFSET = 0x54
 TAG_DISCRETIONARY_DATA = 0x53
 _MAX_TLV_HEADER = 4 + 5          # 4-byte tag, 0x84 + 4 length octets
@@ -72,189 +68,9 @@ _MAX_TLV_HEADER = 4 + 5          # 4-byte tag, 0x84 + 4 length octets
 # Answers to an SFI read from chips that do not implement SFI addressing; the
 # file is then SELECTed by FID, and if that works SFI is switched off.
 _SFI_REFUSED = frozenset({SW_WRONG_P1P2, SW_FUNCTION_NOT_SUPPORTED, SW_INS_NOT_SUPPORTED, SW_FILE_NOT_FOUND})
-# Answers meaning "this form of SELECT is not supported", worth one retry in another form.
-_SELECT_FORM_REFUSED = frozenset({SW_WRONG_P1P2, SW_WRONG_LENGTH, SW_FUNCTION_NOT_SUPPORTED,
-                                  SW_FILE_NOT_FOUND, 0x6A87})
-# After a 6700 the next Le to try; crossing 256 also drops extended length.
-_LE_LADDER = (65536, 32768, 16384, 8192, 4096, 2048, 1024, 512, SHORT_SM_MAX_LE, 128, 64, 32, 16, 8, 4, 2, 1)
 # A chip that silently returns fewer bytes than asked is remembered only when the
 # amount is plausible as a buffer size, not when it drips single bytes.
 _MIN_LEARNED_LE = 16
-
-
-@dataclass(frozen=True)
-class FileRef:
-    """An elementary file: its FID, its SFI, and whether it lives in the eMRTD application."""
-
-    name: str
-    fid: int
-    sfi: int | None
-    in_application: bool
-    tlv: bool = True     # False: the file is not one TLV (EF.ATR/INFO), read it to its end
-
-
-CARD_ACCESS = FileRef("EF.CardAccess", 0x011C, 0x1C, in_application=False)
-ATR_INFO = FileRef("EF.ATR/INFO", 0x2F01, 0x01, in_application=False, tlv=False)
-CARD_SECURITY = FileRef("EF.CardSecurity", 0x011D, 0x1D, in_application=False)
-EF_COM = FileRef("EF.COM", 0x011E, 0x1E, in_application=True)
-EF_SOD = FileRef("EF.SOD", 0x011D, 0x1D, in_application=True)
-DATA_GROUPS = tuple(FileRef(f"EF.DG{n}", 0x0100 + n, n, in_application=True) for n in range(1, 17))
-
-MASTER_FILE_REFS = (CARD_ACCESS, ATR_INFO, CARD_SECURITY)
-APPLICATION_REFS = (EF_COM, EF_SOD) + DATA_GROUPS
-
-
-def dg(n: int) -> FileRef:
-    """The FileRef of data group ``n`` (1..16)."""
-    if not 1 <= n <= 16:
-        raise ValueError("data groups are numbered 1..16")
-    return DATA_GROUPS[n - 1]
-
-
-@dataclass(frozen=True)
-class FileCaps:
-    """How much one file may hold and cost, whatever the chip claims (configurable).
-
-    These bound everything a session reads and therefore everything it delivers:
-    the result holds each file at most twice (decoded and, with files_binary, raw).
-    """
-
-    max_file_bytes: int = MAX_FILE_SIZE
-    max_commands_per_file: int = MAX_COMMANDS_PER_FILE
-
-    def __post_init__(self) -> None:
-        if not MIN_FILE_SIZE_CAP <= self.max_file_bytes <= MAX_FILE_SIZE:
-            raise ValueError(f"max_file_bytes must be {MIN_FILE_SIZE_CAP}..{MAX_FILE_SIZE}")
-        if not MIN_COMMANDS_PER_FILE_CAP <= self.max_commands_per_file <= 100_000:
-            raise ValueError(f"max_commands_per_file must be {MIN_COMMANDS_PER_FILE_CAP}..100000")
-
-
-@dataclass
-class ReadLimits:
-    """How to read files from one chip, and what was learned about it during the session.
-
-    ``max_le`` is the largest plain Le per READ BINARY; the caller derives it from
-    extended-length support, EF.ATR/INFO, ``max_response_bytes`` and the Secure
-    Messaging overhead.  ``extended`` makes every READ BINARY an extended APDU
-    (so the wrapped command can carry a response above 256 bytes).  ``pipeline``
-    is the most commands :func:`read_file` yields in one tuple.  ``first_read`` is
-    the Le of a file's first read (0: ``max_le``), which must bring the TLV header.
-
-    One instance lives for a whole session: a ``6700``/``6Cxx`` lowers ``max_le``
-    and a chip refusing SFI addressing clears ``use_sfi`` for every later file.
-    """
-
-    max_le: int
-    extended: bool = False
-    use_sfi: bool = True
-    pipeline: int = 1
-    first_read: int = 0
-    caps: FileCaps = FileCaps()
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.max_le <= MAX_EXTENDED_LE:
-            raise ValueError("max_le must be 1..65536")
-        if self.pipeline < 1:
-            raise ValueError("pipeline must be at least 1")
-        if self.first_read < 0:
-            raise ValueError("first_read must not be negative")
-
-    @classmethod
-    def classic(cls, caps: FileCaps = FileCaps()) -> "ReadLimits":
-        """The JMRTD-like strategy: SELECT by FID, 8-byte header read, then 223-byte chunks."""
-        return cls(max_le=SHORT_SM_MAX_LE, extended=False, use_sfi=False, pipeline=1,
-                   first_read=CLASSIC_FIRST_READ, caps=caps)
-
-    @property
-    def effective_max_le(self) -> int:
-        return self.max_le if self.extended else min(self.max_le, MAX_SHORT_LE)
-
-    @property
-    def effective_first_read(self) -> int:
-        return min(self.first_read or self.max_le, self.effective_max_le)
-
-    def learn_max_le(self, le: int) -> None:
-        """The chip cannot serve more than ``le`` bytes per READ BINARY."""
-        if 1 <= le < self.max_le:
-            self.max_le = le
-
-    def shrink_after_wrong_length(self, failed_le: int, was_extended: bool) -> bool:
-        """Step down the Le ladder after a 6700; False when there is nothing left to try."""
-        if was_extended:
-            # An extended READ BINARY refused with 6700: the chip (or the phone) lacks
-            # extended length.  Walking the ladder down in extended APDUs would cost a
-            # round trip per step, each answered 6700 again: go short at once.
-            self.extended = False
-            self.max_le = min(self.max_le, SHORT_SM_MAX_LE)
-            return True
-        lower = next((le for le in _LE_LADDER if le < failed_le), None)
-        if lower is None:
-            return False
-        self.max_le = min(self.max_le, lower)
-        if lower <= MAX_SHORT_LE:
-            self.extended = False
-        return True
-
-
-# --- SELECT ---------------------------------------------------------------
-
-
-_NO_DATA_ASKED = "data in the answer to a SELECT that asked for none (P2=0C)"
-
-
-def _no_data_asked(resp: ResponseAPDU, what: str) -> None:
-    """docs/reliability.md A3: a chip answering data to P2=0C is not behaving as one."""
-    if resp.data:
-        raise CommunicationError(f"SELECT {what}: {_NO_DATA_ASKED}")
-
-
-def _select_status(resp: ResponseAPDU, what: str) -> None:
-    if resp.sw == SW_OK:
-        if resp.data:
-            raise FileReadError(f"SELECT {what}: {_NO_DATA_ASKED}")
-        return
-    if resp.sw == SW_FILE_NOT_FOUND:
-        raise FileNotFoundOnChip(f"{what} not found")
-    if resp.sw == SW_SECURITY_NOT_SATISFIED:
-        raise FileAccessDenied(f"{what}: access denied")
-    raise StatusError(resp.sw, f"SELECT {what}")
-
-
-def select_application(aid: bytes = EMRTD_AID) -> Flow[None]:
-    """SELECT the application by AID, whatever the phone left selected.
-
-    Some chips refuse P2=0C ("no response data"); they get one retry asking for the FCI.
-    """
-    resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_BY_AID, P2_NO_RESPONSE_DATA, bytes(aid))
-    if resp.sw in _SELECT_FORM_REFUSED - {SW_FILE_NOT_FOUND}:
-        resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_BY_AID, P2_RETURN_FCI, bytes(aid), le=MAX_SHORT_LE)
-    elif resp.sw == SW_OK:
-        _no_data_asked(resp, "application")
-    if resp.sw != SW_OK:
-        raise StatusError(resp.sw, "SELECT application")
-
-
-def select_master_file() -> Flow[None]:
-    """SELECT the master file (3F00), or with an empty path for chips that refuse the FID."""
-    resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_MF, P2_NO_RESPONSE_DATA,
-                             MASTER_FILE_FID.to_bytes(2, "big"))
-    if resp.sw in _SELECT_FORM_REFUSED:
-        resp = yield CommandAPDU(0x00, INS_SELECT, SELECT_MF, P2_NO_RESPONSE_DATA)
-    if resp.sw != SW_OK:
-        raise StatusError(resp.sw, "SELECT master file")
-    _no_data_asked(resp, "master file")
-
-
-def _select_file_cmd(fid: int) -> CommandAPDU:
-    return CommandAPDU(0x00, INS_SELECT, SELECT_BY_FID, P2_NO_RESPONSE_DATA, fid.to_bytes(2, "big"))
-
-
-def select_file(fid: int) -> Flow[None]:
-    """SELECT an elementary file of the current DF by its FID (00 A4 02 0C)."""
-    if not 0 <= fid <= 0xFFFF:
-        raise ValueError("a file identifier has two bytes")
-    resp = yield _select_file_cmd(fid)
-    _select_status(resp, f"file {fid:04X}")
 
 
 # --- READ BINARY ------------------------------------------------------------
@@ -406,12 +222,12 @@ class _FileReader:
         read = self._command(0, first)
         if limits.pipeline >= 2:
             self._count(2)
-            sel, resp = yield (_select_file_cmd(ref.fid), read.cmd)
+            sel, resp = yield from exchange_all((select_file_command(ref.fid), read.cmd))
             self._check_select(sel)
             yield from self._read_unknown(0, first, sent=(read, resp))
         else:
             self._count()
-            sel = yield _select_file_cmd(ref.fid)
+            sel = yield from exchange(select_file_command(ref.fid))
             self._check_select(sel)
             yield from self._read_unknown(0, first)
 
@@ -419,7 +235,7 @@ class _FileReader:
         if resp.sw != SW_OK:
             raise self._status(resp.sw)
         if resp.data:
-            raise self._fail(_NO_DATA_ASKED)
+            raise self._fail(NO_DATA_ASKED)
 
     def _read_unknown(self, offset: int, want: int, sfi: int | None = None,
                       sent: tuple[_Read, ResponseAPDU] | None = None) -> Flow[None]:
@@ -432,7 +248,7 @@ class _FileReader:
             if sent is None:
                 read = self._command(offset, self._chunk(offset, want), sfi)
                 self._count()
-                resp = yield read.cmd
+                resp = yield from exchange(read.cmd)
             else:
                 read, resp = sent
                 sent = None
@@ -440,7 +256,7 @@ class _FileReader:
             if sfi is not None and sw in _SFI_REFUSED:
                 # No SFI addressing on this chip, or no such file: SELECT tells which.
                 self._count()
-                self._check_select((yield _select_file_cmd(self.ref.fid)))
+                self._check_select((yield from exchange(select_file_command(self.ref.fid))))
                 self.limits.use_sfi = False
                 sfi = None
                 continue
@@ -492,10 +308,10 @@ class _FileReader:
             offset += n
         self._count(len(reads))
         if len(reads) == 1:
-            answers: tuple[ResponseAPDU, ...] = ((yield reads[0].cmd),)
+            answers: tuple[ResponseAPDU, ...] = ((yield from exchange(reads[0].cmd)),)
         else:
-            answers = yield tuple(r.cmd for r in reads)
-        for read, resp in zip(reads, answers):
+            answers = yield from exchange_all(tuple(r.cmd for r in reads))
+        for read, resp in zip(reads, answers, strict=True):
             sw = resp.sw
             if sw in (SW_OK, SW_END_OF_FILE):
                 data = self._data(read, resp)

@@ -95,7 +95,7 @@ class Link:
             finally:
                 sm.ssc = base
         raws = [c.encode() for c in wrapped]
-        for cmd, raw in zip(wrapped, raws):
+        for cmd, raw in zip(wrapped, raws, strict=True):
             if cmd.is_extended and not self.extended:
                 # Short data but an answer above 256 bytes: the response is what does not fit.
                 raise CommandTooLong(f"INS {cmd.ins:02X} needs extended length, which the phone cannot relay",
@@ -130,21 +130,48 @@ class Link:
         return out
 
 
+# A flow's ``yield`` evaluates to an Answer whatever it yielded, since a generator
+# has one send type.  The drivers keep the shapes paired (one command, one
+# response; a tuple, a tuple as long); these two steps check that pairing once,
+# so a flow holds a typed answer: ``resp = yield from exchange(cmd)``.
+
+def exchange(cmd: CommandAPDU) -> Flow[ResponseAPDU]:
+    """Send one command; returns its response."""
+    resp = yield cmd
+    if not isinstance(resp, ResponseAPDU):
+        raise TypeError("a single command gets a single response")
+    return resp
+
+
+def exchange_all(cmds: tuple[CommandAPDU, ...]) -> Flow[tuple[ResponseAPDU, ...]]:
+    """Send commands as one pipelined step; returns their responses in order."""
+    answer = yield cmds
+    if not isinstance(answer, tuple) or len(answer) != len(cmds):
+        raise TypeError("pipelined commands get one response each")
+    return answer
+
+
+def returned(flow: Flow[T], done: StopIteration) -> T:
+    """The value ``flow`` returned, from the StopIteration that ended it.
+
+    typeshed types ``StopIteration.value`` as Any; the one raised by a Flow[T]
+    carries its T.  Drivers that call ``send`` themselves (no ``yield from``)
+    read it here, so that Any stops at this line.
+    """
+    value: T = done.value
+    return value
+
+
 def send_chained(cmd: CommandAPDU, max_data: int | None, what: str) -> Flow[ResponseAPDU]:
     """Send ``cmd``, as an ISO/IEC 7816-4 chain when its data exceeds ``max_data``;
     returns the answer to the last part.  A part other than the last answered with
     anything but 9000 means the chip refuses the chain: StatusError naming it."""
     parts = chain(cmd, max_data)
     for part in parts[:-1]:
-        resp = yield part
-        if not isinstance(resp, ResponseAPDU):
-            raise TypeError("a single command gets a single response")
+        resp = yield from exchange(part)
         if resp.sw != SW_OK:
             raise StatusError(resp.sw, f"{what} sent as {len(parts)} chained commands")
-    last = yield parts[-1]
-    if not isinstance(last, ResponseAPDU):
-        raise TypeError("a single command gets a single response")
-    return last
+    return (yield from exchange(parts[-1]))
 
 
 def _as_tuple(step: Step) -> tuple[CommandAPDU, ...]:
@@ -164,7 +191,7 @@ def run(flow: Flow[T], link: Link, transmit: Callable[[bytes], bytes]) -> T:
             raws = [transmit(raw) for raw in link.protect(cmds)]
             step = flow.send(_answer(step, link.unprotect(raws, len(cmds))))
     except StopIteration as done:
-        return done.value
+        return returned(flow, done)
 
 
 async def run_async(flow: Flow[T], link: Link,
@@ -177,4 +204,4 @@ async def run_async(flow: Flow[T], link: Link,
             raws = await transmit_many(link.protect(cmds))
             step = flow.send(_answer(step, link.unprotect(raws, len(cmds))))
     except StopIteration as done:
-        return done.value
+        return returned(flow, done)

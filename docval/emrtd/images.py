@@ -170,12 +170,13 @@ def _reencode(data: bytes, max_pixels: int) -> bytes:
 
     try:
         # formats= keeps Pillow from trying every other decoder on hostile bytes.
-        with Image.open(io.BytesIO(data), formats=["JPEG2000"]) as image:
+        with Image.open(io.BytesIO(data), formats=["JPEG2000"]) as decoded:
             # Pillow reads the header itself; hold it to the same limit, since
             # a JP2 header box may disagree with the codestream we checked.
-            if image.size[0] * image.size[1] > max_pixels:
+            if decoded.size[0] * decoded.size[1] > max_pixels:
                 raise LimitExceeded("image exceeds the pixel limit")
-            image.load()
+            decoded.load()
+            image: Image.Image = decoded
             if image.mode.startswith("I"):
                 # 16-bit greyscale: scale to 8 bits instead of clipping to white.
                 image = image.convert("I").point(lambda v: v / 256).convert("L")

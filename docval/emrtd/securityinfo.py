@@ -8,16 +8,7 @@ kept (its dotted form lands in ``unknown``), and a document that adds a new kind
 of SecurityInfo does not fail.  A *known* OID with malformed data raises
 :class:`ParseError`: such a file is broken, not merely newer than us.
 
-Protocol OIDs (BSI TR-03110-3 A.1.1, bsi-de = 0.4.0.127.0.7):
-
-- ``id-PK-DH/ECDH`` (2.2.1.1/2) ChipAuthenticationPublicKeyInfo
-- ``id-TA`` (2.2.2) TerminalAuthenticationInfo
-- ``id-CA-DH/ECDH`` (2.2.3.1/2) ChipAuthenticationDomainParameterInfo; with a
-  cipher arc (.1 3DES, .2 AES-128, .3 AES-192, .4 AES-256) ChipAuthenticationInfo
-- ``id-PACE-{DH,ECDH}-{GM,IM}``, ``id-PACE-ECDH-CAM`` (2.2.4.1/.2/.3/.4/.6)
-  PACEDomainParameterInfo; with a cipher arc PACEInfo
-- ``id-PT`` privileged terminal info (2.2.8), a nested SecurityInfos
-- ActiveAuthenticationInfo ``id-icao-mrtd-security-aaProtocolObject`` 2.23.136.1.1.5
+The protocol OIDs are listed in :mod:`docval.emrtd.protocols`.
 """
 from __future__ import annotations
 
@@ -25,174 +16,26 @@ from dataclasses import dataclass, field
 from typing import Iterable, Union
 
 from asn1crypto import core as asn1
-from asn1crypto import parser as asn1parser
 
 from docval.emrtd import asn1types, tlv
-from docval.emrtd.errors import ParseError, TLVError, UnsupportedError
+from docval.emrtd.der import decode_int, oid_of, sequence_fields, split_field
+from docval.emrtd.errors import ParseError, TLVError
+from docval.emrtd.protocols import arcs_after, require_parts
 
-BSI_DE = "0.4.0.127.0.7"
-ID_PK = BSI_DE + ".2.2.1"
-ID_PK_DH = ID_PK + ".1"
-ID_PK_ECDH = ID_PK + ".2"
-ID_TA = BSI_DE + ".2.2.2"
-ID_CA = BSI_DE + ".2.2.3"
-ID_CA_DH = ID_CA + ".1"
-ID_CA_ECDH = ID_CA + ".2"
-ID_PACE = BSI_DE + ".2.2.4"
-ID_PT = BSI_DE + ".2.2.8"
-# AlgorithmIdentifier for "standardized domain parameters" (TR-03110-3 A.2.1.1):
-# its parameter is the PACE/CA domain parameter id (0-2 MODP, 8-18 curves).
-ID_STANDARDIZED_DOMAIN_PARAMETERS = BSI_DE + ".1.2"
-ID_AA = "2.23.136.1.1.5"
-
-# Last arc of id-PACE-* / id-CA-* naming the key agreement and mapping.
-PACE_FAMILIES = {
-    1: ("DH", "GM"),
-    2: ("ECDH", "GM"),
-    3: ("DH", "IM"),
-    4: ("ECDH", "IM"),
-    6: ("ECDH", "CAM"),
-}
-CA_FAMILIES = {1: "DH", 2: "ECDH"}
-
-# Cipher arc -> (cipher name used by crypto.CipherSpec, key bits, suffix in protocol names).
-CIPHERS = {
-    1: ("TDES", 112, "3DES-CBC-CBC"),
-    2: ("AES128", 128, "AES-CBC-CMAC-128"),
-    3: ("AES192", 192, "AES-CBC-CMAC-192"),
-    4: ("AES256", 256, "AES-CBC-CMAC-256"),
-}
+# The protocol OIDs and naming, and the DER atoms, live in docval.emrtd.protocols and
+# docval.emrtd.der; callers keep importing them from here.
+from docval.emrtd.der import decode_oid as decode_oid, encode_int as encode_int, encode_oid as encode_oid
+from docval.emrtd.protocols import (
+    BSI_DE as BSI_DE, CA_FAMILIES as CA_FAMILIES, CIPHERS as CIPHERS, ID_AA as ID_AA, ID_CA as ID_CA,
+    ID_CA_DH as ID_CA_DH, ID_CA_ECDH as ID_CA_ECDH, ID_PACE as ID_PACE, ID_PK as ID_PK,
+    ID_PK_DH as ID_PK_DH, ID_PK_ECDH as ID_PK_ECDH, ID_PT as ID_PT,
+    ID_STANDARDIZED_DOMAIN_PARAMETERS as ID_STANDARDIZED_DOMAIN_PARAMETERS, ID_TA as ID_TA,
+    PACE_FAMILIES as PACE_FAMILIES, ProtocolParts as ProtocolParts, ca_oid as ca_oid,
+    pace_oid as pace_oid, protocol_name as protocol_name, protocol_parts as protocol_parts,
+)
 
 MAX_SECURITY_INFOS = 64          # real files hold fewer than 15
 MAX_SECURITY_INFOS_BYTES = 65535
-_MAX_OID_BYTES = 64
-_MAX_INT_BYTES = 32
-
-
-# ---------------------------------------------------------------- DER atoms
-
-def decode_oid(body: bytes) -> str:
-    """Dotted form of an OBJECT IDENTIFIER's content octets (X.690 8.19).
-
-    asn1crypto does the arithmetic; the checks before it are the ones it does not
-    make (a length cap, non-minimal arcs, a truncated last arc).
-    """
-    if not body or len(body) > _MAX_OID_BYTES:
-        raise ParseError("OBJECT IDENTIFIER of bad length")
-    if body[-1] & 0x80:
-        raise ParseError("truncated OBJECT IDENTIFIER")
-    if any(byte == 0x80 and (i == 0 or not body[i - 1] & 0x80) for i, byte in enumerate(body)):
-        raise ParseError("OBJECT IDENTIFIER arc with a leading 0x80 byte")
-    try:
-        return str(asn1.ObjectIdentifier.load(bytes([0x06, len(body)]) + body, strict=True).dotted)
-    except ValueError:
-        raise ParseError("malformed OBJECT IDENTIFIER") from None
-
-
-def encode_oid(dotted: str) -> bytes:
-    """DER encoding (tag, length, value) of a dotted OID."""
-    arcs = [int(a) for a in dotted.split(".")]
-    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] >= 40):
-        raise ValueError("not an object identifier")
-    return bytes(asn1.ObjectIdentifier(dotted).dump())
-
-
-def encode_int(value: int) -> bytes:
-    return bytes(asn1.Integer(value).dump())
-
-
-def _split(field: bytes) -> tuple[int, bytes]:
-    """(tag as the integer of its identifier octets, contents) of one DER field."""
-    header, contents = asn1parser.parse(field, strict=True)[3:5]
-    ident = 1
-    if header[0] & 0x1F == 0x1F:
-        while header[ident] & 0x80:
-            ident += 1
-        ident += 1
-    return int.from_bytes(header[:ident], "big"), contents
-
-
-def decode_int(field: bytes, what: str, *, unsigned: bool = False) -> int:
-    tag, contents = _split(field)
-    if tag != 0x02:
-        raise ParseError(f"{what}: expected an INTEGER, found tag {tag:X}")
-    if not 1 <= len(contents) <= _MAX_INT_BYTES:
-        raise ParseError(f"{what}: INTEGER of bad length")
-    return int.from_bytes(contents, "big", signed=not unsigned)
-
-
-def _oid_of(field: bytes, what: str) -> str:
-    tag, contents = _split(field)
-    if tag != 0x06:
-        raise ParseError(f"{what}: expected an OBJECT IDENTIFIER, found tag {tag:X}")
-    return decode_oid(contents)
-
-
-def _fields(field: bytes) -> list[bytes]:
-    """The DER fields of a SEQUENCE, raw, so their shape can be checked field by field."""
-    return [bytes(f.dump()) for f in asn1types.Fields.load(field, strict=True)]
-
-
-def _arcs_after(oid: str, prefix: str) -> list[int] | None:
-    if not oid.startswith(prefix + "."):
-        return None
-    return [int(a) for a in oid[len(prefix) + 1:].split(".")]
-
-
-# ---------------------------------------------------------------- protocol naming
-
-@dataclass(frozen=True)
-class ProtocolParts:
-    """What a PACE or CA protocol OID says, e.g. ECDH, GM, AES128 with 128-bit keys."""
-
-    family: str                  # "PACE" or "CA"
-    key_agreement: str           # "ECDH" or "DH"
-    mapping: str | None          # "GM", "IM", "CAM" (PACE only)
-    cipher: str                  # "TDES", "AES128", "AES192", "AES256"
-    key_bits: int
-    name: str                    # "PACE-ECDH-GM-AES-CBC-CMAC-128", "CA-DH-3DES-CBC-CBC"
-
-
-def protocol_parts(oid: str) -> ProtocolParts | None:
-    """Decompose an id-PACE-* or id-CA-* protocol OID with a cipher arc, else None."""
-    pace = _arcs_after(oid, ID_PACE)
-    if pace is not None and len(pace) == 2 and pace[0] in PACE_FAMILIES and pace[1] in CIPHERS:
-        ka, mapping = PACE_FAMILIES[pace[0]]
-        if mapping == "CAM" and pace[1] == 1:
-            return None                      # TR-03110 defines no 3DES variant of CAM
-        cipher, bits, suffix = CIPHERS[pace[1]]
-        return ProtocolParts("PACE", ka, mapping, cipher, bits, f"PACE-{ka}-{mapping}-{suffix}")
-    ca = _arcs_after(oid, ID_CA)
-    if ca is not None and len(ca) == 2 and ca[0] in CA_FAMILIES and ca[1] in CIPHERS:
-        ka = CA_FAMILIES[ca[0]]
-        cipher, bits, suffix = CIPHERS[ca[1]]
-        return ProtocolParts("CA", ka, None, cipher, bits, f"CA-{ka}-{suffix}")
-    return None
-
-
-def _require_parts(oid: str) -> ProtocolParts:
-    parts = protocol_parts(oid)
-    if parts is None:
-        raise UnsupportedError("not a PACE or CA protocol identifier")
-    return parts
-
-
-def protocol_name(oid: str) -> str:
-    parts = protocol_parts(oid)
-    return parts.name if parts else oid
-
-
-def ca_oid(key_agreement: str, cipher: str) -> str:
-    """The id-CA-* OID for a key agreement ("ECDH"/"DH") and cipher ("TDES", "AES128", ...)."""
-    fam = {v: k for k, v in CA_FAMILIES.items()}[key_agreement]
-    arc = next(k for k, v in CIPHERS.items() if v[0] == cipher)
-    return f"{ID_CA}.{fam}.{arc}"
-
-
-def pace_oid(key_agreement: str, mapping: str, cipher: str) -> str:
-    fam = next(k for k, v in PACE_FAMILIES.items() if v == (key_agreement, mapping))
-    arc = next(k for k, v in CIPHERS.items() if v[0] == cipher)
-    return f"{ID_PACE}.{fam}.{arc}"
 
 
 # ---------------------------------------------------------------- SecurityInfo kinds
@@ -221,7 +64,7 @@ class PACEInfo:
 
     @property
     def parts(self) -> ProtocolParts:
-        return _require_parts(self.oid)
+        return require_parts(self.oid)
 
     @property
     def name(self) -> str:
@@ -252,7 +95,7 @@ class ChipAuthenticationInfo:
 
     @property
     def parts(self) -> ProtocolParts:
-        return _require_parts(self.oid)
+        return require_parts(self.oid)
 
     @property
     def name(self) -> str:
@@ -381,12 +224,12 @@ def _dump(value: asn1.Asn1Value) -> bytes:
 
 
 def _algorithm(field: bytes, what: str) -> AlgorithmIdentifier:
-    if _split(field)[0] != 0x30:
+    if split_field(field)[0] != 0x30:
         raise ParseError(f"{what}: AlgorithmIdentifier is not a SEQUENCE")
-    parts = _fields(field)
+    parts = sequence_fields(field)
     if not parts:
         raise ParseError(f"{what}: empty AlgorithmIdentifier")
-    oid = _oid_of(parts[0], what)
+    oid = oid_of(parts[0], what)
     std = None
     if oid == ID_STANDARDIZED_DOMAIN_PARAMETERS:
         if len(parts) != 2:
@@ -423,15 +266,15 @@ def _conforms(spec: type[asn1.Sequence], der: bytes, what: str) -> None:
 
 
 def _parse_info(der: bytes, depth: int) -> SecurityInfo | SecurityInfos:
-    tag = _split(der)[0]
+    tag = split_field(der)[0]
     if tag != 0x30:
         raise ParseError(f"SecurityInfo is not a SEQUENCE (tag {tag:X})")
-    fields = _fields(der)
+    fields = sequence_fields(der)
     if not fields:
         raise ParseError("empty SecurityInfo")
-    oid = _oid_of(fields[0], "SecurityInfo")
-    pace = _arcs_after(oid, ID_PACE)
-    ca = _arcs_after(oid, ID_CA)
+    oid = oid_of(fields[0], "SecurityInfo")
+    pace = arcs_after(oid, ID_PACE)
+    ca = arcs_after(oid, ID_CA)
     # Key ids are INTEGERs, but some issuers write them without the sign octet
     # (0xC3 instead of 0x00C3); reading them unsigned makes both spell the same id.
     if pace is not None and len(pace) == 2 and protocol_parts(oid):
@@ -462,10 +305,10 @@ def _parse_info(der: bytes, depth: int) -> SecurityInfo | SecurityInfos:
     if oid in (ID_PK_DH, ID_PK_ECDH):
         _expect_fields(fields, 2, 3, "ChipAuthenticationPublicKeyInfo")
         spki = fields[1]
-        if _split(spki)[0] != 0x30:
+        if split_field(spki)[0] != 0x30:
             raise ParseError("ChipAuthenticationPublicKeyInfo: key is not a SubjectPublicKeyInfo")
-        spki_fields = _fields(spki)
-        if len(spki_fields) != 2 or _split(spki_fields[1])[0] != 0x03:
+        spki_fields = sequence_fields(spki)
+        if len(spki_fields) != 2 or split_field(spki_fields[1])[0] != 0x03:
             raise ParseError("ChipAuthenticationPublicKeyInfo: malformed SubjectPublicKeyInfo")
         key_id = _optional_int(fields, 2, "ChipAuthenticationPublicKeyInfo keyId", unsigned=True)
         algorithm = _algorithm(spki_fields[0], "ChipAuthenticationPublicKeyInfo")
@@ -475,7 +318,7 @@ def _parse_info(der: bytes, depth: int) -> SecurityInfo | SecurityInfos:
         _expect_fields(fields, 3, 3, "ActiveAuthenticationInfo")
         info_aa = ActiveAuthenticationInfo(
             decode_int(fields[1], "ActiveAuthenticationInfo version"),
-            _oid_of(fields[2], "ActiveAuthenticationInfo signatureAlgorithm"))
+            oid_of(fields[2], "ActiveAuthenticationInfo signatureAlgorithm"))
         _conforms(asn1types.ActiveAuthenticationInfo, der, "ActiveAuthenticationInfo")
         return info_aa
     if oid == ID_TA:
@@ -483,7 +326,7 @@ def _parse_info(der: bytes, depth: int) -> SecurityInfo | SecurityInfos:
         ta = TerminalAuthenticationInfo(decode_int(fields[1], "TerminalAuthenticationInfo version"))
         _conforms(asn1types.TerminalAuthenticationInfo, der, "TerminalAuthenticationInfo")
         return ta
-    if oid == ID_PT and depth == 0 and len(fields) == 2 and _split(fields[1])[0] == 0x31:
+    if oid == ID_PT and depth == 0 and len(fields) == 2 and split_field(fields[1])[0] == 0x31:
         _conforms(asn1types.PrivilegedTerminalInfo, der, "PrivilegedTerminalInfo")
         return _parse_set(fields[1], depth + 1)
     return UnknownSecurityInfo(oid, der)

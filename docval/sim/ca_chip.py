@@ -1,10 +1,10 @@
 """The chip side of Chip Authentication v1, and the DG14 that advertises it.
 
-:class:`CaChip` is a virtual-chip mechanism (``chip.mechanisms``): it accepts
-MSE:Set KAT (3DES) and MSE:Set AT with an id-CA-* OID followed by GENERAL
-AUTHENTICATE (any cipher), computes the shared secret with its private key
-and restarts Secure Messaging with the derived keys *after* its answer, which
-still goes out under the old keys.  The arithmetic is ``docval.emrtd.ecpoint``
+:class:`CaChip` is a virtual-chip mechanism (:mod:`docval.sim.mechanism`): it
+claims MSE:Set KAT (3DES) and MSE:Set AT with an id-CA-* OID followed by
+GENERAL AUTHENTICATE (any cipher), computes the shared secret with its private
+key and replaces Secure Messaging with the derived keys *after* its answer,
+which still goes out under the old keys.  The arithmetic is ``docval.emrtd.ecpoint``
 and plain modular exponentiation, so terminal (which uses OpenSSL where it can)
 and chip are independent implementations checking each other.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from asn1crypto import core as asn1
 from asn1crypto import keys as asn1keys
@@ -24,15 +24,18 @@ from asn1crypto import keys as asn1keys
 from docval.emrtd import dh, ec, ecpoint, publickey, tlv
 from docval.emrtd.apdu import (SW_CONDITIONS_NOT_SATISFIED, SW_OK, SW_REFERENCED_DATA_NOT_FOUND,
                                SW_WRONG_DATA, CommandAPDU, ResponseAPDU)
-from docval.emrtd.crypto import AES128, AES192, AES256, TDES
+from docval.emrtd.crypto import AES128, AES192, AES256, TDES, CipherSpec
 from docval.emrtd.errors import ParseError, TLVError
 from docval.emrtd.securityinfo import (ID_CA, ID_PK_DH, ID_PK_ECDH, ActiveAuthenticationInfo,
                                        ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo, SecurityInfo,
                                        TerminalAuthenticationInfo, ca_oid, decode_oid, encode_dg14,
                                        protocol_parts)
 from docval.emrtd.sm import SecureMessaging
+from docval.sim.mechanism import ChipContext, Mechanism
 
 _SPECS = {"TDES": TDES, "AES128": AES128, "AES192": AES192, "AES256": AES256}
+INS_MSE = 0x22
+INS_GENERAL_AUTHENTICATE = 0x86
 
 
 @dataclass(frozen=True, repr=False)
@@ -44,7 +47,8 @@ class CaKey:
     private: int = field(default=0)
 
     def __repr__(self) -> str:
-        return f"<CaKey {self.curve.name if self.curve else self.group.name}>"
+        kind = self.curve.name if self.curve else self.group.name if self.group else "no key"
+        return f"<CaKey {kind}>"
 
     @classmethod
     def generate_ec(cls, curve_name: str, rng: Callable[[int], bytes] = os.urandom) -> "CaKey":
@@ -80,16 +84,18 @@ class CaKey:
                 })
             else:
                 params = asn1keys.ECDomainParameters(name="named", value=publickey.CURVE_OIDS[c.name])
-            return asn1keys.PublicKeyInfo({
+            der: bytes = asn1keys.PublicKeyInfo({
                 "algorithm": {"algorithm": "ec", "parameters": params},
                 "public_key": self.public_point(),
             }).dump()
+            return der
         g = self.group
         assert g is not None
-        return asn1keys.PublicKeyInfo({
+        dh_der: bytes = asn1keys.PublicKeyInfo({
             "algorithm": {"algorithm": "dh", "parameters": {"p": g.p, "g": g.g, "q": g.q}},
             "public_key": asn1.Integer(dh.public_value(g, self.private)),
         }).dump()
+        return dh_der
 
     def agree(self, peer: bytes) -> bytes:
         """Shared secret with the terminal's ephemeral public key (ParseError when invalid)."""
@@ -139,7 +145,7 @@ class _Pending:
     key: CaKey
 
 
-class CaChip:
+class CaChip(Mechanism):
     """The Chip Authentication mechanism of a virtual chip.
 
     ``keys`` maps key id (None when the DG14 names none) to the chip's private
@@ -151,7 +157,8 @@ class CaChip:
     reassembles_chains = True
 
     def __init__(self, keys_by_id: Mapping[int | None, CaKey] | CaKey, *, kat_cipher: str = "TDES"):
-        self._keys = dict(keys_by_id) if isinstance(keys_by_id, Mapping) else {None: keys_by_id}
+        self._keys: dict[int | None, CaKey] = \
+            dict(keys_by_id) if isinstance(keys_by_id, Mapping) else {None: keys_by_id}
         self._kat_spec = _SPECS[kat_cipher]
         self._pending: _Pending | None = None
         self.completed = 0          # how many times CA switched the keys (for tests)
@@ -177,9 +184,13 @@ class CaChip:
             return None
         return {item.tag: item.value for item in items}
 
-    # -- the mechanism protocol -----------------------------------------------
+    # -- the Mechanism interface ----------------------------------------------
 
-    def accepts_mse(self, chip: Any, cmd: CommandAPDU) -> bool:
+    def claims(self, cmd: CommandAPDU) -> bool:
+        if cmd.ins == INS_GENERAL_AUTHENTICATE:
+            return True         # the chip routes it here only after this mechanism's MSE
+        if cmd.ins != INS_MSE:
+            return False
         if (cmd.p1, cmd.p2) == (0x41, 0xA6):
             return True
         if (cmd.p1, cmd.p2) != (0x41, 0xA4):
@@ -192,7 +203,12 @@ class CaChip:
         except ParseError:
             return False
 
-    def mse(self, chip: Any, cmd: CommandAPDU) -> ResponseAPDU:
+    def answer(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
+        if cmd.ins == INS_MSE:
+            return self._mse(chip, cmd)
+        return self._general_authenticate(chip, cmd)
+
+    def _mse(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
         dos = self._dos(cmd.data)
         if dos is None:
             return ResponseAPDU(b"", SW_WRONG_DATA)
@@ -210,7 +226,7 @@ class CaChip:
         self._pending = _Pending(oid, key)
         return ResponseAPDU(b"", SW_OK)
 
-    def general_authenticate(self, chip: Any, cmd: CommandAPDU) -> ResponseAPDU:
+    def _general_authenticate(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
         pending, self._pending = self._pending, None
         if pending is None:
             return ResponseAPDU(b"", SW_CONDITIONS_NOT_SATISFIED)
@@ -223,7 +239,8 @@ class CaChip:
         assert parts is not None
         return self._finish(chip, pending.key, peer, _SPECS[parts.cipher], ResponseAPDU(b"\x7c\x00", SW_OK))
 
-    def _finish(self, chip: Any, key: CaKey, peer: bytes, spec: Any, answer: ResponseAPDU) -> ResponseAPDU:
+    def _finish(self, chip: ChipContext, key: CaKey, peer: bytes, spec: CipherSpec,
+                answer: ResponseAPDU) -> ResponseAPDU:
         try:
             secret = key.agree(peer)
         except ParseError:

@@ -1,4 +1,4 @@
-"""The chip side of PACE (ICAO 9303-11 §4.4), a mechanism of :class:`VirtualChip`.
+"""The chip side of PACE (ICAO 9303-11 §4.4), a virtual-chip mechanism.
 
 :class:`PaceChip` runs every variant the terminal in :mod:`docval.emrtd.pace`
 does - GM, IM and CAM; ECDH on curve ids 8-18 and DH on groups 0-2; 3DES and
@@ -17,7 +17,6 @@ MSE:Set AT.
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Union
 
@@ -28,12 +27,14 @@ from docval.emrtd.errors import ParseError, TLVError
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.emrtd.securityinfo import ID_PACE, PACEInfo, decode_oid, encode_oid
 from docval.emrtd.sm import SecureMessaging
-from docval.sim.mechanism import ChipContext
+from docval.sim.mechanism import ChipContext, Mechanism
 
 SW_AUTHENTICATION_FAILED = 0x6300
 SW_REFERENCED_DATA_NOT_FOUND = 0x6A88
 SW_CONDITIONS_NOT_SATISFIED = 0x6985
 CLA_CHAINING = 0x10
+INS_MSE = 0x22
+INS_GENERAL_AUTHENTICATE = 0x86
 _PACE_OID_PREFIX = encode_oid(ID_PACE + ".1.1")[2:-2]     # content octets of 0.4.0.127.0.7.2.2.4
 
 Password = Union[MrzKey, CanKey]
@@ -49,7 +50,7 @@ class _Reject(Exception):
 
 @dataclass
 class _Session:
-    """One chip's progress through PACE (a mechanism may serve many chips)."""
+    """The chip's progress through one PACE run."""
 
     password: bytes
     step: int = 1                # the next GA step expected
@@ -66,8 +67,8 @@ class _Session:
         return f"_Session(step={self.step})"
 
 
-class PaceChip:
-    """A PACE mechanism for ``chip.mechanisms``.
+class PaceChip(Mechanism):
+    """The PACE mechanism: claims MSE:Set AT with a PACE OID and the GENERAL AUTHENTICATEs after it.
 
     ``passwords``: the access keys the chip accepts - an :class:`MrzKey`, a
     :class:`CanKey`, or several (a CAN-only ID card passes just its CAN).
@@ -75,10 +76,8 @@ class PaceChip:
     EF.CardAccess PACEInfo says).  ``cam_private_key``: the static Chip
     Authentication key for PACE-CAM, an integer or a ``cryptography`` EC private
     key on the same curve; its public point (for EF.CardSecurity) is
-    :attr:`cam_public_point`.
-
-    Protocol state is kept per chip, so one PaceChip (in a cached document
-    profile) can serve many virtual chips at once.
+    :attr:`cam_public_point`.  ``failed_attempts`` and ``completed`` count this
+    chip's runs.
     """
 
     def __init__(self, passwords: Union[Password, Iterable[Password]], oid: str, parameter_id: int,
@@ -106,7 +105,7 @@ class PaceChip:
             self._cam_key = value
         self.failed_attempts = 0
         self.completed = 0
-        self._sessions: "weakref.WeakKeyDictionary[Any, _Session]" = weakref.WeakKeyDictionary()
+        self._session: _Session | None = None
 
     def __repr__(self) -> str:
         return f"<PaceChip {self.suite.protocol} {self.suite.domain.name}>"
@@ -127,8 +126,10 @@ class PaceChip:
 
     # -- Mechanism interface ------------------------------------------------------
 
-    def accepts_mse(self, chip: ChipContext, cmd: CommandAPDU) -> bool:
-        if (cmd.p1, cmd.p2) != (0xC1, 0xA4):
+    def claims(self, cmd: CommandAPDU) -> bool:
+        if cmd.ins == INS_GENERAL_AUTHENTICATE:
+            return True         # the chip routes it here only after this mechanism's MSE
+        if cmd.ins != INS_MSE or (cmd.p1, cmd.p2) != (0xC1, 0xA4):
             return False
         try:
             objects = _data_objects(cmd.data)
@@ -136,8 +137,13 @@ class PaceChip:
             return False
         return objects.get(0x80, b"").startswith(_PACE_OID_PREFIX)
 
-    def mse(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
-        self._sessions.pop(chip, None)
+    def answer(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
+        if cmd.ins == INS_MSE:
+            return self._mse(cmd)
+        return self._general_authenticate(chip, cmd)
+
+    def _mse(self, cmd: CommandAPDU) -> ResponseAPDU:
+        self._session = None
         try:
             objects = _data_objects(cmd.data)
             try:
@@ -153,11 +159,11 @@ class PaceChip:
                 raise _Reject(SW_REFERENCED_DATA_NOT_FOUND)
         except _Reject as rej:
             return ResponseAPDU(b"", rej.sw)
-        self._sessions[chip] = _Session(password=self._passwords[ref[0]])
+        self._session = _Session(password=self._passwords[ref[0]])
         return ResponseAPDU(b"", SW_OK)
 
-    def general_authenticate(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
-        session = self._sessions.get(chip)
+    def _general_authenticate(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
+        session = self._session
         try:
             if session is None:
                 raise _Reject(SW_CONDITIONS_NOT_SATISFIED)
@@ -181,15 +187,20 @@ class PaceChip:
         except _Reject as rej:
             if rej.sw == SW_AUTHENTICATION_FAILED:
                 self.failed_attempts += 1
-            self._sessions.pop(chip, None)
+            self._session = None
             return ResponseAPDU(b"", rej.sw)
         if step < 4:
             session.step = step + 1
         else:
-            self._sessions.pop(chip, None)
+            self._session = None
         return ResponseAPDU(tlv.encode(0x7C, answer), SW_OK)
 
     # -- the four steps -----------------------------------------------------------
+
+    def _domain(self) -> Any:
+        # EcDomain and DhDomain offer one interface over different element types (points,
+        # integers); a typed union would make mypy check every mix of the two.
+        return self.suite.domain
 
     def _encrypted_nonce(self, chip: ChipContext, st: _Session, objects: dict[int, bytes]) -> bytes:
         if objects:
@@ -202,7 +213,7 @@ class PaceChip:
         return tlv.encode(0x80, z)
 
     def _map_nonce(self, chip: ChipContext, st: _Session, objects: dict[int, bytes]) -> bytes:
-        domain = self.suite.domain
+        domain = self._domain()
         data = objects.get(0x81)
         if data is None:
             raise _Reject(SW_WRONG_DATA)
@@ -219,7 +230,7 @@ class PaceChip:
         return tlv.encode(0x82, domain.encode(map_public))
 
     def _key_agreement(self, chip: ChipContext, st: _Session, objects: dict[int, bytes]) -> bytes:
-        domain = self.suite.domain
+        domain = self._domain()
         data = objects.get(0x83)
         if data is None:
             raise _Reject(SW_WRONG_DATA)

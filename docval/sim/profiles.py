@@ -6,15 +6,16 @@ server's built-in defaults trust — with the access-control, Chip Authenticatio
 and Active Authentication variants real documents use.  ``clone``, ``tampered``
 and ``untrusted`` are documents that must *fail* the matching check.
 
-A profile builds a fresh :class:`~docval.sim.chip.VirtualChip` per session;
-keys and signed files are made once per process and cached.
+A profile builds a fresh :class:`~docval.sim.chip.VirtualChip` per session,
+with its own mechanisms (BAC, PACE, CA, AA: :mod:`docval.sim.mechanism`); keys
+and signed files are made once per process and cached.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Callable
+from functools import lru_cache, partial
+from typing import Any, Callable, TypedDict
 
 from cryptography.hazmat.primitives.asymmetric import ec as cec
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -27,15 +28,27 @@ from docval.emrtd.lds.dg12 import AdditionalDocumentDetails
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.emrtd.securityinfo import PACEInfo, encode_security_infos, pace_oid
 from docval.sim import datagroups, pki
-from docval.sim.aa_chip import AaChip, build_dg15
+from docval.sim.aa_chip import AaChip, PrivateKey, build_dg15
+from docval.sim.bac_chip import BacChip
 from docval.sim.ca_chip import CaChip, CaKey, build_dg14, ca_security_infos
 from docval.sim.chip import ChipQuirks, VirtualChip
+from docval.sim.mechanism import Mechanism
 from docval.sim.pace_chip import PaceChip
 
 DEFAULT_PROFILE = "pace-ecdh-gm-aes128"
 
+
+
+class _Holder(TypedDict):
+    primary_identifier: str
+    secondary_identifier: list[str]
+    nationality: str
+    date_of_birth: str
+    gender: str
+
+
 # The fictional holder.  Tests search logs for these values to prove none leak.
-HOLDER = {
+HOLDER: _Holder = {
     "primary_identifier": "TRAVELLER",
     "secondary_identifier": ["HAPPY", "JOY"],
     "nationality": "UTO",
@@ -48,6 +61,8 @@ DATE_OF_EXPIRY = "340630"
 CAN = "491736"
 
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
+
+_Files = dict[files.FileRef, bytes]
 
 
 @dataclass(frozen=True)
@@ -138,11 +153,11 @@ class _Doc:
     content: dict[int, bytes]
     ca_key: CaKey | None = None
     ca_cipher: str = "AES128"
-    aa_key: object = None
+    aa_key: PrivateKey | None = None
     aa_hash: str = "SHA-256"
     card_access: bytes | None = None
     card_security: bytes | None = None
-    pace: PaceChip | None = None
+    pace: Callable[[], PaceChip] | None = None     # a fresh PACE mechanism for each chip
 
 
 @lru_cache(maxsize=None)
@@ -172,23 +187,25 @@ def _signed_files(doc: _Doc, *, signer: pki.Signer | None = None,
 
 
 def _chip(doc: _Doc, app_files: dict[files.FileRef, bytes], *, bac_key: MrzKey | None,
-          quirks: ChipQuirks | None = None, ca_key: CaKey | None = None, aa_key: object = None) -> VirtualChip:
+          quirks: ChipQuirks | None = None, ca_key: CaKey | None = None,
+          aa_key: PrivateKey | None = None) -> VirtualChip:
     master: dict[files.FileRef, bytes] = {files.ATR_INFO: encode_atr_info(65535, 65536)}
     if doc.card_access is not None:
         master[files.CARD_ACCESS] = doc.card_access
     if doc.card_security is not None:
         master[files.CARD_SECURITY] = doc.card_security
-    chip = VirtualChip(master, app_files, bac_key=bac_key, quirks=quirks)
+    mechanisms: list[Mechanism] = []
+    if bac_key is not None:
+        mechanisms.append(BacChip(bac_key))
     if doc.pace is not None:
-        chip.mechanisms.append(doc.pace)
+        mechanisms.append(doc.pace())
     ca = ca_key or doc.ca_key
     if ca is not None:
-        chip.mechanisms.append(CaChip(ca))
+        mechanisms.append(CaChip(ca))
     aa = aa_key or doc.aa_key
     if aa is not None:
-        chip.internal_authenticate = AaChip(
-            aa, hash_name=doc.aa_hash if isinstance(aa, rsa.RSAPrivateKey) else "SHA-256")
-    return chip
+        mechanisms.append(AaChip(aa, hash_name=doc.aa_hash if isinstance(aa, rsa.RSAPrivateKey) else "SHA-256"))
+    return VirtualChip(master, app_files, quirks=quirks, mechanisms=mechanisms)
 
 
 def _pace_card_access(oid: str, parameter_id: int) -> bytes:
@@ -205,14 +222,14 @@ def _mrz_key(number: str = PASSPORT_NUMBER) -> MrzKey:
 @lru_cache(maxsize=None)
 def _pace_passport(mapping: str, cipher: str, parameter_id: int, key_agreement: str = "ECDH",
                    ca_curve: str | None = "brainpoolP256r1", ca_dh_group: int | None = None,
-                   ca_cipher: str = "AES128", aa: str | None = "ecdsa") -> tuple[_Doc, dict]:
+                   ca_cipher: str = "AES128", aa: str | None = "ecdsa") -> tuple[_Doc, _Files]:
     oid = pace_oid(key_agreement, mapping, cipher)
     ca_key = None
     if ca_curve:
         ca_key = CaKey.generate_ec(ca_curve)
     elif ca_dh_group is not None:
         ca_key = CaKey.generate_dh(ca_dh_group)
-    aa_key = None
+    aa_key: PrivateKey | None = None
     if aa == "ecdsa":
         aa_key = cec.generate_private_key(cec.SECP256R1())
     elif aa == "rsa":
@@ -227,15 +244,18 @@ def _pace_passport(mapping: str, cipher: str, parameter_id: int, key_agreement: 
         cam_key = cam.private
         infos = [PACEInfo(oid, 2, parameter_id)] + ca_security_infos(cam, cipher=cipher)
         doc.card_security = pki.sign_card_security(encode_security_infos(infos))
-    doc.pace = PaceChip([_mrz_key(), CanKey(CAN)], oid, parameter_id, cam_private_key=cam_key)
+    doc.pace = partial(PaceChip, [_mrz_key(), CanKey(CAN)], oid, parameter_id, cam_private_key=cam_key)
     return doc, _signed_files(doc)
 
 
 def _curve_name(parameter_id: int) -> str:
-    return curve_by_pace_id(parameter_id).name
+    curve = curve_by_pace_id(parameter_id)
+    if curve is None:
+        raise ValueError(f"PACE parameter id {parameter_id} names no elliptic curve")
+    return curve.name
 
 
-def _pace_profile(name: str, description: str, expect: Expect, **kwargs) -> Profile:
+def _pace_profile(name: str, description: str, expect: Expect, **kwargs: Any) -> Profile:
     def build() -> VirtualChip:
         doc, app = _pace_passport(**kwargs)
         return _chip(doc, app, bac_key=_mrz_key())
@@ -243,7 +263,7 @@ def _pace_profile(name: str, description: str, expect: Expect, **kwargs) -> Prof
 
 
 @lru_cache(maxsize=None)
-def _bac_passport() -> tuple[_Doc, dict]:
+def _bac_passport() -> tuple[_Doc, _Files]:
     doc = _Doc(mrz=_passport_mrz(), content={2: datagroups.encode_dg2([(_face(), 480, 640, "jpeg")]),
                                             7: datagroups.encode_dg7([datagroups.make_face_jpeg(200, 80, seed=3)])},
                ca_key=CaKey.generate_dh(1), ca_cipher="TDES",
@@ -260,12 +280,12 @@ def _bac_profile() -> Profile:
 
 
 @lru_cache(maxsize=None)
-def _id_card(with_mrz: bool) -> tuple[_Doc, dict]:
+def _id_card(with_mrz: bool) -> tuple[_Doc, _Files]:
     oid = pace_oid("ECDH", "GM", "AES128")
     doc = _Doc(mrz=_id_card_mrz(), content={2: datagroups.encode_dg2([(_face(), 480, 640, "jpeg")])},
                ca_key=CaKey.generate_ec("secp256r1"), card_access=_pace_card_access(oid, 12))
     passwords = [CanKey(CAN)] + ([_mrz_key(ID_CARD_NUMBER)] if with_mrz else [])
-    doc.pace = PaceChip(passwords, oid, 12)
+    doc.pace = partial(PaceChip, passwords, oid, 12)
     return doc, _signed_files(doc)
 
 
@@ -292,7 +312,7 @@ def _clone_profile() -> Profile:
 
 
 @lru_cache(maxsize=None)
-def _clone_keys() -> tuple[CaKey, object]:
+def _clone_keys() -> tuple[CaKey, PrivateKey]:
     return CaKey.generate_ec("brainpoolP256r1"), cec.generate_private_key(cec.SECP256R1())
 
 
@@ -313,7 +333,7 @@ def _untrusted_profile() -> Profile:
 
 
 @lru_cache(maxsize=None)
-def _untrusted_files() -> dict:
+def _untrusted_files() -> _Files:
     doc, _ = _pace_passport("GM", "AES128", 13)
     return _signed_files(doc, signer=_untrusted_signer())
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
+from docval.assessment import decode_inline, run_inline
 from docval.errors import ServerError
 
 if TYPE_CHECKING:
@@ -27,16 +28,6 @@ ReadDocument = Callable[[Any, Any, Callable[["Status"], None]], Awaitable[Any]]
 
 async def _coroutine(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
-
-
-async def _inline(fn: Callable[..., Any], *args: Any) -> Any:
-    return fn(*args)
-
-
-async def _decode_inline(data: bytes, max_pixels: int) -> Any:
-    from docval.emrtd.images import convert
-
-    return convert(data, max_pixels)
 
 
 class Services:
@@ -149,8 +140,8 @@ class Services:
         return AssessParams(
             trust=trust,
             at=datetime.now(timezone.utc),
-            offload=self._offload or _inline,
-            decode_image=self._decode_image or _decode_inline,
+            offload=self._offload or run_inline,
+            decode_image=self._decode_image or decode_inline,
             decode_limits=None,
         )
 

@@ -4,7 +4,7 @@ import pytest
 from docval.emrtd import crypto
 from docval.emrtd.apdu import CommandAPDU, ResponseAPDU
 from docval.emrtd.errors import CommandTooLong, CommunicationError, SecureMessagingError
-from docval.emrtd.flow import Link, run
+from docval.emrtd.flow import Link, exchange, exchange_all, returned, run
 from docval.emrtd.sm import SecureMessaging
 
 K_ENC, K_MAC = bytes(range(16)), bytes(range(16, 32))
@@ -116,3 +116,44 @@ def test_send_chained_stops_at_a_refused_part():
     with pytest.raises(StatusError, match="MSE:Set KAT sent as 2 chained commands: status 6884"):
         run(send_chained(CommandAPDU(0x00, 0x22, 0x41, 0xA6, bytes(300)), 255, "MSE:Set KAT"), Link(), chip)
     assert len(seen) == 1 and seen[0][0] == 0x10
+
+
+def _two_step_flow():
+    first = yield from exchange(CommandAPDU(0x00, 0xB0, 0, 0, le=1))
+    both = yield from exchange_all((CommandAPDU(0x00, 0xB0, 0, 1, le=1), CommandAPDU(0x00, 0xB0, 0, 2, le=1)))
+    return first.data + b"".join(r.data for r in both)
+
+
+def test_exchange_and_exchange_all_hand_typed_answers_through_run():
+    answers = iter([b"\x01\x90\x00", b"\x02\x90\x00", b"\x03\x90\x00"])
+    assert run(_two_step_flow(), Link(), lambda raw: next(answers)) == b"\x01\x02\x03"
+
+
+def test_an_answer_of_the_wrong_shape_is_a_driver_bug_not_a_response():
+    ok = ResponseAPDU(b"", 0x9000)
+    flow = _two_step_flow()
+    next(flow)
+    with pytest.raises(TypeError, match="single response"):
+        flow.send((ok,))
+    flow = _two_step_flow()
+    next(flow)
+    flow.send(ok)
+    with pytest.raises(TypeError, match="one response each"):
+        flow.send((ok,))          # two commands, one answer
+    flow = _two_step_flow()
+    next(flow)
+    flow.send(ok)
+    with pytest.raises(TypeError, match="one response each"):
+        flow.send(ok)
+
+
+def test_returned_is_the_flows_return_value():
+    flow = _two_step_flow()
+    try:
+        next(flow)
+        flow.send(ResponseAPDU(b"a", 0x9000))
+        flow.send((ResponseAPDU(b"b", 0x9000), ResponseAPDU(b"c", 0x9000)))
+    except StopIteration as done:
+        assert returned(flow, done) == b"abc"
+    else:
+        pytest.fail("the flow did not end")

@@ -82,6 +82,14 @@ def test_to_definite_keeps_definite_input_byte_for_byte():
         cms.to_definite(b"\x30\x80\x02\x01\x01")  # no end-of-contents
 
 
+def test_joining_octet_string_chunks_refuses_an_indefinite_chunk():
+    # to_definite never hands one over (it refuses indefinite primitives first); the
+    # joiner still ends in ParseError rather than arithmetic on a missing length.
+    with pytest.raises(ParseError, match="indefinite"):
+        cms._join_octet_string([b"\x04\x80\x01\x00\x00"])
+    assert cms._join_octet_string([b"\x04\x01a", b"\x04\x02bc"]) == b"\x04\x03abc"
+
+
 @pytest.mark.parametrize("tag,length", [(b"\x30", b"\x07"), (b"\x30", b"\x81\x07"),
                                         (b"\x30", b"\x84\x00\x00\x00\x07"), (b"\x7f\x61", b"\x07"),
                                         (b"\xbf\x81\x01", b"\x07")],

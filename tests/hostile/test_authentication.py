@@ -7,6 +7,7 @@ import pytest
 
 from docval.emrtd import pace
 from docval.emrtd.errors import AccessControlError
+from docval.sim.aa_chip import AaChip
 from tests.support.hostile_chips import huge_rsa_spki
 from tests.hostile.chipharness import assert_closed, run_hostile
 
@@ -89,7 +90,7 @@ def test_K5_each_session_uses_a_fresh_challenge():
     for _ in range(3):
         chip = hostile_chip("dg14-unknown-oids")       # a genuine AA chip
         run_chip(chip, get_profile("pace-ecdh-gm-aes128").access_key)
-        seen.add(chip.inner.internal_authenticate.last_challenge)
+        seen.add(chip.mechanism(AaChip).last_challenge)
     assert len(seen) == 3 and None not in seen
 
 

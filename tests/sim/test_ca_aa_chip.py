@@ -16,6 +16,7 @@ from docval.emrtd.sm import SecureMessaging
 from docval.sim.aa_chip import AaChip, build_dg15
 from docval.sim.ca_chip import CaChip, CaKey, build_dg14
 from docval.sim.chip import VirtualChip
+from docval.sim.mechanism import Mechanism
 from tests.support.flows import RecordingChip
 
 
@@ -180,16 +181,16 @@ def test_chip_refuses_malformed_ca_commands_and_keeps_its_keys(commands, sw):
 def test_mse_that_names_no_ca_protocol_is_not_for_the_ca_mechanism():
     mech = CaChip(CaKey.generate_ec("secp256r1"))
     for data in (b"\x80\x01", b"\x83\x01\x01", b"\x80\x02\x80\x00", b"\x80\x01\x2a"):
-        assert not mech.accepts_mse(None, CommandAPDU(0x00, 0x22, 0x41, 0xA4, data))
-    assert not mech.accepts_mse(None, CommandAPDU(0x00, 0x22, 0xC1, 0xA4, _ca_oid_do()))
-    assert mech.accepts_mse(None, CommandAPDU(0x00, 0x22, 0x41, 0xA4, _ca_oid_do()))
+        assert not mech.claims(CommandAPDU(0x00, 0x22, 0x41, 0xA4, data))
+    assert not mech.claims(CommandAPDU(0x00, 0x22, 0xC1, 0xA4, _ca_oid_do()))
+    assert mech.claims(CommandAPDU(0x00, 0x22, 0x41, 0xA4, _ca_oid_do()))
 
 
 # ---------------------------------------------------------------- Active Authentication
 
-def _run_aa(dg15: bytes, chip_mechanism: AaChip, dg14: bytes = b""):
+def _run_aa(dg15: bytes, chip_mechanism: Mechanism, dg14: bytes = b""):
     chip, link = _session(dg15=dg15)
-    chip.internal_authenticate = chip_mechanism
+    chip.mechanisms.append(chip_mechanism)
     key = aa.parse_dg15(dg15)
     infos = si.parse_dg14(dg14) if dg14 else si.SecurityInfos()
     return run(aa.active_authentication(key, infos.aa_infos[0] if infos.aa_infos else None), link, chip.transmit)
@@ -239,14 +240,21 @@ def test_aa_replayed_signature_fails(rsa_key):
     """A relay that answers with a signature the genuine chip gave earlier."""
     genuine = AaChip(rsa_key)
     old = genuine.sign(bytes.fromhex("0001020304050607"))
-    replay = lambda chip, cmd: ResponseAPDU(old, 0x9000)   # noqa: E731
+
+    class Replay(Mechanism):
+        def claims(self, cmd):
+            return cmd.ins == 0x88
+
+        def answer(self, chip, cmd):
+            return ResponseAPDU(old, 0x9000)
+    replay = Replay()
     result = _run_aa(build_dg15(rsa_key), replay)
     assert not result.success and "challenge" in result.error
 
 
 def test_aa_chip_refuses_wrong_challenge_length(rsa_key):
     chip, link = _session()
-    chip.internal_authenticate = AaChip(rsa_key)
+    chip.mechanisms.append(AaChip(rsa_key))
 
     def flow():
         resp = yield CommandAPDU(0x00, 0x88, 0x00, 0x00, bytes(7), le=128)
@@ -256,7 +264,7 @@ def test_aa_chip_refuses_wrong_challenge_length(rsa_key):
 
 
 def test_aa_chip_status_error_raises(rsa_key):
-    chip, link = _session()       # no internal_authenticate: 6D00
+    chip, link = _session()       # no AaChip plugged in: 6D00
     with pytest.raises(AuthenticationError):
         run(aa.active_authentication(aa.parse_dg15(build_dg15(rsa_key))), link, chip.transmit)
 
@@ -283,8 +291,7 @@ def test_ca_and_aa_on_a_chip_without_extended_length(rsa_key):
     dg14 = build_dg14(key, cipher="AES128")
     chip, link = _session(dg14=dg14)
     chip.quirks = ChipQuirks(extended_length=False)
-    chip.mechanisms.append(CaChip(key))
-    chip.internal_authenticate = AaChip(rsa_key)
+    chip.mechanisms.extend([CaChip(key), AaChip(rsa_key)])
     ca_result = run(ca.chip_authentication(*ca.choose_ca(si.parse_dg14(dg14))), link, chip.transmit)
     link.start(ca_result.sm)
     assert _protected_read(link, chip)
@@ -331,7 +338,7 @@ def test_a_chip_refusing_chaining_fails_ca_with_its_status(sw):
     with pytest.raises(StatusError, match=f"chained.*{sw:04X}"):
         run(ca.chip_authentication(*ca.choose_ca(si.parse_dg14(dg14)), extended_length=False,
                                    max_command_data=link.max_command_data()), link, chip.transmit)
-    assert chip.mechanisms[-1].completed == 0
+    assert chip.mechanism(CaChip).completed == 0
 
 
 def test_no_chaining_when_the_command_fits():

@@ -1,5 +1,7 @@
-"""The virtual chip: ICAO 9303-11 Appendix D byte for byte, file system, strict SM, hooks."""
+"""The virtual chip: ICAO 9303-11 Appendix D byte for byte, file system, strict SM, the mechanism registry."""
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -11,10 +13,13 @@ from docval.emrtd.crypto import AES128, AES256, TDES
 from docval.emrtd.errors import AccessControlError, FileAccessDenied, SecureMessagingError
 from docval.emrtd.files import (ATR_INFO, CARD_ACCESS, CARD_SECURITY, EF_COM, EF_SOD, EMRTD_AID, ReadLimits,
                                 dg, read_file, select_application, select_master_file)
-from docval.emrtd.flow import Link, run
+from docval.emrtd.flow import Flow, Link, run
 from docval.emrtd.mrz import MrzKey
 from docval.emrtd.sm import SecureMessaging
+from docval.sim.bac_chip import BacChip
 from docval.sim.chip import ChipQuirks, VirtualChip
+from docval.sim.file_chip import FileCommands
+from docval.sim.mechanism import ChipContext, Mechanism
 from tests.support.rng import scripted_rng
 
 h = bytes.fromhex
@@ -38,41 +43,41 @@ DG1 = tlv.encode(0x61, b"\x5F\x1F" + b"X" * 88)
 ATR = h("7F6608020208000202080047030000C0")
 
 
-def apdu(chip, hexstr: str) -> str:
+def apdu(chip: VirtualChip, hexstr: str) -> str:
     return chip.transmit(h(hexstr)).hex().upper()
 
 
-def make_chip(**kw) -> VirtualChip:
+def make_chip(**kw: Any) -> VirtualChip:
     kw.setdefault("bac_key", KEY)
     return VirtualChip(master_files={CARD_ACCESS: tlv.encode(0x31, b"\x30\x00"), ATR_INFO: ATR},
                        app_files={EF_COM: EF_COM_D4, dg(1): DG1, EF_SOD: tlv.encode(0x77, b"\x30\x00")}, **kw)
 
 
-def bac_session(chip, key=KEY):
+def bac_session(chip: VirtualChip, key: MrzKey = KEY) -> Link:
     link = Link()
     run(select_application(), link, chip.transmit)
     link.start(run(bac(key), link, chip.transmit))
     return link
 
 
-def test_appendix_d3_and_d4_byte_for_byte():
+def test_appendix_d3_and_d4_byte_for_byte() -> None:
     chip = make_chip(rng=scripted_rng(RND_IC, K_IC))
     assert apdu(chip, "00A4040C07A0000002471001") == "9000"
     assert apdu(chip, "0084000008") == RND_IC.hex().upper() + "9000"
     assert apdu(chip, "0082000028" + CMD_DATA.hex() + "28") == RESP_DATA.hex().upper() + "9000"
-    assert chip.access_granted and chip.sm.ssc == 0x887022120C06C226
+    assert chip.access_granted and chip.sm is not None and chip.sm.ssc == 0x887022120C06C226
     for command, response in D4:
         assert apdu(chip, command) == response
 
 
-def test_bac_and_read_through_the_terminal_flows():
+def test_bac_and_read_through_the_terminal_flows() -> None:
     chip = make_chip()
     link = bac_session(chip)
     assert run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit) == DG1
     assert run(read_file(EF_COM, ReadLimits(max_le=223, use_sfi=False)), link, chip.transmit) == EF_COM_D4
 
 
-def test_wrong_mrz_key_is_6300_and_nothing_is_readable():
+def test_wrong_mrz_key_is_6300_and_nothing_is_readable() -> None:
     chip = make_chip()
     link = Link()
     run(select_application(), link, chip.transmit)
@@ -83,7 +88,7 @@ def test_wrong_mrz_key_is_6300_and_nothing_is_readable():
         run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit)
 
 
-def test_external_authenticate_needs_a_fresh_challenge():
+def test_external_authenticate_needs_a_fresh_challenge() -> None:
     chip = make_chip(rng=scripted_rng(RND_IC, K_IC))
     apdu(chip, "00A4040C07A0000002471001")
     assert apdu(chip, "0082000028" + CMD_DATA.hex() + "28") == "6985"   # no challenge yet
@@ -94,18 +99,28 @@ def test_external_authenticate_needs_a_fresh_challenge():
     assert apdu(chip, "0082000028" + CMD_DATA.hex() + "28") == "6985"
 
 
-def test_chip_without_bac_refuses_external_authenticate():
-    for chip in (make_chip(bac_key=None), make_chip(quirks=ChipQuirks(bac=False))):
-        link = Link()
-        run(select_application(), link, chip.transmit)
-        with pytest.raises(AccessControlError, match="6D00"):
-            run(bac(KEY), link, chip.transmit)
+def test_chip_without_bac_refuses_external_authenticate() -> None:
+    chip = make_chip(bac_key=None)
+    assert chip.mechanism(BacChip) is None
+    link = Link()
+    run(select_application(), link, chip.transmit)
+    with pytest.raises(AccessControlError, match="6D00"):
+        run(bac(KEY), link, chip.transmit)
 
 
-def test_tampered_mac_ends_sm_with_6988_and_nothing_is_readable_afterwards():
+def test_external_authenticate_under_sm_is_6985() -> None:
+    chip = make_chip()
+    link = bac_session(chip)
+    raw = link.protect((CommandAPDU(0x00, 0x82, 0, 0, CMD_DATA, le=40),))[0]
+    assert link.unprotect([chip.transmit(raw)], 1)[0].sw == 0x6985
+    assert chip.access_granted          # the running session is untouched
+
+
+def test_tampered_mac_ends_sm_with_6988_and_nothing_is_readable_afterwards() -> None:
     chip = make_chip()
     link = bac_session(chip)
     sm = link.sm
+    assert sm is not None
     protected = sm.wrap(CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=16)).encode()
     tampered = protected[:-3] + bytes([protected[-3] ^ 1]) + protected[-2:]
     assert chip.transmit(tampered).hex().upper() == "6988"
@@ -119,7 +134,7 @@ def test_tampered_mac_ends_sm_with_6988_and_nothing_is_readable_afterwards():
     assert chip.sm_failures == 1
 
 
-def test_replayed_command_fails_because_the_ssc_moved():
+def test_replayed_command_fails_because_the_ssc_moved() -> None:
     chip = make_chip()
     link = bac_session(chip)
     raw = link.protect((CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=16),))[0]
@@ -128,7 +143,7 @@ def test_replayed_command_fails_because_the_ssc_moved():
     assert chip.transmit(raw) == h("6988")
 
 
-def test_terminal_link_breaks_on_the_plain_6988():
+def test_terminal_link_breaks_on_the_plain_6988() -> None:
     chip = make_chip()
     link = bac_session(chip)
     chip.drop_sm()   # the chip lost the session (e.g. after a MAC failure)
@@ -137,26 +152,26 @@ def test_terminal_link_breaks_on_the_plain_6988():
     assert link.broken
 
 
-def test_plain_command_ends_sm():
+def test_plain_command_ends_sm() -> None:
     chip = make_chip()
     bac_session(chip)
     assert chip.transmit(h("00A4040C07A0000002471001")) == h("9000")
     assert chip.sm is None and not chip.access_granted
 
 
-def test_select_application_with_atr_info_selected_first():
+def test_select_application_with_atr_info_selected_first() -> None:
     chip = make_chip()
     link = Link()
     run(select_master_file(), link, chip.transmit)
     limits = ReadLimits(max_le=223)
     assert run(read_file(ATR_INFO, limits), link, chip.transmit) == ATR   # leaves EF.ATR/INFO current
-    assert chip.fs.current_ef.ref == ATR_INFO
+    assert chip.fs.current_ef is not None and chip.fs.current_ef.ref == ATR_INFO
     run(select_application(), link, chip.transmit)
     link.start(run(bac(KEY), link, chip.transmit))
     assert run(read_file(dg(1), limits), link, chip.transmit) == DG1
 
 
-def test_master_file_is_readable_without_access_control_the_application_is_not():
+def test_master_file_is_readable_without_access_control_the_application_is_not() -> None:
     chip = make_chip()
     link = Link()
     limits = ReadLimits(max_le=223)
@@ -170,14 +185,14 @@ def test_master_file_is_readable_without_access_control_the_application_is_not()
     assert run(read_file(dg(1), limits), link, open_chip.transmit) == DG1
 
 
-def test_denied_files_stay_denied_after_access_control():
+def test_denied_files_stay_denied_after_access_control() -> None:
     chip = make_chip(denied_files=(dg(1),))
     link = bac_session(chip)
     with pytest.raises(FileAccessDenied):
         run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit)
 
 
-def test_select_forms():
+def test_select_forms() -> None:
     chip = make_chip()
     assert chip.transmit(h("00A4040C07A0000002471002")) == h("6A82")
     fci = chip.transmit(h("00A4040007A000000247100100"))
@@ -200,7 +215,7 @@ def test_select_forms():
     assert chip2.transmit(h("00B09D0000")) == tlv.encode(0x77, b"\x02") + h("6282")
 
 
-def test_read_binary_edges():
+def test_read_binary_edges() -> None:
     content = bytes(range(256)) * 160     # 40960 bytes
     chip = VirtualChip(app_files={dg(2): content}, quirks=ChipQuirks(access_control_required=False))
     chip.transmit(h("00A4040C07A0000002471001"))
@@ -227,7 +242,7 @@ def test_read_binary_edges():
     assert chip.transmit(CommandAPDU(0x00, 0xB1, 0, 0, h("5402A000"), le=8).encode()) == h("5300") + h("6282")
 
 
-def test_odd_read_binary_by_fid_and_other_plain_refusals():
+def test_odd_read_binary_by_fid_and_other_plain_refusals() -> None:
     content = bytes(range(200))
     chip = VirtualChip(app_files={dg(2): content, dg(3): b"\x63\x00"},
                        quirks=ChipQuirks(access_control_required=False))
@@ -245,17 +260,39 @@ def test_odd_read_binary_by_fid_and_other_plain_refusals():
     assert chip.transmit(h("00CA000000")) == h("6D00")               # an instruction it lacks
 
 
-def test_plain_answer_longer_than_le_is_6700():
-    chip = VirtualChip(app_files={dg(1): DG1}, quirks=ChipQuirks(access_control_required=False))
-    chip.internal_authenticate = lambda c, cmd: ResponseAPDU(bytes(64), 0x9000)
+OK = ResponseAPDU(b"", 0x9000)
+
+
+class Fixed(Mechanism):
+    """Claims one instruction and answers it with a fixed response (or a bug)."""
+
+    def __init__(self, ins: int, resp: ResponseAPDU = OK, *, requires_access: bool = False,
+                 crash: bool = False):
+        self.ins, self.resp, self.crash = ins, resp, crash
+        self.requires_access = requires_access
+        self.seen: list[CommandAPDU] = []
+
+    def claims(self, cmd: CommandAPDU) -> bool:
+        return cmd.ins == self.ins
+
+    def answer(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
+        if self.crash:
+            raise RuntimeError("boom")
+        self.seen.append(cmd)
+        return self.resp
+
+
+def test_plain_answer_longer_than_le_is_6700() -> None:
+    chip = VirtualChip(app_files={dg(1): DG1}, quirks=ChipQuirks(access_control_required=False),
+                       mechanisms=[Fixed(0x88, ResponseAPDU(bytes(64), 0x9000))])
     assert chip.transmit(CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=16).encode()) == h("6700")
     assert chip.transmit(CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=64).encode()) == bytes(64) + h("9000")
 
 
-def test_quirks():
+def test_quirks() -> None:
     content = tlv.encode(0x75, bytes(2000))
     files = {dg(2): content}
-    open_ = dict(access_control_required=False)
+    open_: dict[str, Any] = dict(access_control_required=False)
     chip = VirtualChip(app_files=files, quirks=ChipQuirks(max_le=200, **open_))
     chip.transmit(h("00A4040C07A0000002471001"))
     assert chip.transmit(h("00B08200C9")) == h("6700")
@@ -284,7 +321,7 @@ def test_quirks():
             ChipQuirks(**bad)
 
 
-def test_protected_answer_larger_than_a_short_le_is_a_protected_6700():
+def test_protected_answer_larger_than_a_short_le_is_a_protected_6700() -> None:
     chip = make_chip(quirks=ChipQuirks(access_control_required=False))
     chip.fs.application.put(dg(2), tlv.encode(0x75, bytes(1000)))
     k = bytes(range(16))
@@ -299,7 +336,7 @@ def test_protected_answer_larger_than_a_short_le_is_a_protected_6700():
     assert resp.sw == 0x6700 and chip.sm is not None
 
 
-def test_plain_errors_quirk_keeps_the_ssc_in_step():
+def test_plain_errors_quirk_keeps_the_ssc_in_step() -> None:
     chip = make_chip(quirks=ChipQuirks(plain_errors=True))
     link = bac_session(chip)
     raw = link.protect((CommandAPDU(0x00, 0xB0, 0x8B, 0x00, le=16),))[0]   # DG11 is absent
@@ -308,7 +345,7 @@ def test_plain_errors_quirk_keeps_the_ssc_in_step():
     assert run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit) == DG1
 
 
-def test_transmit_never_raises_on_garbage():
+def test_transmit_never_raises_on_garbage() -> None:
     chip = make_chip()
     for raw in (b"", b"\x00", b"\x00\xA4", h("00A4040C09A000"), h("0CB0000000"), h("FFFFFFFF"), h("80CA9F7F00")):
         out = chip.transmit(raw)
@@ -317,7 +354,7 @@ def test_transmit_never_raises_on_garbage():
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(min_size=0, max_size=40), max_size=6), st.booleans())
-def test_transmit_answers_every_byte_string(raws, with_sm):
+def test_transmit_answers_every_byte_string(raws: list[bytes], with_sm: bool) -> None:
     chip = make_chip()
     if with_sm:
         chip.start_sm(SecureMessaging(TDES, bytes(16), bytes(range(16)), 0))
@@ -326,37 +363,33 @@ def test_transmit_answers_every_byte_string(raws, with_sm):
         assert len(out) >= 2
 
 
-def test_a_bug_in_a_hook_becomes_6f00_and_ends_sm():
-    def broken(chip, cmd):
-        raise RuntimeError("boom")
-    chip = make_chip()
-    chip.internal_authenticate = broken
+def test_a_bug_in_a_mechanism_becomes_6f00_and_ends_sm() -> None:
+    chip = make_chip(mechanisms=[Fixed(0x88, crash=True)])
     link = bac_session(chip)
     raw = link.protect((CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=256),))[0]
     assert chip.transmit(raw) == h("6F00")
     assert chip.sm is None and not chip.access_granted
 
 
-# --- extension points --------------------------------------------------------
+# --- the mechanism registry ----------------------------------------------------
 
 
-class EchoMechanism:
+class EchoMechanism(Mechanism):
     """A fake MSE/GA mechanism recording what reaches it."""
 
-    def __init__(self, p1, chip_keys=None, after=False):
+    def __init__(self, p1: int, chip_keys: SecureMessaging | None = None, after: bool = False):
         self.p1 = p1
-        self.seen = []
+        self.seen: list[tuple[str, CommandAPDU]] = []
         self.chip_keys = chip_keys
         self.after = after
 
-    def accepts_mse(self, chip, cmd):
-        return cmd.p1 == self.p1
+    def claims(self, cmd: CommandAPDU) -> bool:
+        return cmd.ins == 0x86 or (cmd.ins == 0x22 and cmd.p1 == self.p1)
 
-    def mse(self, chip, cmd):
-        self.seen.append(("mse", cmd))
-        return ResponseAPDU(b"", 0x9000)
-
-    def general_authenticate(self, chip, cmd):
+    def answer(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
+        if cmd.ins == 0x22:
+            self.seen.append(("mse", cmd))
+            return ResponseAPDU(b"", 0x9000)
         self.seen.append(("ga", cmd))
         if self.chip_keys is not None and not cmd.cla & 0x10:
             if self.after:
@@ -367,7 +400,7 @@ class EchoMechanism:
         return ResponseAPDU(b"\x7C\x00", 0x9000)
 
 
-def test_mse_and_general_authenticate_reach_the_mechanism():
+def test_mse_and_general_authenticate_reach_the_mechanism() -> None:
     chip = make_chip()
     m1, m2 = EchoMechanism(0xC1), EchoMechanism(0x41)
     chip.mechanisms.extend([m1, m2])
@@ -381,7 +414,7 @@ def test_mse_and_general_authenticate_reach_the_mechanism():
     assert chip.transmit(h("1084000008")) == h("6884")              # chaining only for GA
 
 
-def test_pace_like_mechanism_starts_sm_after_a_plain_answer():
+def test_pace_like_mechanism_starts_sm_after_a_plain_answer() -> None:
     chip = make_chip()
     k = bytes(range(32))
     mech = EchoMechanism(0xC1, SecureMessaging(AES256, k, k, 0))
@@ -395,7 +428,7 @@ def test_pace_like_mechanism_starts_sm_after_a_plain_answer():
 
 
 @pytest.mark.parametrize("after", [True, False])
-def test_ca_like_key_change(after):
+def test_ca_like_key_change(after: bool) -> None:
     """start_sm_after_response wraps the answer with the old keys; start_sm with the new ones."""
     chip = make_chip()
     link = bac_session(chip)
@@ -417,36 +450,64 @@ def test_ca_like_key_change(after):
     assert run(read_file(dg(1), ReadLimits(max_le=223)), link, chip.transmit) == DG1
 
 
-def _mse_ga():
+def _mse_ga() -> Flow[None]:
     resp = yield CommandAPDU(0x00, 0x22, 0x41, 0xA4, h("800A04007F00070202030202"))
-    assert resp.sw == 0x9000
+    assert isinstance(resp, ResponseAPDU) and resp.sw == 0x9000
 
 
-def test_internal_authenticate_hook():
+def test_a_mechanism_requiring_access_control_gets_its_command_only_after_it() -> None:
     chip = make_chip()
     assert chip.transmit(h("008800000811223344556677880000"[:-2])) == h("6D00")
-    seen = []
-
-    def aa(chip_, cmd):
-        seen.append(cmd)
-        return ResponseAPDU(b"\x01" * 8, 0x9000)
-    chip.internal_authenticate = aa
+    aa = Fixed(0x88, ResponseAPDU(b"\x01" * 8, 0x9000), requires_access=True)
+    chip.mechanisms.append(aa)
     cmd = CommandAPDU(0x00, 0x88, 0, 0, bytes(8), le=256)
-    assert chip.transmit(cmd.encode()) == h("6982")
+    assert chip.transmit(cmd.encode()) == h("6982") and not aa.seen
     link = bac_session(chip)
     resp = link.unprotect([chip.transmit(link.protect((cmd,))[0])], 1)[0]
     assert resp == ResponseAPDU(b"\x01" * 8, 0x9000)
-    assert seen[0].data == bytes(8) and seen[0].cla == 0x00
+    assert aa.seen[0].data == bytes(8) and aa.seen[0].cla == 0x00
+    # a chip whose quirks need no access control answers at once
+    open_aa = Fixed(0x88, ResponseAPDU(b"\x01" * 8, 0x9000), requires_access=True)
+    open_chip = make_chip(quirks=ChipQuirks(access_control_required=False), mechanisms=[open_aa])
+    assert open_chip.transmit(cmd.encode()) == b"\x01" * 8 + h("9000")
 
 
-def test_repr_shows_no_keys_or_data():
+def test_mechanisms_are_plugged_after_the_file_commands_and_bac_and_found_by_class() -> None:
+    extra = Fixed(0xCA, ResponseAPDU(b"\x42", 0x9000))
+    chip = make_chip(mechanisms=[extra])
+    assert [type(m) for m in chip.mechanisms] == [FileCommands, BacChip, Fixed]
+    assert chip.mechanism(Fixed) is extra and chip.mechanism(EchoMechanism) is None
+    assert chip.transmit(h("00CA000000")) == h("429000")          # an instruction the core lacks
+    assert chip.transmit(h("10CA000000")) == h("6884")            # chained: only MSE and GA chain
+    assert len(extra.seen) == 1
+
+
+def test_the_first_mechanism_claiming_a_command_answers_it() -> None:
+    first, second = Fixed(0xCA, ResponseAPDU(b"\x01", 0x9000)), Fixed(0xCA, ResponseAPDU(b"\x02", 0x9000))
+    chip = make_chip(mechanisms=[first, second])
+    assert chip.transmit(h("00CA000000")) == h("019000") and not second.seen
+
+
+def test_general_authenticate_goes_only_to_the_current_environment() -> None:
+    """GA never reaches a mechanism whose MSE did not set the environment, even if it claims GA."""
+    m1, m2 = EchoMechanism(0xC1), EchoMechanism(0x41)
+    chip = make_chip(mechanisms=[m1, m2])
+    assert chip.transmit(h("002241A4038001FF")) == h("9000")       # m2 takes the MSE
+    assert chip.transmit(h("0086000002" "7C00" "00")) == h("7C009000")
+    assert not m1.seen and [kind for kind, _ in m2.seen] == ["mse", "ga"]
+    chip.drop_sm()                                                  # access control lost: no environment
+    assert chip.transmit(h("0086000002" "7C00" "00")) == h("6985")
+    assert len(m2.seen) == 2
+
+
+def test_repr_shows_no_keys_or_data() -> None:
     chip = make_chip()
     bac_session(chip)
-    text = repr(chip) + repr(chip.bac) + repr(chip.fs) + repr(chip.fs.application.by_fid[dg(1).fid])
+    text = repr(chip) + repr(chip.mechanisms) + repr(chip.fs) + repr(chip.fs.application.by_fid[dg(1).fid])
     assert "XXXX" not in text and "L898902C" not in text
 
 
-def test_files_must_be_in_their_dedicated_file():
+def test_files_must_be_in_their_dedicated_file() -> None:
     with pytest.raises(ValueError):
         VirtualChip(master_files={dg(1): b"\x61\x00"})
     with pytest.raises(ValueError):
@@ -455,7 +516,7 @@ def test_files_must_be_in_their_dedicated_file():
         VirtualChip(app_files={dg(2): bytes(65536)})
 
 
-def test_files_can_be_replaced_and_removed():
+def test_files_can_be_replaced_and_removed() -> None:
     chip = make_chip(quirks=ChipQuirks(access_control_required=False))
     chip.fs.application.put(dg(1), b"\x61\x01\x01")
     chip.transmit(h("00A4040C07A0000002471001"))

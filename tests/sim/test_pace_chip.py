@@ -18,6 +18,7 @@ from docval.emrtd.errors import AccessControlError, StatusError, UnsupportedErro
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.emrtd.securityinfo import PACEInfo, pace_oid
 from docval.sim.chip import VirtualChip
+from docval.sim import profiles
 from docval.sim.pace_chip import PaceChip, cam_public_point
 from tests.support.rng import scripted_rng
 
@@ -182,13 +183,14 @@ def test_big_groups_stay_fast():
     assert time.perf_counter() - start < 5
 
 
-def test_one_mechanism_serves_interleaved_chips():
-    """Profiles cache their document: one PaceChip may serve several chips at once."""
-    mech = PaceChip([MRZ, CAN], pace_oid("ECDH", "GM", "AES128"), 13)
-    chips = [VirtualChip(), VirtualChip()]
-    for chip in chips:
-        chip.mechanisms.append(mech)
-    flows = [pace.pace(MRZ, mech.pace_info), pace.pace(CAN, mech.pace_info)]
+def test_two_chips_of_one_profile_run_pace_interleaved():
+    """Profiles cache their document, not their mechanisms: each chip runs PACE on its own."""
+    profile = profiles.get_profile("pace-ecdh-gm-aes128")
+    chips = [profile.chip(), profile.chip()]
+    mechs = [chip.mechanism(PaceChip) for chip in chips]
+    assert mechs[0] is not mechs[1]
+    info = mechs[0].pace_info
+    flows = [pace.pace(profile.access_key, info), pace.pace(CanKey(profiles.CAN), info)]
     links = [flow.Link(), flow.Link()]
     steps = [next(f) for f in flows]
     results = [None, None]
@@ -205,7 +207,7 @@ def test_one_mechanism_serves_interleaved_chips():
     for chip, link, result in zip(chips, links, results, strict=True):
         link.start(result.sm)
         protected_challenge(chip, link)
-    assert mech.completed == 2
+    assert [mech.completed for mech in mechs] == [1, 1]
 
 
 # ---------------------------------------------------------------- the chip reproduces the appendix
@@ -242,7 +244,7 @@ def test_session_state_repr_shows_no_password_nonce_or_keys():
     cmd = next(terminal)
     for _ in range(4):      # MSE:Set AT and three GENERAL AUTHENTICATEs: keys are derived
         cmd = terminal.send(flow.Link().unprotect([chip.transmit(cmd.encode())], 1)[0])
-    state = mech._sessions[chip]
+    state = mech._session
     assert state.ks_enc and state.s
     text = repr(state)
     for secret in (state.password, state.s, state.ks_enc, state.ks_mac, state.public_raw):
@@ -265,7 +267,7 @@ def test_chip_refuses_malformed_pace_commands_at_every_step():
             assert ga(0x10, tlv.encode(0x7C, b"")) == "9000"
 
     # MSE data that is not TLV is not a PACE MSE at all; a PACE OID prefix with a broken tail is wrong data
-    assert not mech.accepts_mse(chip, CommandAPDU(0x00, 0x22, 0xC1, 0xA4, b"\x80\x05\x04"))
+    assert not mech.claims(CommandAPDU(0x00, 0x22, 0xC1, 0xA4, b"\x80\x05\x04"))
     broken_oid = bytes.fromhex("04007F000702020402") + b"\x82"
     assert chip.transmit(CommandAPDU(0x00, 0x22, 0xC1, 0xA4, tlv.encode(0x80, broken_oid)).encode())[-2:] == \
         b"\x6a\x80"

@@ -15,31 +15,55 @@ the profile it needs; :func:`hostile_chip` builds a fresh chip per session.
 
 A behaviour acts at one of three levels: *files* (a different file, with EF.SOD
 re-signed by the demo DSC when the forgery must survive the hash check), *plain*
-answers (the chip's answer before Secure Messaging wraps it: wrong status words,
-short reads, forged signatures, forged PACE data) and *raw* answers (the bytes on
-the wire: bad MACs, replays, truncation, garbage).
+answers (a mechanism's answer before Secure Messaging wraps it: wrong status
+words, short reads, forged signatures, forged PACE data) and *raw* answers (the
+bytes on the wire: bad MACs, replays, truncation, garbage).  Plain answers are
+forged through the chip's one plug-in style (:mod:`docval.sim.mechanism`):
+every mechanism of the genuine chip is replaced by a :class:`ForgedAnswers`
+around it.
 """
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Callable
+from datetime import datetime, timezone
+from typing import Any, Callable, TypeVar
 
-from docval.emrtd import files, tlv
+from asn1crypto import cms, core
+from asn1crypto import keys as akeys
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from docval.emrtd import ec, files, tlv
 from docval.emrtd.apdu import CommandAPDU, ResponseAPDU
+from docval.emrtd.bac import derive_bac_keys, encrypt_and_mac, verify_and_decrypt
+from docval.emrtd.crypto import cbc_encrypt
 from docval.emrtd.securityinfo import (
+    ID_CA_ECDH,
+    ID_PACE,
+    ID_PK_DH,
+    ID_PK_ECDH,
+    AlgorithmIdentifier,
     ChipAuthenticationInfo,
     ChipAuthenticationPublicKeyInfo,
     PACEDomainParameterInfo,
     PACEInfo,
     UnknownSecurityInfo,
+    ca_oid,
+    encode_dg14,
     encode_oid,
     encode_security_infos,
     pace_oid,
+    parse_dg14,
 )
-from docval.emrtd.sm import DO_ENCRYPTED, DO_ENCRYPTED_ODD, DO_MAC, DO_STATUS, SM_CLA_BITS
+from docval.emrtd.sm import DO_ENCRYPTED, DO_ENCRYPTED_ODD, DO_MAC, DO_STATUS, SM_CLA_BITS, SecureMessaging
+from docval.sim import datagroups, pki
+from docval.sim.aa_chip import AaChip
+from docval.sim.ca_chip import CaChip
 from docval.sim.chip import VirtualChip
 from docval.sim.edit import app_files, put_dg, resign_sod
+from docval.sim.mechanism import ChipContext, Mechanism
+from docval.sim.pace_chip import PaceChip
+from docval.sim.profiles import get_profile
 
 INS_SELECT = 0xA4
 INS_READ_BINARY = 0xB0
@@ -51,14 +75,43 @@ INS_MSE = 0x22
 
 RawHook = Callable[["HostileChip", bytes, bytes], bytes]
 PlainHook = Callable[["HostileChip", CommandAPDU, ResponseAPDU], ResponseAPDU]
+M = TypeVar("M")
+
+
+class ForgedAnswers(Mechanism):
+    """A genuine mechanism whose answers pass through the hostile chip's plain hooks.
+
+    The chip asks a mechanism between SM unwrap and SM wrap, so a forged answer
+    still carries a valid MAC, as a phone holding the session keys could make it.
+    """
+
+    def __init__(self, genuine: Mechanism, chip: HostileChip):
+        self.genuine = genuine
+        self.chip = chip
+        self.requires_access = genuine.requires_access
+        self.reassembles_chains = genuine.reassembles_chains
+
+    def __repr__(self) -> str:
+        return f"<ForgedAnswers {self.genuine!r}>"
+
+    def claims(self, cmd: CommandAPDU) -> bool:
+        return self.genuine.claims(cmd)
+
+    def answer(self, chip: ChipContext, cmd: CommandAPDU) -> ResponseAPDU:
+        resp = self.genuine.answer(chip, cmd)
+        for hook in self.chip.plain_hooks:
+            resp = hook(self.chip, cmd, resp)
+        return resp
 
 
 class HostileChip:
     """A chip that misbehaves: ``transmit`` runs the genuine chip, then the hooks.
 
-    Other attributes (``fs``, ``commands``, ``sm`` ...) are the wrapped chip's.
-    ``exchanges`` counts raw commands, ``protected`` the SM-protected ones,
-    ``ga_steps`` the GENERAL AUTHENTICATE commands of the current PACE run.
+    Other attributes (``fs``, ``commands``, ``sm`` ...) are the wrapped chip's;
+    its mechanisms answer through :class:`ForgedAnswers`, so plug in any extra
+    mechanism before wrapping.  ``exchanges`` counts raw commands, ``protected``
+    the SM-protected ones, ``ga_steps`` the GENERAL AUTHENTICATE commands of the
+    current PACE run.
     """
 
     def __init__(self, inner: VirtualChip, name: str = "custom", seed: int = 0):
@@ -72,19 +125,18 @@ class HostileChip:
         self.ga_steps = 0
         self.state: dict[str, Any] = {}
         self._sm_answers: list[bytes] = []
-        genuine = inner._dispatch
-
-        def dispatch(cmd: CommandAPDU) -> ResponseAPDU:
-            resp = genuine(cmd)
-            for hook in self.plain_hooks:
-                resp = hook(self, cmd, resp)
-            return resp
-        # The chip's own dispatch runs between SM unwrap and SM wrap: hooking it forges
-        # answers that still carry a valid MAC, as a phone holding the keys could.
-        inner._dispatch = dispatch   # type: ignore[method-assign]
+        inner.mechanisms = [ForgedAnswers(m, self) for m in inner.mechanisms]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+    def mechanism(self, kind: type[M]) -> M:
+        """The genuine mechanism of class ``kind`` behind the forging wrapper."""
+        for m in self.inner.mechanisms:
+            genuine = m.genuine if isinstance(m, ForgedAnswers) else m
+            if isinstance(genuine, kind):
+                return genuine
+        raise LookupError(f"{self.name}: the chip has no {kind.__name__}")
 
     def __repr__(self) -> str:
         return f"<HostileChip {self.name} {self.inner!r}>"
@@ -116,8 +168,16 @@ def is_protected(raw: bytes) -> bool:
     return bool(raw) and raw[0] & SM_CLA_BITS == SM_CLA_BITS
 
 
-def _ssc_bytes(sm: Any) -> bytes:
+def _ssc_bytes(sm: SecureMessaging) -> bytes:
     return sm.ssc.to_bytes(sm.spec.block_size, "big")
+
+
+def _session(chip: HostileChip) -> SecureMessaging:
+    """The chip's SM session keys, which a phone that ran access control holds as well."""
+    sm = chip.inner.sm
+    if sm is None:
+        raise AssertionError("forging a protected answer needs a Secure Messaging session")
+    return sm
 
 
 def remac(chip: HostileChip, dos: bytes, sw: int) -> bytes:
@@ -126,7 +186,7 @@ def remac(chip: HostileChip, dos: bytes, sw: int) -> bytes:
     Only a party holding the session keys can do this: after BAC the phone can
     (it knows the MRZ), so everything *after* the MAC check must hold too (S2-S4).
     """
-    sm = chip.inner.sm
+    sm = _session(chip)
     mac = sm._mac(_ssc_bytes(sm), dos)
     return dos + tlv.encode(DO_MAC, mac) + sw.to_bytes(2, "big")
 
@@ -224,8 +284,7 @@ def _ragged_cryptogram(chip: HostileChip, items: list[tlv.TLV]) -> bytes:
 
 def _bad_padding(chip: HostileChip, items: list[tlv.TLV]) -> bytes:
     """A cryptogram that decrypts to a block without ISO 9797-1 M2 padding (padding-oracle probe)."""
-    from docval.emrtd.crypto import cbc_encrypt
-    sm = chip.inner.sm
+    sm = _session(chip)
     bs = sm.spec.block_size
     iv = sm._iv(_ssc_bytes(sm))
     cryptogram = cbc_encrypt(sm.spec, sm._k_enc, iv, b"\x41" * bs)   # no 80 00.. at the end
@@ -342,14 +401,12 @@ def _echo_terminal_key(chip: HostileChip, cmd: CommandAPDU, value: bytes) -> byt
 
 
 def _pace_domain(chip: HostileChip) -> Any:
-    from docval.sim.pace_chip import PaceChip
-    mech = next(m for m in chip.inner.mechanisms if isinstance(m, PaceChip))
-    return mech.suite.domain
+    return chip.mechanism(PaceChip).suite.domain
 
 
 def _dh_value(which: str) -> Callable[[HostileChip, CommandAPDU, bytes], bytes]:
     def forge(chip: HostileChip, cmd: CommandAPDU, value: bytes) -> bytes:
-        p = _pace_domain(chip).prime
+        p: int = _pace_domain(chip).prime
         number = {"zero": 0, "one": 1, "p-1": p - 1, "p": p,
                   "non-subgroup": _non_subgroup_element(_pace_domain(chip))}[which]
         return number.to_bytes(len(value), "big")
@@ -377,14 +434,14 @@ def _aa_flip(chip: HostileChip, cmd: CommandAPDU, resp: ResponseAPDU) -> Respons
 
 def _aa_replay(chip: HostileChip, cmd: CommandAPDU, resp: ResponseAPDU) -> ResponseAPDU:
     """The signature of an earlier challenge: what a recorded session would give."""
-    signer = chip.inner.internal_authenticate
-    return ResponseAPDU(signer.sign(b"\x00" * 8, getattr(chip.inner, "rng", None)), 0x9000)
+    return ResponseAPDU(chip.mechanism(AaChip).sign(b"\x00" * 8, chip.inner.rng), 0x9000)
 
 
 def _aa_bad_trailer(chip: HostileChip, cmd: CommandAPDU, resp: ResponseAPDU) -> ResponseAPDU:
     """A correctly *signed* ISO 9796-2 block whose trailer names no hash (RSA only)."""
-    signer = chip.inner.internal_authenticate
-    key = signer._key
+    key = chip.mechanism(AaChip).private_key
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("aa-bad-trailer needs a chip with an RSA Active Authentication key")
     numbers = key.private_numbers()
     n, d = numbers.public_numbers.n, numbers.d
     k = (n.bit_length() + 7) // 8
@@ -403,7 +460,6 @@ def _bac_flip_mac(chip: HostileChip, cmd: CommandAPDU, resp: ResponseAPDU) -> Re
 
 def _bac_wrong_rnd_ifd(chip: HostileChip, cmd: CommandAPDU, resp: ResponseAPDU) -> ResponseAPDU:
     """A correctly encrypted and MACed answer whose RND.IFD is not the terminal's."""
-    from docval.emrtd.bac import derive_bac_keys, encrypt_and_mac, verify_and_decrypt
     if resp.sw != 0x9000:
         return resp
     k_enc, k_mac = derive_bac_keys(chip.state["mrz_key"])
@@ -416,13 +472,13 @@ def _bac_wrong_rnd_ifd(chip: HostileChip, cmd: CommandAPDU, resp: ResponseAPDU) 
 
 def huge_rsa_spki(bits: int = 16384, e: int = (1 << 16) + 1) -> bytes:
     """A SubjectPublicKeyInfo with an RSA modulus of ``bits`` bits (K6: 7 s of CPU if accepted)."""
-    from asn1crypto import keys as akeys
     rnd = random.Random(bits)
     n = rnd.getrandbits(bits) | (1 << (bits - 1)) | 1
-    return akeys.PublicKeyInfo({
+    der: bytes = akeys.PublicKeyInfo({
         "algorithm": {"algorithm": "rsa"},
         "public_key": akeys.RSAPublicKey({"modulus": n, "public_exponent": e}),
     }).dump()
+    return der
 
 
 def _integer(v: int) -> bytes:
@@ -440,7 +496,6 @@ def huge_dh_spki(bits: int = 16384) -> bytes:
 
 def fake_curve_spki() -> bytes:
     """An EC key with explicit parameters that share brainpoolP256r1's prime but not its curve (X3/K4)."""
-    from docval.emrtd import ec
     curve = ec.BY_NAME["brainpoolP256r1"]
     p, a, n = curve.p, curve.a, curve.n
     b = (curve.b + 1) % p
@@ -459,7 +514,6 @@ def _dg15(spki: bytes) -> bytes:
 
 
 def _ca_key_info(spki: bytes, key_id: int | None = None) -> ChipAuthenticationPublicKeyInfo:
-    from docval.emrtd.securityinfo import ID_PK_DH, ID_PK_ECDH
     algo_oid = tlv.parse_single(spki, 0x30).children()[0].children()[0]
     oid = ID_PK_ECDH if algo_oid.value == encode_oid("1.2.840.10045.2.1")[2:] else ID_PK_DH
     return ChipAuthenticationPublicKeyInfo(oid, spki, key_id)
@@ -481,7 +535,6 @@ def jp2_bomb(width: int = 60000, height: int = 60000) -> bytes:
 
 
 def _dg2_with(images: list[bytes]) -> bytes:
-    from docval.sim import datagroups
     return datagroups.encode_dg2([(img, 64, 64, "j2k" if img[:2] == b"\xFF\x4F" else "jpeg") for img in images])
 
 
@@ -516,6 +569,13 @@ def _files(change: Callable[[VirtualChip], None]) -> Callable[[HostileChip, Any]
     return lambda chip, profile: change(chip.inner)
 
 
+def _quirks(**changes: Any) -> Callable[[HostileChip, Any], None]:
+    def setup(chip: HostileChip, profile: Any) -> None:
+        for name, value in changes.items():
+            setattr(chip.inner.quirks, name, value)
+    return setup
+
+
 def _both(*setups: Callable[[HostileChip, Any], None]) -> Callable[[HostileChip, Any], None]:
     def setup(chip: HostileChip, profile: Any) -> None:
         for s in setups:
@@ -548,10 +608,8 @@ def _gm() -> PACEInfo:
 def _sixteen_k_domain() -> PACEDomainParameterInfo:
     rnd = random.Random(7)
     p = rnd.getrandbits(16384) | (1 << 16383) | 1
-    from docval.emrtd.securityinfo import AlgorithmIdentifier
     params = tlv.encode(0x30, _integer(p) + _integer(2) + _integer((p - 1) // 2))
     der = tlv.encode(0x30, encode_oid("1.2.840.10046.2.1") + params)
-    from docval.emrtd.securityinfo import ID_PACE
     return PACEDomainParameterInfo(ID_PACE + ".1", AlgorithmIdentifier("1.2.840.10046.2.1", der), 32)
 
 
@@ -562,7 +620,6 @@ def _nonstandard_pace(c: VirtualChip) -> None:
 
 def _dg14_variant(kind: str) -> Callable[[VirtualChip], None]:
     def change(c: VirtualChip) -> None:
-        from docval.emrtd.securityinfo import ID_CA_ECDH, ca_oid, parse_dg14
         genuine = parse_dg14(app_files(c)[14])
         infos: list[Any] = list(genuine.items)
         if kind == "unknown-curve":
@@ -579,7 +636,6 @@ def _dg14_variant(kind: str) -> Callable[[VirtualChip], None]:
             infos = list(genuine.ca_infos) + list(genuine.ca_public_keys) + [
                 UnknownSecurityInfo("1.2.3.4.5.6", tlv.encode(0x30, encode_oid("1.2.3.4.5.6") + tlv.encode(0x02, b"\x01"))),
                 UnknownSecurityInfo(ID_CA_ECDH + ".99", tlv.encode(0x30, encode_oid(ID_CA_ECDH + ".99")))]
-        from docval.emrtd.securityinfo import encode_dg14
         put_dg(c, 14, encode_dg14(infos))
     return change
 
@@ -607,7 +663,6 @@ def _dg11_deep(c: VirtualChip) -> None:
 
 
 def _dg1_other_person(c: VirtualChip) -> None:
-    from docval.sim import datagroups
     mrz = datagroups.make_td3_mrz(issuing_state="UTO", primary_identifier="OTHER", secondary_identifier="PERSON",
                                   document_number="XX0000000", nationality="UTO", date_of_birth="010101",
                                   gender="M", date_of_expiry="300101")
@@ -616,7 +671,6 @@ def _dg1_other_person(c: VirtualChip) -> None:
 
 def _not_in_sod(c: VirtualChip) -> None:
     """DG7 on the chip but not listed in EF.SOD; DG11 listed but unreadable (T6)."""
-    from docval.sim import datagroups, pki
     dgs = app_files(c)
     dgs.pop(7, None)
     sod = pki.sod_for_data_groups(dgs)
@@ -625,7 +679,6 @@ def _not_in_sod(c: VirtualChip) -> None:
 
 
 def _sha1_sod(c: VirtualChip) -> None:
-    from datetime import datetime, timezone
     resign_sod(c, hash_name="SHA-1", signing_time=datetime(2021, 5, 1, tzinfo=timezone.utc))
 
 
@@ -636,7 +689,6 @@ def _legacy_oid(c: VirtualChip) -> None:
 def forge_sod(change: Callable[[Any], None]) -> Callable[[VirtualChip], None]:
     """EF.SOD edited as CMS (asn1crypto ContentInfo) by ``change``, then put back on the chip."""
     def edit(c: VirtualChip) -> None:
-        from asn1crypto import cms
         sod = c.fs.application.by_fid[files.EF_SOD.fid].content
         info = cms.ContentInfo.load(tlv.parse_single(sod, 0x77).value)
         change(info)
@@ -646,9 +698,6 @@ def forge_sod(change: Callable[[Any], None]) -> Callable[[VirtualChip], None]:
 
 def _resign_signer_info(info: Any) -> None:
     """Sign the (changed) signed attributes -- or the content when there are none -- again."""
-    from asn1crypto import core
-
-    from docval.sim import pki
     dsc = pki.demo_pki().dsc
     si = info["content"]["signer_infos"][0]
     attrs = si["signed_attrs"]
@@ -659,7 +708,6 @@ def _resign_signer_info(info: Any) -> None:
 
 def _set_signed_attr(name: str, value: Any) -> Callable[[Any], None]:
     def change(info: Any) -> None:
-        from asn1crypto import cms
         si = info["content"]["signer_infos"][0]
         attrs = [a for a in si["signed_attrs"] if a["type"].native != name]
         attrs.append({"type": name, "values": [value]})
@@ -674,7 +722,6 @@ def _drop_signed_attrs(info: Any) -> None:
 
 
 def _two_signers(info: Any) -> None:
-    from asn1crypto import cms
     signer_infos = info["content"]["signer_infos"]
     info["content"]["signer_infos"] = cms.SignerInfos([signer_infos[0], signer_infos[0].copy()])
 
@@ -704,10 +751,9 @@ BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
     Behaviour("sm-data-missing", "A2", "the first protected answer is a plain 6987",
               _raw(nth_protected(1), lambda c, r, s: b"\x69\x87")),
     Behaviour("wrong-length-6700", "A2", "READ BINARY above 200 bytes answers 6700 (the Le ladder)",
-              lambda chip, profile: setattr(chip.inner.quirks, "max_le", 200)),
+              _quirks(max_le=200)),
     Behaviour("wrong-length-6c", "A2", "READ BINARY above 100 bytes answers 6C64",
-              lambda chip, profile: (setattr(chip.inner.quirks, "max_le", 100),
-                                     setattr(chip.inner.quirks, "too_long_sw", "6C"))),
+              _quirks(max_le=100, too_long_sw="6C")),
     Behaviour("longer-than-le", "A3", "READ BINARY answers 8 bytes more than Le", _plain(_is_read, _longer_than_le)),
     Behaviour("data-on-select", "A3", "SELECT without response data (P2=0C) answers data",
               _plain(lambda c, cmd: cmd.ins == INS_SELECT and cmd.p2 == 0x0C, _data_on_select)),
@@ -834,7 +880,7 @@ def _refuse_chaining(sw: int) -> Callable[[HostileChip, Any], None]:
 
 
 def _ca_done(chip: HostileChip, raw: bytes) -> bool:
-    return any(getattr(m, "completed", 0) for m in chip.inner.mechanisms)
+    return chip.mechanism(CaChip).completed > 0
 
 
 def _shift_from(when: Callable[[HostileChip, bytes], bool]) -> Callable[[HostileChip, Any], None]:
@@ -845,7 +891,8 @@ def _shift_from(when: Callable[[HostileChip, bytes], bool]) -> Callable[[Hostile
             if not (is_protected(raw) and when(chip, raw)):
                 return resp
             chip.state["shift"] = chip.previous_protected_answer or resp
-        out, chip.state["shift"] = chip.state["shift"], resp
+        out: bytes = chip.state["shift"]
+        chip.state["shift"] = resp
         return out
     return lambda chip, profile: chip.raw_hooks.append(hook)
 
@@ -877,13 +924,11 @@ BEHAVIOURS.update({b.name: b for b in K7_K8_BEHAVIOURS})
 
 
 def _small_jpeg() -> bytes:
-    from docval.sim import datagroups
     return datagroups.make_face_jpeg(16, 16, seed=2, quality=20)
 
 
 def hostile_chip(name: str, profile: str | None = None, *, seed: int = 0) -> HostileChip:
     """A fresh chip of ``profile`` (default: the behaviour's) misbehaving as ``name`` says."""
-    from docval.sim.profiles import get_profile
     try:
         behaviour = BEHAVIOURS[name]
     except KeyError:
@@ -896,5 +941,4 @@ def hostile_chip(name: str, profile: str | None = None, *, seed: int = 0) -> Hos
 
 
 def access_key_for(name: str, profile: str | None = None) -> Any:
-    from docval.sim.profiles import get_profile
     return get_profile(profile or BEHAVIOURS[name].profile).access_key

@@ -21,6 +21,7 @@ from docval.emrtd.securityinfo import ActiveAuthenticationInfo, PACEInfo, pace_o
 from docval.sim import datagroups, pki, profiles
 from docval.sim.aa_chip import AaChip, build_dg15
 from docval.sim.ca_chip import CaKey, build_dg14
+from docval.sim.chip import VirtualChip
 from docval.v2 import evidence
 
 CHALLENGE = bytes.fromhex("0102030405060708")
@@ -213,7 +214,8 @@ def _profile_files(name):
 ])
 def test_virtual_documents_with_a_proven_relay_and_their_chips_signature(name, ca_expected, aa_expected):
     chip, sod, dgs = _profile_files(name)
-    signature = chip.internal_authenticate.sign(CHALLENGE) if chip.internal_authenticate else None
+    aa = chip.mechanism(AaChip)
+    signature = aa.sign(CHALLENGE) if aa is not None else None
     facts = v.Facts()
     recorded = evidence.record(facts, sod, dgs, relay=relay(), dg14_at_handover=dgs[14], challenge=CHALLENGE,
                                signature=signature)
@@ -223,12 +225,18 @@ def test_virtual_documents_with_a_proven_relay_and_their_chips_signature(name, c
     assert (recorded.aa_algorithm is not None) == (signature is not None)
 
 
+def _aa(chip: VirtualChip) -> AaChip:
+    aa = chip.mechanism(AaChip)
+    assert aa is not None
+    return aa
+
+
 def test_the_clone_fails_aa_with_its_own_signature():
     # The clone's chip signs with a key that is not DG15's.
     chip, sod, dgs = _profile_files("clone")
     facts = v.Facts()
     evidence.record(facts, sod, dgs, relay=relay(v.DISPROVEN, "FAILED"), dg14_at_handover=dgs[14],
-                    challenge=CHALLENGE, signature=chip.internal_authenticate.sign(CHALLENGE))
+                    challenge=CHALLENGE, signature=_aa(chip).sign(CHALLENGE))
     facts.sod_valid = True
     d = v.decide(facts)
     assert (d.chip_authentication, d.active_authentication) == ("FAILED", "FAILED")

@@ -15,7 +15,7 @@ from asn1crypto import cms
 from asn1crypto import core as asn1
 
 from docval.emrtd import tlv
-from docval.emrtd.certificate import Certificate, from_asn1, name_key, name_text
+from docval.emrtd.certificate import Certificate, NameKey, from_asn1, name_key, name_text
 from docval.emrtd.errors import EmrtdError, ParseError
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -31,7 +31,7 @@ MAX_DEPTH = 64                      # far deeper than any CMS structure needs
 class SignerInfo:
     version: int
     # sid: issuerAndSerialNumber (issuer_key/serial) or subjectKeyIdentifier (ski)
-    issuer_key: tuple | None
+    issuer_key: NameKey | None
     issuer_text: str | None
     serial: int | None
     ski: bytes | None
@@ -165,6 +165,8 @@ def _join_octet_string(parts: list[bytes]) -> bytes:
         if not part or part[0] != 0x04:
             raise ParseError("constructed OCTET STRING with a non-OCTET STRING chunk")
         _, body, length = _header(part, 0, len(part))
+        if length is None:      # the parts were made definite by _definite
+            raise ParseError("indefinite length inside a constructed OCTET STRING")
         chunks.append(part[body:body + length])
     content = b"".join(chunks)
     return b"\x04" + tlv.encode_length(len(content)) + content
