@@ -64,6 +64,7 @@ class BenchV2Protocol(PhoneV2Protocol):
     holds a session waiting for the phone, as while an iOS user looks for the passport.
     """
 
+    factory: "BenchV2Factory"
     # Hundreds of phones reading their chips in this one process are slow to serve their
     # own sockets: Android's 20 s handback limit would measure the benchmark, not the server.
     handback_timeout = 600.0

@@ -329,7 +329,7 @@ async def _run(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: byt
                                  on_status=on_status, tls_ca_pem=tls_ca)
     except Exception as e:
         print(f"docval-sim: cannot connect to {args.url}: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR)
+        raise SystemExit(EXIT_ERROR) from None
     if record.tls_error is not None:
         print(f"docval-sim: TLS handshake failed with {args.url}: {record.tls_error} "
               "(is it a plain ws:// port? does --ca-cert name the CA of its certificate?)",
@@ -401,7 +401,7 @@ async def _run_v2(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: 
         key = _v2_key(access_key)
     except ValueError as e:
         print(f"docval-sim: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR)
+        raise SystemExit(EXIT_ERROR) from None
     options = PhoneV2Options(
         access_key=key,
         client_id=args.client_id,
@@ -420,7 +420,7 @@ async def _run_v2(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: 
         record = await run_phone_v2(args.url, profile.chip(), options, reactor=reactor, tls_ca_pem=tls_ca)
     except Exception as e:
         print(f"docval-sim: cannot connect to {args.url}: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR)
+        raise SystemExit(EXIT_ERROR) from None
     if record.tls_error is not None:
         print(f"docval-sim: TLS handshake failed with {args.url}: {record.tls_error} "
               "(is it a plain ws:// port? does --ca-cert name the CA of its certificate?)",

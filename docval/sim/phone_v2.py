@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional, cast
 
 from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
 
 from docval.emrtd import files
 from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, ResponseAPDU
@@ -40,6 +43,7 @@ from docval.emrtd.errors import (AccessControlError, EmrtdError, FileAccessDenie
                                  LimitExceeded, ParseError, StatusError, UnsupportedError)
 from docval.emrtd.flow import Flow, Link, run_async
 from docval.emrtd.mrz import CanKey, MrzKey
+from docval.emrtd.sm import SecureMessaging
 from docval.sim.phone import Chip, DelayLine, PhoneFactory, PhoneRecord, connect
 
 FILE_FRAME = 0x01
@@ -161,14 +165,14 @@ class PhoneV2Protocol(WebSocketClientProtocol):
     def handshakeCompleted(self) -> None:
         self._tls_done = True
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost_reason = reason
         super().connectionLost(reason)
 
     def onOpen(self) -> None:
         f = self.factory
-        self.options: PhoneV2Options = f.options
-        self.record: PhoneV2Record = f.record
+        self.options: PhoneV2Options = cast(PhoneV2Options, f.options)
+        self.record: PhoneV2Record = cast(PhoneV2Record, f.record)
         self.record.opened_at = f.clock.seconds()
         self._inbound = DelayLine(f.clock, self.options.delay, self._arrived)
         self._outbound = DelayLine(f.clock, self.options.delay, self._deliver)
@@ -194,16 +198,25 @@ class PhoneV2Protocol(WebSocketClientProtocol):
     # -- sending ---------------------------------------------------------------------------
 
     def send_json(self, msg: dict[str, Any]) -> None:
-        self._send(json.dumps(msg).encode("utf-8"), False)
+        self.send_raw(json.dumps(msg).encode("utf-8"), False)
 
     def send_file(self, name: str, data: bytes) -> None:
         self.sent.add(name)
         self.record.files_sent.append(name)
-        self._send(file_frame(name, data), True)
+        self.send_raw(file_frame(name, data), True)
 
-    def _send(self, payload: bytes, binary: bool) -> None:
+    def send_raw(self, payload: bytes, binary: bool) -> None:
+        """Any payload as one message, on the delayed network (hostile phones use it)."""
         self._sent_since_answer = True
         self._outbound.push((payload, binary))
+
+    def _send(self, payload: bytes | None = None, binary: bool = False) -> None:  # type: ignore[override]
+        # Autobahn calls its own _send() with no argument to flush its send queue; callers
+        # written before send_raw existed pass a payload.  Both keep working.
+        if payload is None:
+            super()._send()
+        else:
+            self.send_raw(payload, binary)
 
     def _deliver(self, item: tuple[bytes, bool]) -> None:
         payload, binary = item
@@ -254,7 +267,7 @@ class PhoneV2Protocol(WebSocketClientProtocol):
             msg = None
         kind = msg.get("type") if isinstance(msg, dict) else None
         handler = {"ACCEPT": self._on_accept, "CA_HANDBACK": self._on_handback,
-                   "RESULT": self._on_result, "CLOSE": self._on_close_message}.get(kind)
+                   "RESULT": self._on_result, "CLOSE": self._on_close_message}.get(str(kind))
         if handler is None:
             # Android closes on anything else, v1 status messages included (§2.0).
             self.record.other_messages.append(payload[:200].decode("utf-8", "replace"))
@@ -278,7 +291,7 @@ class PhoneV2Protocol(WebSocketClientProtocol):
 
     def _relay_answer(self, response: bytes) -> None:
         if self._state != "closed":
-            self._send(bytes((APDU_FRAME,)) + response, True)
+            self.send_raw(bytes((APDU_FRAME,)) + response, True)
 
     def _chip_failed(self, failure: Any) -> None:
         self.give_up(NFC_FAILED, f"the chip failed: {type(failure.value).__name__}")
@@ -396,7 +409,8 @@ class PhoneV2Protocol(WebSocketClientProtocol):
     def _limits(self) -> files.ReadLimits:
         if not self.options.claims_extended_length:
             return files.ReadLimits.classic()      # JMRTD: 223-byte chunks, short APDUs
-        plain = self.link.sm.max_plain_le(EXTENDED_TRANSCEIVE) if self.link.sm is not None else 65536
+        sm = cast(Optional[SecureMessaging], self.link.sm)
+        plain = sm.max_plain_le(EXTENDED_TRANSCEIVE) if sm is not None else 65536
         return files.ReadLimits(max_le=max(1, min(plain, 65536)), extended=True)
 
     # -- the procedure ---------------------------------------------------------------------
@@ -444,8 +458,7 @@ class PhoneV2Protocol(WebSocketClientProtocol):
     async def access_control(self) -> bool:
         """PACE when EF.CardAccess offers it, else BAC; True for PACE."""
         key = self.options.access_key
-        rng = self.options.rng
-        kwargs = {} if rng is None else {"rng": rng}
+        rng = self.options.rng or os.urandom
         card_access = await self.read_file(files.CARD_ACCESS)
         pace_info = offered = None
         if card_access is not None:
@@ -459,14 +472,14 @@ class PhoneV2Protocol(WebSocketClientProtocol):
                 pace_info = None
         if pace_info is not None:
             from docval.emrtd.pace import pace
-            result = await self.run(pace(key, pace_info, send_parameter_id=(offered or 0) > 1, **kwargs))
+            result = await self.run(pace(key, pace_info, send_parameter_id=(offered or 0) > 1, rng=rng))
             self.link.start(result.sm)
             return True
         if not isinstance(key, MrzKey):
             raise AccessControlError("no PACE on this document, and a CAN works only with PACE")
         from docval.emrtd.bac import bac
         await self.run(files.select_application())
-        self.link.start(await self.run(bac(key, **kwargs)))
+        self.link.start(await self.run(bac(key, rng=rng)))
         return False
 
     def wants_handover(self) -> bool:
@@ -479,7 +492,7 @@ class PhoneV2Protocol(WebSocketClientProtocol):
             "type": "CA_HANDOVER",
             "maxTransceiveLengthForSecureMessaging": self.options.max_transceive,
             "maxBlockSize": MAX_BLOCK_SIZE,
-            "secureMessagingInfo": sm_info(self.link.sm).to_wire(),
+            "secureMessagingInfo": sm_info(cast(SecureMessaging, self.link.sm)).to_wire(),
         }
 
     async def chip_authentication(self) -> None:
@@ -582,7 +595,7 @@ class PhoneV2Protocol(WebSocketClientProtocol):
 
     def _closed(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         f = self.factory
-        record = getattr(self, "record", None) or f.record
+        record = cast(PhoneV2Record, getattr(self, "record", None) or f.record)
         record.closed_at = f.clock.seconds()
         if record.result_at is None:
             record.result_at = record.closed_at
@@ -635,13 +648,13 @@ def _internal_authenticate(command: Callable[..., Any], challenge: bytes, key: A
 
 
 class PhoneV2Factory(PhoneFactory):
-    protocol = PhoneV2Protocol
+    protocol = PhoneV2Protocol   # type: ignore[assignment]
 
     def __init__(self, url: str, chip: Chip, options: PhoneV2Options, *, reactor: Any = None,
                  clock: IReactorTime | None = None, protocol: type[PhoneV2Protocol] | None = None):
         super().__init__(url, chip, options, reactor=reactor, clock=clock)   # type: ignore[arg-type]
         if protocol is not None:
-            self.protocol = protocol
+            self.protocol = protocol   # type: ignore[assignment]
         self.record = PhoneV2Record()
         self.record.started_at = self.clock.seconds()
 

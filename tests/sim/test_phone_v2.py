@@ -399,7 +399,7 @@ async def test_handover_ssc_is_the_signed_value_of_an_independent_count() -> Non
     from docval.sim.phone import connect
 
     seen_negative = seen_positive = False
-    for attempt in range(40):
+    for _attempt in range(40):
         server = Server(reactor)
         rnd = os.urandom(24)
         chip = _RecordingChip(profiles.get_profile("bac-3des").chip())
@@ -449,6 +449,25 @@ async def test_handover_ssc_after_pace_counts_from_zero() -> None:
     info = factory.handover["secureMessagingInfo"]
     assert info["algorithm"] == "AES"
     assert info["ssc"] == 2 * (factory.commands_at_handover - factory.commands_at_bac) > 0
+
+
+class _SyncStart(PhoneV2Protocol):
+    def on_open(self) -> None:
+        # sync=True goes through Autobahn's own send queue (its _send()).
+        self.sendMessage(json.dumps(self.options.start_message()).encode(), isBinary=False, sync=True)
+
+
+@pytest_twisted.ensureDeferred
+async def test_autobahns_own_send_queue_still_works() -> None:
+    from twisted.internet import reactor
+    server = Server(reactor)
+    profile = profiles.get_profile("pace-ecdh-gm-aes128")
+    try:
+        record = await run_phone_v2(server.url, profile.chip(), PhoneV2Options(access_key=profile.access_key),
+                                    reactor=reactor, protocol=_SyncStart)
+    finally:
+        await server.stop()
+    assert record.close_code == 1000 and record.phone_close is None and server.factory.violations == []
 
 
 def test_expected_v2_for_profiles() -> None:

@@ -57,7 +57,7 @@ class _ApduWithoutCommand(PhoneV2Protocol):
     async def access_control(self) -> bool:
         pace = await super().access_control()
         # A chip answer while the server has sent no command (READING, no relay).
-        self._send(bytes((APDU_FRAME,)) + b"\x90\x00", True)
+        self.send_raw(bytes((APDU_FRAME,)) + b"\x90\x00", True)
         return pace
 
 
@@ -101,7 +101,7 @@ class _MonitoringSpam(PhoneV2Protocol):
 
 class _BinaryBeforeStart(PhoneV2Protocol):
     def on_open(self) -> None:
-        self._send(json.dumps(self.options.start_message()).encode(), True)
+        self.send_raw(json.dumps(self.options.start_message()).encode(), True)
 
 
 class _SecondStart(PhoneV2Protocol):
