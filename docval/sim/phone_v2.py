@@ -210,14 +210,6 @@ class PhoneV2Protocol(WebSocketClientProtocol):
         self._sent_since_answer = True
         self._outbound.push((payload, binary))
 
-    def _send(self, payload: bytes | None = None, binary: bool = False) -> None:  # type: ignore[override]
-        # Autobahn calls its own _send() with no argument to flush its send queue; callers
-        # written before send_raw existed pass a payload.  Both keep working.
-        if payload is None:
-            super()._send()
-        else:
-            self.send_raw(payload, binary)
-
     def _deliver(self, item: tuple[bytes, bool]) -> None:
         payload, binary = item
         # Newer Autobahn raises on a closing connection; a late message is simply lost.

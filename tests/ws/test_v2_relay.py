@@ -123,7 +123,7 @@ class ApduAfterHandback(PhoneV2Protocol):
     """Sends an APDU frame after the handback, when no command is outstanding."""
 
     def send_remaining_files(self) -> None:
-        self._send(b"\x02\x90\x00", True)
+        self.send_raw(b"\x02\x90\x00", True)
 
 
 def test_an_apdu_frame_with_no_command_outstanding_is_unexpected():
@@ -151,7 +151,7 @@ class FileDuringRelay(PhoneV2Protocol):
     """Sends a file in the middle of the relay, before its first answer."""
 
     def _relay_answer(self, response: bytes) -> None:
-        self._send(b"\x01\x03dg2" + b"\x75\x00", True)
+        self.send_raw(b"\x01\x03dg2" + b"\x75\x00", True)
         super()._relay_answer(response)
 
 
