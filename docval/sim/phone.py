@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet import defer
 from twisted.internet.interfaces import IHandshakeListener, IReactorTime
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from docval.ws.timers import ClockTimer
@@ -154,7 +156,7 @@ class PhoneProtocol(WebSocketClientProtocol):
         """Called by Twisted's TLS layer once the TLS handshake has succeeded."""
         self._tls_done = True
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost_reason = reason
         super().connectionLost(reason)
 
@@ -274,7 +276,7 @@ def tls_reason(failure: Any) -> str:
 
 
 class PhoneFactory(WebSocketClientFactory):
-    protocol = PhoneProtocol
+    protocol = PhoneProtocol  # type: ignore[assignment]  # Autobahn types it as a factory callable
 
     def __init__(
         self,
@@ -330,7 +332,14 @@ def run_phone(
     return connect(factory, url, reactor, tls_ca_pem)
 
 
-def connect(factory: WebSocketClientFactory, url: str, reactor: Any,
+class PhoneClientFactory(Protocol):
+    """What connect() needs of a phone factory (v1's or v2's): a WebSocket client factory
+    whose ``done`` fires with the phone's record."""
+
+    done: defer.Deferred
+
+
+def connect(factory: PhoneClientFactory, url: str, reactor: Any,
             tls_ca_pem: bytes | None = None) -> defer.Deferred:
     """Connects a phone factory (v1 or v2) to ``url`` and returns its ``done``."""
     parts = urlsplit(url)

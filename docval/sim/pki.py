@@ -79,7 +79,7 @@ def _name(country: str, common_name: str) -> x509.Name:
     ])
 
 
-def _cert_hash(key: Any) -> chashes.HashAlgorithm:
+def _cert_hash(key: Any) -> chashes.SHA256 | chashes.SHA384 | chashes.SHA512:
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size > 384:
         return chashes.SHA512()
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size > 256:
@@ -114,7 +114,9 @@ def issue_certificate(csca: Signer, public_key: Any, *, common_name: str = "DocV
                       not_after: datetime = DEMO_NOT_AFTER) -> x509.Certificate:
     """A certificate issued by ``csca``: a DSC by default, a link certificate with ``ca``."""
     csca_ski = csca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    country = country or csca.cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value
+    if not country:
+        value = csca.cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value
+        country = value if isinstance(value, str) else value.decode()
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(country, common_name)).issuer_name(csca.cert.subject)
@@ -277,6 +279,8 @@ def sign_card_security(security_infos_der: bytes, dsc_key: Any = None, dsc_cert:
     if dsc_key is None:
         signer = demo_pki().dsc
         dsc_key, dsc_cert, scheme = signer.key, signer.cert, signer.scheme
+    if dsc_cert is None:
+        raise ValueError("dsc_cert is needed with dsc_key")
     if scheme is None:
         scheme = signatures.ECDSA if isinstance(dsc_key, ec.EllipticCurvePrivateKey) else signatures.RSA_PSS
     return sign_signed_data(OID_SECURITY_OBJECT, security_infos_der, Signer(dsc_key, dsc_cert, scheme), hash_name)
