@@ -80,16 +80,30 @@ class _FinishWithoutSod(PhoneV2Protocol):
         return [f for f in super().final_files() if f[0] != "sod"]
 
 
-class _DisconnectBeforeFinish(PhoneV2Protocol):
+class _DropsWhenWritten(PhoneV2Protocol):
+    def drop_when_written(self) -> None:
+        """Drops the TCP connection, without a WebSocket close, once everything sent so far
+        has been written: after the network delay, and once Autobahn's send queue is empty
+        (it writes one queued message per reactor turn, so under load a fixed pause could
+        cut the files off and test something else)."""
+        def drop() -> None:
+            if self.send_queue:
+                self.later(0.001, drop)
+            elif self.transport is not None:
+                self.transport.loseConnection()
+        self.later(self.options.delay + 0.001, drop)
+
+
+class _DisconnectBeforeFinish(_DropsWhenWritten):
     def finish(self) -> None:
-        # Every file is on its way; the TCP connection goes without a WebSocket close.
-        self.later(self.options.delay + 0.05, self.transport.loseConnection)
+        # Every file is on its way; the connection goes instead of the FINISH.
+        self.drop_when_written()
 
 
-class _DisconnectAfterFinish(PhoneV2Protocol):
+class _DisconnectAfterFinish(_DropsWhenWritten):
     def finish(self) -> None:
         super().finish()
-        self.later(self.options.delay + 0.001, self.transport.loseConnection)
+        self.drop_when_written()
 
 
 class _MonitoringSpam(PhoneV2Protocol):
@@ -114,7 +128,7 @@ class _SecondStart(PhoneV2Protocol):
 class HostileV2:
     name: str
     protocol: type[PhoneV2Protocol]
-    expect: tuple[int, str] | None
+    expect: tuple[int, str | None] | None
     what: str
     expect_result: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
