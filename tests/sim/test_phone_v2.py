@@ -1,5 +1,5 @@
 """The v2 virtual phone against a small scripted v2 server that checks every message
-against the protocol (KINEGRAM_V2 §2-§4): the START fields, the FILE and APDU frames,
+against the protocol (docs/websocket-api-v2.md §2-§5): the START fields, the FILE and APDU frames,
 dg14 before CA_HANDOVER, the handover fields and its signed SSC, one relayed command
 at a time, no dg1 from the phone once the server sent one, sod last, and the FINISH
 forms of Android and iOS.  The server runs Chip Authentication itself through the

@@ -1,6 +1,6 @@
 """Hostile v2 phones: the v2 virtual phone (docval.sim.phone_v2) with one behaviour broken
 on purpose, selectable by name, each with the server's answer the protocol demands
-(KINEGRAM_V2 §3.1, §4.5, §9.8, §9.11)::
+(docs/websocket-api-v2.md §4, §5, §6)::
 
     behaviour = phone_behaviours_v2()["lying-ssc"]
     record = await run_hostile_phone_v2(reactor, "ws://127.0.0.1:PORT/ws2/validate", behaviour,

@@ -1,4 +1,4 @@
-"""What Kinegram's v2 SDKs require of RESULT.passport (KINEGRAM v2 §6.1), as one checker.
+"""What Kinegram's v2 SDKs require of RESULT.passport (docs/result.md, the camelCase result of API v2), as one checker.
 
 Android parses with org.json (``getString``/``getBoolean`` throw on a missing key,
 ``optString`` turns JSON null into the string "null", ``optBool`` throws on null); iOS
