@@ -33,9 +33,10 @@ from typing import Any, Callable, Optional, cast
 
 from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IHandshakeListener, IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from docval.emrtd import files
 from docval.emrtd.apdu import SW_OK, SW_WRONG_LENGTH, ResponseAPDU
@@ -154,6 +155,7 @@ def _wire_name(ref: files.FileRef) -> str:
     return "sod" if ref is files.EF_SOD else f"dg{int(ref.name[5:])}"
 
 
+@implementer(IHandshakeListener)
 class PhoneV2Protocol(WebSocketClientProtocol):
     factory: "PhoneV2Factory"
     handback_timeout = HANDBACK_TIMEOUT

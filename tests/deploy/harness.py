@@ -171,17 +171,17 @@ class Nginx:
             stop(self.proc, signal.SIGQUIT, timeout=15)   # nginx's graceful shutdown
 
 
-def sim_command(url: str, client_id: str, ca_file: Path) -> list[str]:
+def sim_command(url: str, client_id: str, ca_file: Path, *extra: str) -> list[str]:
     """The virtual phone's command line, installed or from this checkout."""
-    args = ["--url", url, "--client-id", client_id, "--return-result", "--ca-cert", str(ca_file)]
+    args = ["--url", url, "--client-id", client_id, "--return-result", "--ca-cert", str(ca_file), *extra]
     if INSTALLED:
         return ["/usr/bin/docval-sim", *args]
     return [sys.executable, "-m", "docval.sim.cli", *args]
 
 
-def run_sim(url: str, client_id: str, ca_file: Path) -> subprocess.Popen:
+def run_sim(url: str, client_id: str, ca_file: Path, *extra: str) -> subprocess.Popen:
     """A virtual phone trusting ``ca_file`` for wss://, as a real phone trusts a public CA."""
     env = dict(CLEAN_ENV) if INSTALLED else {**os.environ, "PYTHONPATH": str(PROJECT)}
-    return subprocess.Popen(sim_command(url, client_id, ca_file), stdout=subprocess.PIPE,
+    return subprocess.Popen(sim_command(url, client_id, ca_file, *extra), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=env,
                             cwd="/" if INSTALLED else PROJECT, text=True)

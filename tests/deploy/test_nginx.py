@@ -99,10 +99,18 @@ def test_sessions_through_nginx_land_on_both_instances_and_complete(deployment):
     assert all(c >= 1 for c in counts), counts
 
 
-def test_only_the_websocket_path_is_proxied(deployment):
+def test_an_api_v2_session_through_nginx_completes(deployment):
+    instances, nginx, tls, _ = deployment
+    phone = run_sim(f"wss://localhost:{nginx.port}/ws2/validate", instances[0].client_id, tls.root, "--api", "v2")
+    out, _ = phone.communicate(timeout=120)
+    assert phone.returncode == 0, out + nginx.error_log()
+    assert re.search(r"^closed +1000$", out, re.MULTILINE), out
+
+
+def test_only_the_websocket_paths_are_proxied(deployment):
     _, nginx, tls, _ = deployment
     ctx = ssl.create_default_context(cafile=str(tls.root))
-    for path in ("/", "/healthz", "/metrics"):
+    for path in ("/", "/healthz", "/metrics", "/ws3/validate", "/ws2/validate/x"):
         req = urllib.request.Request(f"https://localhost:{nginx.port}{path}")
         try:
             urllib.request.urlopen(req, context=ctx, timeout=10)
