@@ -19,6 +19,7 @@ from twisted.web import resource, server
 
 from docval.endpoints import server_endpoint
 from docval.metrics import CONTENT_TYPE
+from docval.startup import StartupError, cannot_listen
 
 Health = Callable[[], "tuple[bool, dict]"]
 
@@ -117,8 +118,6 @@ class AdminService(StreamServerEndpointService):
         try:
             super().privilegedStartService()
         except Exception as e:
-            from docval.tap import StartupError, cannot_listen
-
             raise StartupError(cannot_listen(self.listen_description, e, "[admin] listen (or --admin)")) from None
 
     def when_listening(self) -> defer.Deferred:
@@ -145,6 +144,7 @@ def make_admin_service(listen: str, metrics: MetricsPage, health: Health, reacto
     in the body. Starting the service raises when the endpoint cannot be bound.
     """
     if reactor is None:
+        # Not at module top: importing it installs the default reactor (see docval.tap).
         from twisted.internet import reactor  # type: ignore[no-redef]
     service = AdminService(server_endpoint(reactor, listen), admin_site(metrics, health, jwks))
     service.listen_description = listen

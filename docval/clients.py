@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+
 from docval.configerror import ConfigError, no_unknown
 
 
@@ -266,8 +269,6 @@ _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICAT
 
 def _certificates(data: bytes, key: str) -> tuple[bytes, ...]:
     """The PEM certificates of a file, each checked to load."""
-    from cryptography import x509
-
     pems = tuple(m.group(0) + b"\n" for m in _PEM_CERT.finditer(data))
     if not pems:
         raise ConfigError(f"{key}: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file")
@@ -281,9 +282,6 @@ def _certificates(data: bytes, key: str) -> tuple[bytes, ...]:
 
 def _private_key(data: bytes, cert_pem: bytes, key: str) -> bytes:
     """The PEM private key, checked to be unencrypted and to match the certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
-
     try:
         private = load_pem_private_key(data, password=None)
     except TypeError:

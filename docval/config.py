@@ -26,6 +26,8 @@ from docval.emrtd.files import (
 )
 from docval.clients import ClientConfig, ResultTLS, default_name, parse_clients
 from docval.configerror import ConfigError, no_unknown
+from docval.endpoints import EndpointError, is_loopback
+from docval.endpoints import check_endpoint as _check_endpoint
 
 __all__ = ["ClientConfig", "ConfigError", "ResultTLS", "default_name"]
 
@@ -55,8 +57,6 @@ class ServerConfig:
         """Connections one address may hold (handshakes included); 0 means no limit."""
         if self.max_connections_per_address is not None:
             return self.max_connections_per_address
-        from docval.endpoints import is_loopback
-
         return 0 if all(is_loopback(e) for e in self.listen) else DEFAULT_PER_ADDRESS
 
 
@@ -204,8 +204,6 @@ def check_demo(config: Config) -> None:
     ships inside DocVal, so anyone can sign a document it "verifies".  They are for a
     server only this machine can reach; the command-line overrides are checked too.
     """
-    from docval.endpoints import is_loopback
-
     demo = []
     if any(c.client_id == DEMO_CLIENT_ID for c in config.clients):
         demo.append(f"the demo client_id {DEMO_CLIENT_ID!r}")
@@ -244,10 +242,8 @@ def _endpoints(value: Any, key: str, allow_empty: bool) -> tuple[str, ...]:
 
 def check_endpoint(description: str, key: str) -> str:
     """The endpoint string, or ConfigError naming ``key`` (mistyped option, port out of range...)."""
-    from docval.endpoints import EndpointError, check_endpoint as check
-
     try:
-        return check(description, key)
+        return _check_endpoint(description, key)
     except EndpointError as e:
         raise ConfigError(str(e)) from None
 

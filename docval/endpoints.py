@@ -7,6 +7,7 @@ this socket, so DocVal parses ``ssl:`` descriptions itself and raises the minimu
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from twisted.internet import ssl
@@ -235,8 +236,6 @@ def is_loopback(description: str) -> bool:
     ``interface`` (none means every interface). Anything else (``systemd:`` sockets, other
     plugins) cannot be told from the string and counts as reachable from outside.
     """
-    import ipaddress
-
     try:
         args, kw = _split(description)
     except EndpointError:

@@ -15,6 +15,7 @@ import sys
 from typing import Sequence, TextIO
 
 import docval
+from docval.config import ConfigError, load_signing
 from docval.signing import SigningKeyError, load_signer, write_new_key
 
 DEFAULT_CONFIG = "/etc/docval/docval.toml"
@@ -33,8 +34,6 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
 def _key_paths(args: argparse.Namespace) -> list[str]:
     if args.key:
         return list(args.key)
-    from docval.config import ConfigError, load_signing
-
     try:
         signing = load_signing(args.config)
     except ConfigError as e:

@@ -11,6 +11,7 @@ several services in one process, and tests, do not clash.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -171,8 +172,6 @@ class Metrics:
 
     def watch_crls(self, store: TrustStore, clock: Callable[[], float] = time.time) -> None:
         """Report the CRL freshness of ``store`` (the trust store in use) at every scrape."""
-        from datetime import datetime, timezone
-
         def stale() -> float:
             return float(len(store.stale_crls(datetime.fromtimestamp(clock(), timezone.utc))))
 

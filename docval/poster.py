@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, cast
 from urllib.parse import urlsplit
 
+from OpenSSL import crypto
+from treq.client import HTTPClient
 from twisted.application.internet import backoffPolicy
-from twisted.internet import defer, task
+from twisted.internet import defer, ssl, task
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
@@ -42,6 +44,7 @@ from zope.interface import implementer
 
 from docval.config import ClientConfig, ResultTLS
 from docval.errors import ResultPostFailed
+from docval.quietpool import QuietConnectionPool
 
 ATTEMPT_TIMEOUT = 3.0
 RETRIES = 3
@@ -125,9 +128,6 @@ class ResultServerTLS:
     IP address) check on."""
 
     def __init__(self, tls: ResultTLS):
-        from OpenSSL import crypto
-        from twisted.internet import ssl
-
         self._trust = None
         if tls.ca_pems:
             self._trust = ssl.trustRootFromCertificates([ssl.Certificate.loadPEM(p) for p in tls.ca_pems])
@@ -144,8 +144,6 @@ class ResultServerTLS:
                 }
 
     def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
-        from twisted.internet import ssl
-
         return ssl.optionsForClientTLS(
             hostname.decode("ascii"),
             trustRoot=self._trust,
@@ -178,6 +176,7 @@ class ResultPoster:
         discard_timeout: float = DISCARD_TIMEOUT,
     ):
         if reactor is None:
+            # Not at module top: importing it installs the default reactor (see docval.tap).
             from twisted.internet import reactor as _reactor
             reactor = _reactor
         self._reactor = reactor
@@ -199,10 +198,6 @@ class ResultPoster:
             return self._http
         client = self._clients.get(tls)
         if client is None:
-            from treq.client import HTTPClient
-
-            from docval.quietpool import QuietConnectionPool
-
             # Quiet: no "Starting factory" line for every new Result Server connection.
             pool = QuietConnectionPool(self._reactor, persistent=True)
             pool.maxPersistentPerHost = 4

@@ -16,6 +16,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import Logger
 
+from docval.endpoints import server_endpoint
+
 _log = Logger(namespace="docval.service")
 
 SERVER_LISTEN = "[server] listen (or --listen)"
@@ -56,8 +58,6 @@ def cannot_listen(description: str, error: BaseException, option: str) -> str:
 def server_endpoint_or_exit(reactor: Any, description: str, option: str) -> IStreamServerEndpoint:
     """The endpoint for ``description``; a StartupError naming ``option`` if it is unusable
     (bad TLS files, a keyword Twisted does not know)."""
-    from docval.endpoints import server_endpoint
-
     try:
         return server_endpoint(reactor, description)
     except (ValueError, TypeError, LookupError) as e:   # EndpointError and Twisted's own

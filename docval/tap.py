@@ -5,8 +5,10 @@ string, the admin endpoint (health and metrics) when configured, and the trust
 store, reloaded on SIGHUP and on a timer.  A reload builds a new store and swaps
 it in; sessions already running keep the store they started with.
 
-Nothing here reads configuration or imports the reactor at import time: twistd
-imports every plugin just to list them.
+Nothing here reads configuration or imports the reactor at import time: importing
+``twisted.internet.reactor`` installs the default reactor, and whoever imports this module
+(twistd, tests) chooses the reactor itself.  Listing the twistd plugins does not import
+this module at all: twisted/plugins/docval_plugin.py only names it.
 """
 from __future__ import annotations
 
@@ -15,9 +17,19 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from twisted.application.service import MultiService
+from twisted.internet import defer, task
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python import usage
 
+from docval import __version__
+from docval.admin import make_admin_service
+from docval.config import ConfigError, check_demo, check_endpoint, default_config, load_config
+from docval.endpoints import port_of
+from docval.imaging import ImageDecoder
+from docval.metrics import Metrics
+from docval.poster import ResultPoster
+from docval.signing import SigningKeyError, load_signer
 # Start-up failures and the listeners live in docval.startup; tap.X keeps working for them.
 from docval.startup import ConfigFileError as ConfigFileError
 from docval.startup import ListenerService as ListenerService
@@ -26,6 +38,7 @@ from docval.startup import cannot_listen as cannot_listen
 from docval.startup import server_endpoint_or_exit
 from docval.trustload import exposed_listener, holds_demo_csca
 from docval.trustload import load_trust as load_trust
+from docval.ws.factory import ValidateServerFactory
 
 _log = Logger(namespace="docval.service")
 
@@ -50,8 +63,6 @@ class Options(usage.Options):
 
     def opt_version(self) -> None:
         """Print DocVal's version and exit"""
-        from docval import __version__
-
         print(f"DocVal {__version__}")
         raise SystemExit(0)
 
@@ -67,8 +78,6 @@ class Options(usage.Options):
         # Loaded here, not in makeService, so that a bad file is a one-line message
         # instead of a traceback.  Not a UsageError: Twisted 22.4's twistd prints those
         # and exits 0, and systemd would take a broken configuration for a clean stop.
-        from docval.config import ConfigError, check_demo, check_endpoint, default_config, load_config
-
         try:
             config = load_config(self["config"]) if self["config"] else default_config()
         except ConfigError as e:
@@ -95,9 +104,6 @@ def relative_admin(value: str, listen: tuple[str, ...]) -> str:
     unit file can only paste text, not add: ``--admin +10000`` gives docval@8081 the admin
     port 18081 and docval@20000 30000, with a one-line error when the sum leaves 1-65535.
     """
-    from docval.config import ConfigError
-    from docval.endpoints import port_of
-
     if not value.startswith("+"):
         return value
     offset = value[1:]
@@ -132,13 +138,10 @@ class DocValService(MultiService):
     ):
         super().__init__()
         if reactor is None:
+            # Not at module top: importing it installs the default reactor (module docstring).
             from twisted.internet import reactor as _reactor
             reactor = _reactor
-        from docval.poster import ResultPoster
-        from docval.ws.factory import ValidateServerFactory
-
         if metrics is None:
-            from docval.metrics import Metrics
             metrics = Metrics()
         self.config = config
         self.reactor = reactor
@@ -166,7 +169,6 @@ class DocValService(MultiService):
         self._sighup_installed = False
         self.signer = _load_signer(config)
         self.poster = poster or ResultPoster(reactor, metrics=metrics)
-        from docval.imaging import ImageDecoder
         # JPEG 2000 decoding holds the GIL: worker processes, bounded server-wide.
         self.decoder = image_decoder or ImageDecoder(reactor)
         self.factory = ValidateServerFactory(
@@ -194,8 +196,6 @@ class DocValService(MultiService):
     def _add_admin(self) -> None:
         if not self.config.admin.listen:
             return
-        from docval.admin import make_admin_service
-
         for i, description in enumerate(self.config.admin.listen):
             try:
                 service = make_admin_service(
@@ -210,15 +210,11 @@ class DocValService(MultiService):
 
     def _offload(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Runs CPU-heavy verification in the reactor's thread pool."""
-        from twisted.internet.threads import deferToThreadPool
-
         return deferToThreadPool(self.reactor, self.reactor.getThreadPool(), fn, *args)
 
     def health(self) -> tuple[bool, dict]:
         listening = all(listener.port is not None for listener in self.listeners)
         loaded = self.trust is not None and self.trust.count > 0
-        from docval import __version__
-
         details = {
             "version": __version__,
             "listening": listening,
@@ -256,8 +252,6 @@ class DocValService(MultiService):
 
         Fires when done.  A failed load keeps the old store.
         """
-        from twisted.internet.threads import deferToThreadPool
-
         if self._reloading is not None:
             return self._reloading
         d = deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self._trust_loader, self.config.trust)
@@ -287,8 +281,6 @@ class DocValService(MultiService):
         self.reactor.callFromThread(self.reload_trust)
 
     def privilegedStartService(self) -> None:
-        from docval import __version__
-
         _log.info("DocVal {version} starting", version=__version__)
         super().privilegedStartService()
 
@@ -296,8 +288,6 @@ class DocValService(MultiService):
         super().startService()
         interval = self.config.trust.reload_interval
         if interval > 0:
-            from twisted.internet import task
-
             self._reload_loop = task.LoopingCall(self.reload_trust)
             self._reload_loop.clock = self.clock
             self._reload_loop.start(interval, now=False).addErrback(
@@ -316,8 +306,6 @@ class DocValService(MultiService):
         )
 
     def stopService(self) -> Any:
-        from twisted.internet import defer
-
         if self._reload_loop is not None and self._reload_loop.running:
             self._reload_loop.stop()
         self._reload_loop = None
@@ -345,8 +333,6 @@ def _load_signer(config: Any) -> Any:
     key_file = getattr(getattr(config, "signing", None), "key_file", None)
     if key_file is None:
         return None
-    from docval.signing import SigningKeyError, load_signer
-
     try:
         signer = load_signer(key_file)
     except SigningKeyError as e:

@@ -23,6 +23,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from docval import __version__
 from docval.emrtd.errors import EmrtdError
+from docval.emrtd.lds.cms import parse_signed_data
+from docval.emrtd.lds.dg1 import parse_dg1
+from docval.emrtd.lds.sod import parse_sod
+from docval.emrtd.pa import passive_authentication, verify_signed_data
+from docval.result import mrz_info
+from docval.trust.store import TrustStore
 
 if TYPE_CHECKING:
     from docval.emrtd.pa import PAResult
@@ -123,9 +129,6 @@ def _signed_details(pa: PAResult) -> dict[str, Any]:
 
 
 def _card_security(data: bytes, trust: TrustView | None, at: datetime) -> dict[str, Any]:
-    from docval.emrtd.lds.cms import parse_signed_data
-    from docval.emrtd.pa import verify_signed_data
-
     try:
         signed = parse_signed_data(data)
     except EmrtdError as exc:
@@ -140,10 +143,6 @@ def _card_security(data: bytes, trust: TrustView | None, at: datetime) -> dict[s
 def verify(csca: Sequence[str], crl: Sequence[str], sod_data: bytes | None, dgs: dict[int, bytes],
            at: datetime, card_security: bytes | None = None) -> tuple[dict[str, Any], list[str]]:
     """The JSON result and the trust store's problems (for stderr)."""
-    from docval.emrtd.lds.sod import parse_sod
-    from docval.emrtd.pa import passive_authentication
-    from docval.trust.store import TrustStore
-
     trust = TrustStore.load(list(csca), list(crl))
     problems = [f"{p.path}: {p.reason}" for p in trust.problems]
     if trust.count == 0:
@@ -180,9 +179,6 @@ def verify(csca: Sequence[str], crl: Sequence[str], sod_data: bytes | None, dgs:
     issuing_state = None
     if 1 in dgs:
         try:
-            from docval.emrtd.lds.dg1 import parse_dg1
-            from docval.result import mrz_info
-
             mrz = parse_dg1(dgs[1])
             out["mrz_info"] = mrz_info(mrz)
             issuing_state = mrz.issuing_state

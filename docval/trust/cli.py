@@ -29,12 +29,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Sequence, TextIO
 
 from docval import __version__
+from docval.config import ConfigError, _parse_trust
 from docval.emrtd.certificate import Certificate
 from docval.trust.store import TrustStore
 
@@ -82,10 +84,6 @@ def _configured_trust(path: str) -> tuple[list[Path], list[Path]]:
     Only the [trust] section is read: this tool must keep working on a host whose
     other sections the server would refuse (no client yet, a listener in use).
     """
-    import tomllib
-
-    from docval.config import ConfigError, _parse_trust
-
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)

@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory
+from OpenSSL import SSL
 from twisted.internet import defer
+from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from docval.addresses import show_address, show_peer
 from docval.config import Config
 from docval.ws.protocol import ValidateServerProtocol
 from docval.ws.services import ReadDocument, Services
@@ -31,10 +34,6 @@ _log = Logger(namespace="docval.ws")
 
 
 def _is_tls_error(value: Any) -> bool:
-    try:
-        from OpenSSL import SSL
-    except ImportError:   # pragma: no cover - pyOpenSSL is a dependency
-        return False
     return isinstance(value, SSL.Error)
 
 
@@ -54,8 +53,6 @@ class ServerSession(ValidateServerProtocol):
     @peer.setter
     def peer(self, value: str | None) -> None:
         # Autobahn sets it in connectionMade and logs it on handshake failures and drops.
-        from docval.addresses import show_peer
-
         self._peer = show_peer(value, self.factory.config.server.log_addresses)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -65,8 +62,6 @@ class ServerSession(ValidateServerProtocol):
         if _is_tls_error(getattr(reason, "value", None)):
             # A client that cannot speak TLS (a scanner, plain ws:// to a wss:// port, an old
             # phone) is not a server error: Autobahn would log it at error level.
-            from twisted.internet.error import ConnectionLost
-
             _log.info("TLS handshake with {peer} failed: {why}", peer=self.peer,
                       why=_tls_reason(reason.value))
             reason = Failure(ConnectionLost("TLS handshake failed"))  # type: ignore[no-untyped-call]
@@ -102,6 +97,7 @@ class ValidateServerFactory(WebSocketServerFactory):
     ):
         """The keyword arguments are :class:`Services`'s."""
         if reactor is None:
+            # Not at module top: importing it installs the default reactor (see docval.tap).
             from twisted.internet import reactor as _reactor
             reactor = _reactor
         # server=None: no "Server: AutobahnPython/x.y" banner on handshake answers.
@@ -189,8 +185,6 @@ class ValidateServerFactory(WebSocketServerFactory):
         now = self.clock.seconds()
         if self._refusal_logged_at is not None and now - self._refusal_logged_at < 60:
             return
-        from docval.addresses import show_address
-
         _log.warn("refused {count} connection(s) over max_connections_per_address={limit}, "
                   "the last from {address}", count=self._refused_since_log, limit=self.per_address_limit,
                   address=show_address(host, self.config.server.log_addresses))

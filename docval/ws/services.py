@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
-from docval.assessment import decode_inline, run_inline
+from docval.assessment import AssessParams, decode_inline, run_inline
+from docval.emrtd.files import FileCaps
 from docval.errors import ServerError
+from docval.metrics import NullMetrics
+from docval.poster import ResultPoster
+from docval.reader import ReadParams, read_document
 
 if TYPE_CHECKING:
     from docval.config import ClientConfig, Config
@@ -58,7 +62,6 @@ class Services:
         self.clock = clock
         self.reactor = reactor
         if metrics is None:
-            from docval.metrics import NullMetrics
             metrics = NullMetrics()
         self.metrics = metrics
         declare = getattr(metrics, "declare_clients", None)
@@ -102,9 +105,6 @@ class Services:
     # -- reading (v1) and assessing (v2) -----------------------------------------------
 
     def read_params(self, start: "StartMessage", client: "ClientConfig") -> Any:
-        from docval.emrtd.files import FileCaps
-        from docval.reader import ReadParams
-
         kwargs: dict[str, Any] = {}
         if self._offload is not None:
             kwargs["offload"] = self._offload
@@ -122,11 +122,7 @@ class Services:
         )
 
     def run_reader(self, transport: Any, params: Any, progress: Callable[["Status"], None]) -> defer.Deferred[Any]:
-        read: ReadDocument
-        if self._read_document is not None:
-            read = self._read_document
-        else:
-            from docval.reader import read_document as read
+        read: ReadDocument = self._read_document or read_document
         try:
             return defer.ensureDeferred(_coroutine(read(transport, params, progress)))
         except Exception:
@@ -135,8 +131,6 @@ class Services:
     def assess_params(self, trust: Any) -> Any:
         """What docval.assessment needs to judge the files a phone delivered (API v2),
         judged now; without pools (tests, tools) the work runs inline."""
-        from docval.assessment import AssessParams
-
         return AssessParams(
             trust=trust,
             at=datetime.now(timezone.utc),
@@ -152,7 +146,6 @@ class Services:
         """``session_id`` becomes the delivery's Idempotency-Key; ``client`` its
         name, signature, token and TLS settings."""
         if self._poster is None:
-            from docval.poster import ResultPoster
             self._poster = ResultPoster(self.reactor, clock=self.clock, metrics=self.metrics)
         d: defer.Deferred[Any] = self._poster.post(url, emrtd, validation_id, session_id=session_id, client=client)
         self.posts.add(d)

@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 
 from docval import verdicts
 from docval.emrtd.errors import EmrtdError
+from docval.emrtd.files import FileCaps
 from docval.emrtd.flow import Link, run_async
 from docval.emrtd.handover import InvalidSMInfo, RelayOutcome, SMInfo, relay_chip_authentication
 from docval.errors import Close, InvalidClientId, InvalidStartMessage, ResponseTimeout, UnexpectedMessage
@@ -38,7 +39,6 @@ from docval.ws.relay import ApduRelay
 
 if TYPE_CHECKING:
     from docval.config import ClientConfig
-    from docval.emrtd.files import FileCaps
     from docval.ws.frontend import Session
 
 __all__ = ["CHALLENGE_BYTES", "MIN_APDU_TIMEOUT", "V2FrontEnd"]
@@ -145,9 +145,7 @@ class V2FrontEnd:
             self._session.note_start(getattr(e, "validation_id", None), None)
             raise
 
-    def _caps(self) -> "FileCaps":
-        from docval.emrtd.files import FileCaps
-
+    def _caps(self) -> FileCaps:
         limits = self._session.services.config.limits
         return FileCaps(limits.max_file_bytes, limits.max_commands_per_file)
 
