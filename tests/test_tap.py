@@ -71,6 +71,21 @@ def test_plugin_is_import_light_and_discoverable():
     assert out.stdout.strip() == "ok", out.stderr
 
 
+def test_importing_the_service_never_installs_the_reactor():
+    # twistd installs the reactor it was asked for (--reactor) after importing docval.tap;
+    # a module-level ``from twisted.internet import reactor`` anywhere below it would
+    # install the default one first.
+    code = (
+        "import sys\n"
+        "import docval.tap, docval.admin, docval.poster, docval.ws.factory, docval.ws.v2session\n"
+        "assert 'twisted.internet.reactor' not in sys.modules, 'reactor imported'\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
 def test_make_service_composes_listeners_and_admin():
     o = tap.Options()
     o.parseOptions(["--listen", "tcp:0:interface=127.0.0.1", "--listen", "tcp:0:interface=127.0.0.1"])
