@@ -16,13 +16,26 @@ EPILOG below (and ``--help``).
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 from typing import Any, TextIO
 
+from twisted.internet import defer, task
+
+from docval import __version__
+from docval.sim import profiles
+from docval.sim.cli_output import describe_image as describe_image
+from docval.sim.cli_output import snake_case as snake_case
+from docval.sim.cli_output import summarize as summarize
+from docval.sim.cli_output import verdict as verdict
+from docval.sim.cli_run import EXIT_ERROR as EXIT_ERROR
+from docval.sim.cli_run import EXIT_FAILED as EXIT_FAILED
+from docval.sim.cli_run import EXIT_OK as EXIT_OK
+from docval.sim.cli_run import run_v1, run_v2
+from docval.sim.phone import access_key_json
+
 DEFAULT_URL = "ws://127.0.0.1:8080/ws1/validate"
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+# EXIT_OK, EXIT_FAILED and EXIT_ERROR (defined beside the runs that end with them, in cli_run).
 EPILOG = """\
 exit status:
   0  the server closed with 1000 and returned a result that is what the profile
@@ -50,8 +63,6 @@ is UNAVAILABLE.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from docval import __version__
-
     p = argparse.ArgumentParser(
         prog="docval-sim",
         description="Virtual phone: validates a virtual passport through a DocVal server "
@@ -120,92 +131,10 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
         return text + " (default: %(default)s)"
 
 
-def _profiles():
-    from docval.sim import profiles
-
-    return profiles
-
-
 def list_profiles(out: TextIO) -> None:
-    profiles = _profiles()
     for name, profile in sorted(profiles.PROFILES.items()):
         marker = " (default)" if name == profiles.DEFAULT_PROFILE else ""
         out.write(f"{name}{marker}\n    {profile.description}\n")
-
-
-def describe_image(b64: str | None) -> str:
-    if not b64:
-        return "none"
-    try:
-        data = base64.b64decode(b64, validate=True)
-    except ValueError:
-        return "not base64"
-    if data.startswith(b"\xff\xd8\xff"):
-        kind = "JPEG"
-    elif data.startswith(b"\x00\x00\x00\x0cjP  ") or data.startswith(b"\xff\x4f\xff\x51"):
-        kind = "JPEG 2000"
-    else:
-        kind = "image"
-    return f"{kind}, {len(data)} bytes"
-
-
-def summarize(result: dict[str, Any]) -> list[str]:
-    """A readable summary of an emrtd_passport object (no raw images)."""
-    lines = []
-    mrz = result.get("mrz_info")
-    if mrz:
-        names = " ".join(mrz.get("secondary_identifier") or [])
-        lines.append(
-            f"document   {mrz.get('document_type')} {mrz.get('document_code')} "
-            f"{mrz.get('issuing_state')} no. {mrz.get('document_number')}, "
-            f"expires {mrz.get('date_of_expiry')}"
-        )
-        lines.append(
-            f"holder     {mrz.get('primary_identifier')}, {names}; born {mrz.get('date_of_birth')}, "
-            f"{mrz.get('gender')}, nationality {mrz.get('nationality')}"
-        )
-    else:
-        lines.append("document   (no MRZ)")
-    pa = result.get("passive_authentication_details") or {}
-    lines.append(
-        f"passive authentication  {str(result.get('passive_authentication')).lower()} "
-        f"(SOD signature {_yes(pa.get('sod_signature_valid'))}, "
-        f"certificate {_yes(pa.get('document_certificate_valid'))}, "
-        f"hashes valid for DG {_dgs(pa.get('data_groups_with_valid_hash'))} "
-        f"of {_dgs(pa.get('data_groups_checked'))})"
-    )
-    if pa.get("error"):
-        lines.append(f"    error: {pa['error']}")
-    if pa.get("data_groups_not_read"):
-        lines.append(f"    not read: DG {_dgs(pa['data_groups_not_read'])}")
-    lines.append(f"chip authentication     {result.get('chip_authentication_result')}")
-    lines.append(f"active authentication   {result.get('active_authentication_result')}")
-    extras = [f"{k}={result[k]}" for k in ("access_control", "chip_authentication_protocol",
-                                            "active_authentication_algorithm", "trust_store_version")
-              if result.get(k)]
-    if extras:
-        lines.append("details    " + ", ".join(extras))
-    lines.append(f"face photo {describe_image(result.get('face_photo'))}")
-    if result.get("signature_photos"):
-        lines.append(f"signatures {len(result['signature_photos'])}")
-    for key, label in (("additional_personal_details", "DG11"), ("additional_document_details", "DG12")):
-        if result.get(key):
-            filled = sorted(k for k, v in result[key].items() if v not in (None, [], ""))
-            lines.append(f"{label}       {', '.join(filled) or '(empty)'}")
-    if "files_binary" in result:
-        lines.append(f"files      {', '.join(sorted(result['files_binary']))}")
-    errors = result.get("errors") or []
-    lines.append("errors     " + ("none" if not errors else ""))
-    lines.extend(f"  - {e}" for e in errors)
-    return lines
-
-
-def _yes(v: Any) -> str:
-    return "valid" if v else "NOT valid"
-
-
-def _dgs(values: Any) -> str:
-    return ",".join(str(v) for v in values) if values else "-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_profiles:
         list_profiles(sys.stdout)
         return 0
-    profiles = _profiles()
     name = args.profile or profiles.DEFAULT_PROFILE
     try:
         profile = profiles.get_profile(name)
@@ -245,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with open(args.ca_cert, "rb") as f:
                 tls_ca = f.read()
+            # Deliberately late: twisted.internet.ssl needs pyOpenSSL, only --ca-cert (wss://) uses it.
             from twisted.internet import ssl
 
             ssl.Certificate.loadPEM(tls_ca)
@@ -257,18 +186,14 @@ def main(argv: list[str] | None = None) -> int:
                   "(-----BEGIN CERTIFICATE-----)", file=sys.stderr)
             return EXIT_ERROR
 
-    from twisted.internet import defer, task
-
-    # react() stops the reactor and exits with the code of the SystemExit _run raises.
-    run = _run_v2 if args.api == "v2" else _run
+    # react() stops the reactor and exits with the code of the SystemExit the run raises.
+    run = run_v2 if args.api == "v2" else run_v1
     task.react(lambda reactor: defer.ensureDeferred(run(reactor, args, profile, tls_ca, access_key)))
     return 1   # not reached
 
 
 def _access_key(args: argparse.Namespace, profile: Any) -> dict[str, str]:
     """The StartMessage access key: the document's own, or the one of --can / --mrz."""
-    from docval.sim.phone import access_key_json
-
     if args.can is not None:
         return {"can": args.can}
     if args.mrz is not None:
@@ -278,207 +203,6 @@ def _access_key(args: argparse.Namespace, profile: Any) -> dict[str, str]:
                              "separated by commas, e.g. --mrz L898902C3,740812,120415")
         return {"document_number": parts[0], "date_of_birth": parts[1], "date_of_expiry": parts[2]}
     return access_key_json(profile.access_key)
-
-
-def verdict(result: dict[str, Any], profile: Any) -> list[str]:
-    """How ``result`` differs from what ``profile`` expects (empty: as expected)."""
-    expect = profile.expect
-    pairs = (
-        ("access_control", result.get("access_control"), expect.access_control),
-        ("chip_authentication_result", result.get("chip_authentication_result"),
-         expect.chip_authentication),
-        ("active_authentication_result", result.get("active_authentication_result"),
-         expect.active_authentication),
-        ("passive_authentication", result.get("passive_authentication"),
-         expect.passive_authentication),
-    )
-    return [f"{name} {_show(got)} (expected {_show(want)})" for name, got, want in pairs if got != want]
-
-
-def _show(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) or value is None else str(value)
-
-
-async def _run(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: bytes | None,
-               access_key: dict[str, str]) -> None:
-    from docval.sim.phone import PhoneOptions, run_phone
-
-    options = PhoneOptions(
-        access_key=access_key,
-        client_id=args.client_id,
-        extended_length=not args.no_extended_length,
-        max_command_bytes=args.max_command_bytes,
-        max_response_bytes=args.max_response_bytes,
-        platform=args.platform,
-        max_pipelined_apdus=args.pipeline,
-        return_result=args.return_result,
-        delay=args.delay_ms / 1000.0,
-        chip_time=args.chip_ms / 1000.0,
-    )
-    if args.validation_id:
-        options.validation_id = args.validation_id
-    start = reactor.seconds()
-    print(f"profile    {profile.name}: {profile.description}")
-    print(f"connecting {args.url}  validation_id={options.validation_id}")
-
-    def on_status(status: str) -> None:
-        print(f"status     {status:<24} +{reactor.seconds() - start:.3f}s", flush=True)
-
-    try:
-        record = await run_phone(args.url, profile.chip(), options, reactor=reactor,
-                                 on_status=on_status, tls_ca_pem=tls_ca)
-    except Exception as e:
-        print(f"docval-sim: cannot connect to {args.url}: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR) from None
-    if record.tls_error is not None:
-        print(f"docval-sim: TLS handshake failed with {args.url}: {record.tls_error} "
-              "(is it a plain ws:// port? does --ca-cert name the CA of its certificate?)",
-              file=sys.stderr)
-        raise SystemExit(EXIT_ERROR)
-    reason = f" {record.close_reason}" if record.close_reason else ""
-    print(f"closed     {record.close_code}{reason}"
-          + ("" if record.was_clean else " (not clean)"))
-    if record.close_message is not None:
-        print(f"close msg  {record.close_message}")
-    if record.chip_error:
-        print(f"chip error {record.chip_error}")
-    if record.result is not None:
-        print("result:")
-        for line in summarize(record.result):
-            print("  " + line)
-    duration = record.duration if record.duration is not None else reactor.seconds() - start
-    print(f"stats      {record.apdus} APDUs, {record.bytes_to_server} bytes to the server, "
-          f"{record.bytes_from_server} from it, {duration:.3f}s")
-    raise SystemExit(_exit_status(record, profile, args.return_result))
-
-
-def _exit_status(record: Any, profile: Any, return_result: bool) -> int:
-    if record.close_code != 1000:
-        print("verdict    FAILED: the session did not end with 1000")
-        return EXIT_FAILED
-    if not return_result:
-        print("verdict    not checked: the result went to the Result Server only")
-        return EXIT_OK
-    if record.result is None:
-        print("verdict    FAILED: no result came back")
-        return EXIT_FAILED
-    differences = verdict(record.result, profile)
-    if differences:
-        print("verdict    NOT as the profile expects: " + "; ".join(differences))
-        return EXIT_FAILED
-    print("verdict    verified, as the profile expects")
-    return EXIT_OK
-
-
-
-def _v2_key(access_key: dict[str, str]) -> Any:
-    """The phone's own key for its local access control (v2 sends none)."""
-    from docval.emrtd.mrz import CanKey, MrzKey
-
-    if "can" in access_key:
-        return CanKey(access_key["can"])
-    return MrzKey(access_key["document_number"], access_key["date_of_birth"], access_key["date_of_expiry"])
-
-
-def snake_case(value: Any) -> Any:
-    """The camelCase v2 RESULT with v1's key names, so one summary serves both APIs."""
-    import re
-
-    if isinstance(value, dict):
-        return {re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), k): snake_case(v)
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [snake_case(v) for v in value]
-    return value
-
-
-async def _run_v2(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: bytes | None,
-                  access_key: dict[str, str]) -> None:
-    from docval.sim.phone_v2 import PhoneV2Options, run_phone_v2
-
-    platform = "android" if args.platform == "docval-sim" else args.platform
-    try:
-        key = _v2_key(access_key)
-    except ValueError as e:
-        print(f"docval-sim: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR) from None
-    options = PhoneV2Options(
-        access_key=key,
-        client_id=args.client_id,
-        platform=platform,
-        extended_length=not args.no_extended_length,
-        send_result=args.return_result,
-        skip_aa_after_ca=args.skip_aa_after_ca,
-        delay=args.delay_ms / 1000.0,
-        chip_time=args.chip_ms / 1000.0,
-    )
-    if args.validation_id:
-        options.validation_id = args.validation_id
-    print(f"profile    {profile.name}: {profile.description}")
-    print(f"connecting {args.url}  (API v2, {platform})  validationId={options.validation_id}")
-    try:
-        record = await run_phone_v2(args.url, profile.chip(), options, reactor=reactor, tls_ca_pem=tls_ca)
-    except Exception as e:
-        print(f"docval-sim: cannot connect to {args.url}: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR) from None
-    if record.tls_error is not None:
-        print(f"docval-sim: TLS handshake failed with {args.url}: {record.tls_error} "
-              "(is it a plain ws:// port? does --ca-cert name the CA of its certificate?)",
-              file=sys.stderr)
-        raise SystemExit(EXIT_ERROR)
-    if record.handed_over:
-        print(f"handover   chip authentication by the server: {record.check_result or 'no handback'} "
-              f"({record.apdus} APDUs relayed)")
-    else:
-        print("handover   none (no chip authentication in DG14)")
-    print(f"files      sent {', '.join(record.files_sent) or '-'}; "
-          f"from the server {', '.join(record.files_received) or '-'}")
-    if record.phone_close is not None:
-        print(f"phone      closed {record.phone_close[0]} {record.phone_close[1]}: {record.phone_error}")
-    reason = f" {record.close_reason}" if record.close_reason else ""
-    print(f"closed     {record.close_code}{reason}" + ("" if record.was_clean else " (not clean)"))
-    if record.close_message is not None:
-        print(f"close msg  {record.close_message}")
-    if record.chip_error:
-        print(f"chip error {record.chip_error}")
-    if record.result is not None:
-        print("result:")
-        for line in summarize(snake_case(record.result)):
-            print("  " + line)
-    duration = record.duration if record.duration is not None else 0.0
-    print(f"stats      {record.round_trips} network round trips, {record.chip_commands} APDUs to the chip "
-          f"({record.apdus} relayed), {record.bytes_to_server} bytes to the server, "
-          f"{record.bytes_from_server} from it, {duration:.3f}s")
-    raise SystemExit(_exit_status_v2(record, profile, options))
-
-
-def _exit_status_v2(record: Any, profile: Any, options: Any) -> int:
-    from docval.sim.phone_v2 import expected_v2
-
-    want = expected_v2(profile.expect, options)
-    if "close" in want:
-        code, reason = want["close"]
-        if record.phone_close is None and (record.close_code, record.close_reason) == (code, reason):
-            print(f"verdict    verified, as the profile expects (API v2 ends this session with {code} {reason})")
-            return EXIT_OK
-        print(f"verdict    NOT as the profile expects: the session should end with {code} {reason}")
-        return EXIT_FAILED
-    if record.close_code != 1000 or record.phone_close is not None:
-        print("verdict    FAILED: the session did not end with 1000")
-        return EXIT_FAILED
-    if not options.send_result:
-        print("verdict    not checked: the result went to the Result Server only")
-        return EXIT_OK
-    if record.result is None:
-        print("verdict    FAILED: no result came back")
-        return EXIT_FAILED
-    differences = [f"{k} {_show(record.result.get(k))} (expected {_show(v)})"
-                   for k, v in want.items() if record.result.get(k) != v]
-    if differences:
-        print("verdict    NOT as the profile expects: " + "; ".join(differences))
-        return EXIT_FAILED
-    print("verdict    verified, as the profile expects")
-    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from docval import __version__
-from docval.sim import cli, profiles
+from docval.sim import cli, cli_run, profiles
 from tests.support.processes import Twistd, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,11 +87,11 @@ def test_a_result_that_differs_from_the_profile_exits_1(capsys):
               "chip_authentication_result": "SUCCESS", "active_authentication_result": "SUCCESS"}
     assert cli.verdict(result, profile) == ["passive_authentication false (expected true)"]
     record = SimpleNamespace(close_code=1000, result=result)
-    assert cli._exit_status(record, profile, return_result=True) == 1
+    assert cli_run.exit_status_v1(record, profile, return_result=True) == 1
     assert "NOT as the profile expects: passive_authentication false" in capsys.readouterr().out
-    assert cli._exit_status(SimpleNamespace(close_code=1000, result=None), profile, True) == 1
-    assert cli._exit_status(SimpleNamespace(close_code=4401, result=None), profile, False) == 1
-    assert cli._exit_status(SimpleNamespace(close_code=1000, result=None), profile, False) == 0
+    assert cli_run.exit_status_v1(SimpleNamespace(close_code=1000, result=None), profile, True) == 1
+    assert cli_run.exit_status_v1(SimpleNamespace(close_code=4401, result=None), profile, False) == 1
+    assert cli_run.exit_status_v1(SimpleNamespace(close_code=1000, result=None), profile, False) == 0
 
 
 def test_a_missing_ca_certificate_is_one_line(tmp_path):

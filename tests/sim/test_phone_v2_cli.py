@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from docval.sim import cli, profiles
+from docval.sim import cli, cli_run, profiles
 from docval.sim.phone_v2 import PhoneV2Options
 from tests.support.processes import Twistd, free_port
 
@@ -56,21 +56,21 @@ def test_exit_status_v2_follows_the_v2_rules(capsys):
     opts = PhoneV2Options(access_key=cam.access_key)
     as_v2 = {"chipAuthenticationResult": "UNAVAILABLE", "activeAuthenticationResult": "UNAVAILABLE",
              "passiveAuthentication": True}
-    assert cli._exit_status_v2(_record(result=as_v2), cam, opts) == cli.EXIT_OK
+    assert cli_run.exit_status_v2(_record(result=as_v2), cam, opts) == cli.EXIT_OK
     as_v1 = dict(as_v2, chipAuthenticationResult="SUCCESS")
-    assert cli._exit_status_v2(_record(result=as_v1), cam, opts) == cli.EXIT_FAILED
-    assert cli._exit_status_v2(_record(result=as_v2, phone_close=(1008, "PROTOCOL_ERROR")), cam, opts) \
+    assert cli_run.exit_status_v2(_record(result=as_v1), cam, opts) == cli.EXIT_FAILED
+    assert cli_run.exit_status_v2(_record(result=as_v2, phone_close=(1008, "PROTOCOL_ERROR")), cam, opts) \
         == cli.EXIT_FAILED
-    assert cli._exit_status_v2(_record(), cam, opts) == cli.EXIT_FAILED
-    assert cli._exit_status_v2(_record(), cam, PhoneV2Options(access_key=None, send_result=False)) == cli.EXIT_OK
+    assert cli_run.exit_status_v2(_record(), cam, opts) == cli.EXIT_FAILED
+    assert cli_run.exit_status_v2(_record(), cam, PhoneV2Options(access_key=None, send_result=False)) == cli.EXIT_OK
 
 
 def test_the_clone_is_expected_to_end_with_communication_failed(capsys):
     clone = profiles.get_profile("clone")
     opts = PhoneV2Options(access_key=clone.access_key)
     closed = _record(close_code=1011, close_reason="COMMUNICATION_FAILED")
-    assert cli._exit_status_v2(closed, clone, opts) == cli.EXIT_OK
-    assert cli._exit_status_v2(_record(result={"chipAuthenticationResult": "FAILED"}), clone, opts) \
+    assert cli_run.exit_status_v2(closed, clone, opts) == cli.EXIT_OK
+    assert cli_run.exit_status_v2(_record(result={"chipAuthenticationResult": "FAILED"}), clone, opts) \
         == cli.EXIT_FAILED
 
 

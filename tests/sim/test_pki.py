@@ -15,7 +15,7 @@ from docval.emrtd.certificate import parse_certificate
 from docval.emrtd.lds.cms import parse_signed_data
 from docval.emrtd.lds.sod import parse_sod
 from docval.emrtd.pa import passive_authentication, verify_signed_data
-from docval.sim import pki
+from docval.sim import pki, pki_demo
 from docval.trust.masterlist import verify_master_list
 from docval.trust.store import TrustStore
 
@@ -86,13 +86,13 @@ def test_generated_pkis_are_independent_and_verifiable():
 
 
 def test_demo_material_generator_makes_a_usable_demo_pki():
-    """pki._generate_demo_material is how the embedded demo constants were made: its
+    """pki_demo._generate_demo_material is how the embedded demo constants were made: its
     output must be Python that defines the same six constants, forming a working PKI."""
     namespace: dict = {}
-    exec(pki._generate_demo_material(), namespace)
+    exec(pki_demo._generate_demo_material(), namespace)
     names = ("_DEMO_CSCA_KEY", "_DEMO_CSCA_CERT", "_DEMO_DSC_KEY", "_DEMO_DSC_CERT",
              "_DEMO_DSC_RSA_KEY", "_DEMO_DSC_RSA_CERT")
-    assert all(isinstance(namespace[n], str) and n in vars(pki) for n in names)
+    assert all(isinstance(namespace[n], str) and n in vars(pki_demo) for n in names)
     csca = parse_certificate(x509.load_pem_x509_certificate(namespace["_DEMO_CSCA_CERT"].encode()).public_bytes(
         serialization.Encoding.DER))
     assert csca.self_issued and "Demo CSCA (TEST ONLY)" in csca.subject_text

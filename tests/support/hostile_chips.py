@@ -56,7 +56,7 @@ from docval.emrtd.securityinfo import (
     parse_dg14,
 )
 from docval.emrtd.sm import DO_ENCRYPTED, DO_ENCRYPTED_ODD, DO_MAC, DO_STATUS, SM_CLA_BITS, SecureMessaging
-from docval.sim import datagroups, pki
+from docval.sim import datagroups, pki, pki_cms
 from docval.sim.aa_chip import AaChip
 from docval.sim.ca_chip import CaChip
 from docval.sim.chip import VirtualChip
@@ -703,7 +703,7 @@ def _resign_signer_info(info: Any) -> None:
     attrs = si["signed_attrs"]
     data = attrs.dump(force=True) if not isinstance(attrs, core.Void) else \
         info["content"]["encap_content_info"]["content"].contents
-    si["signature"] = pki._sign(dsc.key, dsc.scheme, "SHA-256", data)
+    si["signature"] = pki_cms._sign(dsc.key, dsc.scheme, "SHA-256", data)
 
 
 def _set_signed_attr(name: str, value: Any) -> Callable[[Any], None]:

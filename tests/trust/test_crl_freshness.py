@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from docval.emrtd import tlv
+from docval.emrtd.hashes import digest
 from docval.emrtd.lds.sod import parse_sod
 from docval.emrtd.pa import passive_authentication
 from docval.metrics import Metrics
@@ -22,7 +23,7 @@ STALE_WARNING = "the CSCA's CRL is stale (its nextUpdate was 2026-05-03): revoca
 
 
 def _sod(signer: pki.Signer):
-    hashes = {n: pki.hashes.digest("SHA-256", data) for n, data in DGS.items()}
+    hashes = {n: digest("SHA-256", data) for n, data in DGS.items()}
     der = pki.sign_signed_data(pki.OID_LDS_SECURITY_OBJECT, pki.lds_security_object(hashes, "SHA-256"), signer)
     return parse_sod(tlv.encode(0x77, der))
 

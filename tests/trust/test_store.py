@@ -4,8 +4,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings, strategies as st
 
+from docval.emrtd import hashes
 from docval.emrtd.certificate import parse_certificate
 from docval.emrtd.errors import LimitExceeded, ParseError, UnsupportedError
 from docval.sim import pki
@@ -55,7 +58,7 @@ def test_master_list_with_a_broken_signature_is_rejected(tmp_path):
 
 
 def _ml_signer(csca: pki.Signer, name: str = "ML Signer") -> pki.Signer:
-    key = pki.ec.generate_private_key(pki.ec.BrainpoolP256R1())
+    key = ec.generate_private_key(ec.BrainpoolP256R1())
     return pki.Signer(key, pki.issue_certificate(csca, key.public_key(), serial=77, common_name=name))
 
 
@@ -94,11 +97,11 @@ def test_the_signer_may_chain_through_a_link_certificate_of_the_list():
     """A publisher that renewed its CSCA signs with the new key; the list's link certificate
     (new key, signed by the old) leads to the pinned old CSCA. Without the link it does not."""
     old = pki.generate_pki()
-    new_key = pki.ec.generate_private_key(pki.ec.BrainpoolP256R1())
+    new_key = ec.generate_private_key(ec.BrainpoolP256R1())
     new_csca = pki.Signer(new_key, pki.make_csca(new_key, common_name="DocVal Test CSCA 2", serial=5))
     link = pki.issue_certificate(old.csca, new_key.public_key(), common_name="DocVal Test CSCA 2",
                                  serial=6, ca=True)
-    link_der = link.public_bytes(pki.serialization.Encoding.DER)
+    link_der = link.public_bytes(serialization.Encoding.DER)
     signer = _ml_signer(new_csca)
     with_link = pki.make_master_list([old.csca.cert_der, new_csca.cert_der, link_der], signer)
     ml = verify_master_list(with_link, [_cert(old.csca)])
@@ -299,7 +302,7 @@ def test_sod_without_embedded_certificate_uses_a_dsc_from_ldif(tmp_path):
     assert store.count == 1 and len(store.document_signers) == 1
     dgs = {1: b"\x61\x00"}
     der = pki.sign_signed_data(pki.OID_LDS_SECURITY_OBJECT,
-                               pki.lds_security_object({1: pki.hashes.digest("SHA-256", dgs[1])}, "SHA-256"),
+                               pki.lds_security_object({1: hashes.digest("SHA-256", dgs[1])}, "SHA-256"),
                                p.dsc, include_certificate=False)
     sod = parse_sod(tlv.encode(0x77, der))
     assert sod.certificates == []
