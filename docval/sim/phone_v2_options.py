@@ -108,7 +108,7 @@ class PhoneFailure(Exception):
 def expected_v2(expect: Any, options: PhoneV2Options) -> dict[str, Any]:
     """What a v2 session must end with for a profile whose v1 expectation is ``expect``.
 
-    Three differences from v1 (KINEGRAM_V2 §9.1, §9.10):
+    Three differences from v1 (docs/websocket-api-v2.md, docs/verdicts.md):
 
     * a chip that fails Chip Authentication itself (a clone: CA FAILED on a document
       whose signature is valid) cannot answer under the new keys, so no DG1 can be

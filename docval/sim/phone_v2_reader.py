@@ -121,7 +121,7 @@ class LocalReader:
     def _new_link(self) -> Link:
         # The phone's reader picks extended encoding whenever a command or its answer
         # needs it (an RSA-2048 signature under 3DES); the adapter's claim only sets
-        # how files are read and what the relay may use (KINEGRAM_V2 §9, observed).
+        # how files are read and what the relay may use (docs/websocket-api-v2.md).
         return Link(extended=True)
 
     def _limits(self) -> files.ReadLimits:
@@ -134,7 +134,7 @@ class LocalReader:
     # -- the procedure ---------------------------------------------------------------------
 
     async def read_document(self) -> None:
-        """What Kinegram's reader does between ACCEPT and FINISH (KINEGRAM_V2 §4.1)."""
+        """What Kinegram's reader does between ACCEPT and FINISH (docs/websocket-api-v2.md §5)."""
         self.link = self._new_link()
         self.limits = self._limits()
         self.monitoring("ACCESS_CONTROL")
