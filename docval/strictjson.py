@@ -6,8 +6,8 @@ holds duplicate keys (which copy would a later reader see?), NaN/Infinity (not J
 integer literals long enough to cost quadratic time to convert.  Every refusal is raised
 as the caller's own exception type with a short message that never repeats the input.
 
-The same rules as v1's StartMessage parser (docval/ws/startmessage.py); this module is
-pure (no Twisted) so the v2 messages can use it without importing the WebSocket layer.
+One decoder for both APIs: v1's StartMessage (docval/ws/startmessage.py) and the v2 text
+messages (docval/v2/wire.py); pure (no Twisted), so docval.v2 stays free of the WebSocket layer.
 """
 from __future__ import annotations
 

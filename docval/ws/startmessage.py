@@ -9,10 +9,10 @@ never its value: the value may be a CAN or a date of birth.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from docval import strictjson
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.errors import InvalidAccessKey, InvalidStartMessage
 
@@ -65,68 +65,9 @@ def _invalid(what: str) -> InvalidStartMessage:
     return InvalidStartMessage(f"start message: {what}")
 
 
-def _check_depth(text: str) -> None:
-    """Refuse deep nesting before json sees it (it would recurse once per level)."""
-    depth = 0
-    in_string = escaped = False
-    for c in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-        elif c in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _invalid("nested too deeply")
-        elif c in "]}":
-            depth -= 1
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _invalid("duplicate key")
-        out[key] = value
-    return out
-
-
-def _parse_int(s: str) -> int:
-    # Huge literals cost quadratic time to convert (and 3.11 raises ValueError past 4300 digits).
-    if len(s.lstrip("-")) > MAX_NUMBER_DIGITS:
-        raise _invalid("number too long")
-    return int(s)
-
-
-def _parse_constant(name: str) -> Any:
-    raise _invalid("NaN and Infinity are not JSON")
-
-
 def _decode(payload: bytes) -> Any:
-    if len(payload) > MAX_BYTES:
-        raise _invalid(f"larger than {MAX_BYTES} bytes")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _invalid("not UTF-8") from None
-    _check_depth(text)
-    try:
-        return json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_int=_parse_int,
-            parse_constant=_parse_constant,
-        )
-    except InvalidStartMessage:
-        raise
-    except (ValueError, RecursionError):
-        # JSONDecodeError's text includes a position only, but we log nothing of it anyway.
-        raise _invalid("not JSON") from None
+    return strictjson.loads(payload, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH,
+                            max_number_digits=MAX_NUMBER_DIGITS, error=_invalid)
 
 
 def _typed(obj: dict[str, Any], name: str, kind: type) -> Any:
