@@ -147,8 +147,10 @@ class DelayLine:
 
 
 @implementer(IHandshakeListener)
-class PhoneProtocol(WebSocketClientProtocol):
-    factory: "PhoneFactory"
+class TlsAwareClientProtocol(WebSocketClientProtocol):
+    """A WebSocket client that can tell a failed TLS handshake from a closed session, so
+    a wss:// connection to the wrong port or CA is reported as such (both phones)."""
+
     _tls_done = False
     _lost_reason: Any = None
 
@@ -159,6 +161,17 @@ class PhoneProtocol(WebSocketClientProtocol):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._lost_reason = reason
         super().connectionLost(reason)
+
+    def tls_failure(self) -> str | None:
+        """Why the TLS handshake failed, when this was a wss:// connection that never got
+        through it; None otherwise."""
+        if getattr(self.factory, "isSecure", False) and not self._tls_done:
+            return tls_reason(self._lost_reason)
+        return None
+
+
+class PhoneProtocol(TlsAwareClientProtocol):
+    factory: "PhoneFactory"
 
     def onOpen(self) -> None:
         f = self.factory
@@ -241,8 +254,7 @@ class PhoneProtocol(WebSocketClientProtocol):
         # Autobahn reports the peer's close code when the close was clean.
         record.close_code = code
         record.close_reason = reason
-        if getattr(self.factory, "isSecure", False) and not self._tls_done:
-            record.tls_error = tls_reason(self._lost_reason)
+        record.tls_error = self.tls_failure()
         for line in ("_inbound", "_outbound"):
             if hasattr(self, line):
                 getattr(self, line).stop()

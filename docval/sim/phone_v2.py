@@ -35,15 +35,12 @@ from typing import Any, Callable, cast
 
 from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet import defer
-from twisted.internet.interfaces import IHandshakeListener, IReactorTime
-from twisted.internet.protocol import connectionDone
-from twisted.python.failure import Failure
-from zope.interface import implementer
+from twisted.internet.interfaces import IReactorTime
 
 from docval.emrtd.errors import AccessControlError, EmrtdError
 from docval.emrtd.handover import SMInfo, secure_messaging, sm_info
 from docval.emrtd.sm import SecureMessaging
-from docval.sim.phone import Chip, DelayLine, PhoneFactory, connect, tls_reason
+from docval.sim.phone import Chip, DelayLine, PhoneFactory, TlsAwareClientProtocol, connect
 from docval.sim.phone_v2_options import ACCESS_CONTROL_FAILED as ACCESS_CONTROL_FAILED
 from docval.sim.phone_v2_options import EXTENDED_TRANSCEIVE as EXTENDED_TRANSCEIVE
 from docval.sim.phone_v2_options import NFC_FAILED as NFC_FAILED
@@ -72,21 +69,11 @@ def file_frame(name: str, data: bytes) -> bytes:
 
 # The reader comes first, so its methods win over any Autobahn attribute of the same name. With two
 # bases mypy compares Autobahn's own bases, which disagree on peer and _transport_details.
-@implementer(IHandshakeListener)
-class PhoneV2Protocol(LocalReader, WebSocketClientProtocol):   # type: ignore[misc]
+class PhoneV2Protocol(LocalReader, TlsAwareClientProtocol):   # type: ignore[misc]
     factory: "PhoneV2Factory"
     handback_timeout = HANDBACK_TIMEOUT
-    _tls_done = False
-    _lost_reason: Any = None
 
     # -- connection ------------------------------------------------------------------------
-
-    def handshakeCompleted(self) -> None:
-        self._tls_done = True
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self._lost_reason = reason
-        super().connectionLost(reason)
 
     def onOpen(self) -> None:
         f = self.factory
@@ -351,8 +338,7 @@ class PhoneV2Protocol(LocalReader, WebSocketClientProtocol):   # type: ignore[mi
         record.was_clean = wasClean
         record.close_code = code
         record.close_reason = reason
-        if getattr(f, "isSecure", False) and not self._tls_done:
-            record.tls_error = tls_reason(self._lost_reason)
+        record.tls_error = self.tls_failure()
         self._state = "closed"
         for line in ("_inbound", "_outbound"):
             if hasattr(self, line):
