@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from docval.emrtd.mrz import CanKey, MrzKey
 from docval.sim.cli_output import show_value, snake_case, summarize, verdict
@@ -14,6 +14,36 @@ from docval.sim.phone import PhoneOptions, run_phone
 from docval.sim.phone_v2 import PhoneV2Options, expected_v2, run_phone_v2
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+async def _session(url: str, start: Callable[[], Awaitable[Any]]) -> Any:
+    """The phone's record of its session; exit 2 with one line when there was none
+    (no connection, or a wss:// port whose TLS handshake failed)."""
+    try:
+        record = await start()
+    except Exception as e:
+        print(f"docval-sim: cannot connect to {url}: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR) from None
+    if record.tls_error is not None:
+        print(f"docval-sim: TLS handshake failed with {url}: {record.tls_error} "
+              "(is it a plain ws:// port? does --ca-cert name the CA of its certificate?)",
+              file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+    return record
+
+
+def _print_end(record: Any, result: dict[str, Any] | None) -> None:
+    """How the session closed and the result (v1's snake_case form), for either API."""
+    reason = f" {record.close_reason}" if record.close_reason else ""
+    print(f"closed     {record.close_code}{reason}" + ("" if record.was_clean else " (not clean)"))
+    if record.close_message is not None:
+        print(f"close msg  {record.close_message}")
+    if record.chip_error:
+        print(f"chip error {record.chip_error}")
+    if result is not None:
+        print("result:")
+        for line in summarize(result):
+            print("  " + line)
 
 
 async def run_v1(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: bytes | None,
@@ -39,28 +69,9 @@ async def run_v1(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: b
     def on_status(status: str) -> None:
         print(f"status     {status:<24} +{reactor.seconds() - start:.3f}s", flush=True)
 
-    try:
-        record = await run_phone(args.url, profile.chip(), options, reactor=reactor,
-                                 on_status=on_status, tls_ca_pem=tls_ca)
-    except Exception as e:
-        print(f"docval-sim: cannot connect to {args.url}: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR) from None
-    if record.tls_error is not None:
-        print(f"docval-sim: TLS handshake failed with {args.url}: {record.tls_error} "
-              "(is it a plain ws:// port? does --ca-cert name the CA of its certificate?)",
-              file=sys.stderr)
-        raise SystemExit(EXIT_ERROR)
-    reason = f" {record.close_reason}" if record.close_reason else ""
-    print(f"closed     {record.close_code}{reason}"
-          + ("" if record.was_clean else " (not clean)"))
-    if record.close_message is not None:
-        print(f"close msg  {record.close_message}")
-    if record.chip_error:
-        print(f"chip error {record.chip_error}")
-    if record.result is not None:
-        print("result:")
-        for line in summarize(record.result):
-            print("  " + line)
+    record = await _session(args.url, lambda: run_phone(args.url, profile.chip(), options, reactor=reactor,
+                                                         on_status=on_status, tls_ca_pem=tls_ca))
+    _print_end(record, record.result)
     duration = record.duration if record.duration is not None else reactor.seconds() - start
     print(f"stats      {record.apdus} APDUs, {record.bytes_to_server} bytes to the server, "
           f"{record.bytes_from_server} from it, {duration:.3f}s")
@@ -114,16 +125,8 @@ async def run_v2(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: b
         options.validation_id = args.validation_id
     print(f"profile    {profile.name}: {profile.description}")
     print(f"connecting {args.url}  (API v2, {platform})  validationId={options.validation_id}")
-    try:
-        record = await run_phone_v2(args.url, profile.chip(), options, reactor=reactor, tls_ca_pem=tls_ca)
-    except Exception as e:
-        print(f"docval-sim: cannot connect to {args.url}: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR) from None
-    if record.tls_error is not None:
-        print(f"docval-sim: TLS handshake failed with {args.url}: {record.tls_error} "
-              "(is it a plain ws:// port? does --ca-cert name the CA of its certificate?)",
-              file=sys.stderr)
-        raise SystemExit(EXIT_ERROR)
+    record = await _session(args.url, lambda: run_phone_v2(args.url, profile.chip(), options, reactor=reactor,
+                                                            tls_ca_pem=tls_ca))
     if record.handed_over:
         print(f"handover   chip authentication by the server: {record.check_result or 'no handback'} "
               f"({record.apdus} APDUs relayed)")
@@ -133,16 +136,7 @@ async def run_v2(reactor: Any, args: argparse.Namespace, profile: Any, tls_ca: b
           f"from the server {', '.join(record.files_received) or '-'}")
     if record.phone_close is not None:
         print(f"phone      closed {record.phone_close[0]} {record.phone_close[1]}: {record.phone_error}")
-    reason = f" {record.close_reason}" if record.close_reason else ""
-    print(f"closed     {record.close_code}{reason}" + ("" if record.was_clean else " (not clean)"))
-    if record.close_message is not None:
-        print(f"close msg  {record.close_message}")
-    if record.chip_error:
-        print(f"chip error {record.chip_error}")
-    if record.result is not None:
-        print("result:")
-        for line in summarize(snake_case(record.result)):
-            print("  " + line)
+    _print_end(record, None if record.result is None else snake_case(record.result))
     duration = record.duration if record.duration is not None else 0.0
     print(f"stats      {record.round_trips} network round trips, {record.chip_commands} APDUs to the chip "
           f"({record.apdus} relayed), {record.bytes_to_server} bytes to the server, "
