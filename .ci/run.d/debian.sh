@@ -185,11 +185,15 @@ step "validate a virtual passport against the installed service (docval-sim)"
 grep -q '^status  *DONE' "$WORK/sim.log" || fail "no DONE status"
 grep -Eqi 'passive.authentication.*true' "$WORK/sim.log" \
     || fail "Passive Authentication against /etc/docval/csca did not succeed"
-$PY - "http://127.0.0.1:$ADMIN/metrics" <<'END' || fail "metrics do not count the session"
+(cd / && timeout 120 docval-sim --api v2 --url "ws://127.0.0.1:$PORT/ws2/validate" \
+    --client-id debian-ci) | tee "$WORK/sim2.log" || fail "the virtual passport was not validated over API v2"
+grep -q '^verdict  *verified' "$WORK/sim2.log" || fail "API v2: the result is not what the profile expects"
+$PY - "http://127.0.0.1:$ADMIN/metrics" <<'END' || fail "metrics do not count the sessions"
 import sys, urllib.request
 text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
-line = 'docval_sessions_finished_total{close_reason="none",outcome="success"} 1.0'
-assert line in text, text
+for api in ("v1", "v2"):
+    line = f'docval_sessions_finished_total{{close_reason="none",outcome="success",protocol="{api}"}} 1.0'
+    assert line in text, text
 END
 
 step "SIGHUP reloads the trust store (systemctl reload) while the service keeps running"
