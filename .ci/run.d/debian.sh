@@ -212,12 +212,13 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     -addext keyUsage=critical,keyCertSign,cRLSign -keyout /dev/null -out "$WORK/extra.pem" 2>/dev/null
 (cd / && timeout 60 docval-trust import "$WORK/extra.pem") >/dev/null || fail "docval-trust import"
 TWISTD_PID=$(pgrep -P "$SERVER_PID" | head -n1)
+SESSION=$(( $(grep -c 'session .* started' "$WORK/server.log") + 1 ))   # the next session's number
 # A slow chip (100 ms per APDU) keeps a session open across the reload: it must complete.
 (cd / && timeout 120 docval-sim --url "ws://127.0.0.1:$PORT/ws1/validate" --return-result \
     --client-id debian-ci --chip-ms 150) >"$WORK/sim-reload.log" 2>&1 &
 SIM_PID=$!
 for _ in $(seq 300); do     # until the server has logged that session's start
-    [ "$(grep -c 'session .* started' "$WORK/server.log")" -ge 2 ] && break
+    [ "$(grep -c 'session .* started' "$WORK/server.log")" -ge "$SESSION" ] && break
     sleep 0.1
 done
 kill -HUP "$TWISTD_PID"      # what ExecReload= does
@@ -228,10 +229,10 @@ for _ in $(seq 40); do
 done
 [ "$(metric docval_trust_store_certificates)" = 2.0 ] || fail "SIGHUP did not reload the trust store"
 kill -0 "$TWISTD_PID" || fail "the service died on SIGHUP"
-# The reload really happened while that second session was open.
-started=$(grep -n 'session .* started' "$WORK/server.log" | sed -n 2p | cut -d: -f1)
+# The reload really happened while that session was open.
+started=$(grep -n 'session .* started' "$WORK/server.log" | sed -n "${SESSION}p" | cut -d: -f1)
 reloaded=$(grep -n 'trust store .*: 2 CSCA' "$WORK/server.log" | head -n1 | cut -d: -f1)
-ended=$(grep -n 'session .* ended' "$WORK/server.log" | sed -n 2p | cut -d: -f1)
+ended=$(grep -n 'session .* ended' "$WORK/server.log" | sed -n "${SESSION}p" | cut -d: -f1)
 [ -n "$started" ] && [ -n "$reloaded" ] && [ -n "$ended" ] \
     && [ "$started" -lt "$reloaded" ] && [ "$reloaded" -lt "$ended" ] \
     || fail "the reload did not happen during a session (lines $started/$reloaded/$ended)"
