@@ -54,6 +54,13 @@ def test_help_documents_the_options():
     assert "--config" in text and "--listen" in text and "demo" in text
 
 
+def assert_fresh_python_says_ok(code: str) -> None:
+    """Runs ``code`` in a new interpreter (nothing imported yet) and expects it to print ok."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
 def test_plugin_is_import_light_and_discoverable():
     code = (
         "import sys\n"
@@ -66,9 +73,7 @@ def test_plugin_is_import_light_and_discoverable():
         "assert 'docval' in names, names\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
-    assert out.stdout.strip() == "ok", out.stderr
+    assert_fresh_python_says_ok(code)
 
 
 def test_importing_the_service_never_installs_the_reactor():
@@ -81,9 +86,7 @@ def test_importing_the_service_never_installs_the_reactor():
         "assert 'twisted.internet.reactor' not in sys.modules, 'reactor imported'\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
-    assert out.stdout.strip() == "ok", out.stderr
+    assert_fresh_python_says_ok(code)
 
 
 def test_make_service_composes_listeners_and_admin():
