@@ -3,25 +3,15 @@ only for a result verified as the profile expects, wrong keys with --can / --mrz
 line (exit 2) for an unreadable --ca-cert or a TLS handshake that fails."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from docval import __version__
 from docval.sim import cli, cli_run, profiles
-from tests.support.processes import Twistd, free_port
+from tests.support.processes import Twistd, free_port, run_sim_cli
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-
-
-def sim(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "docval.sim.cli", *args], env=ENV, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+sim = run_sim_cli
 
 
 @pytest.fixture(scope="module")

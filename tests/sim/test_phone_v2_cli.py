@@ -3,17 +3,13 @@ RESULT shown with v1's names and judged by the v2 rules, and a whole session thr
 a scripted v2 server (tests/sim/test_phone_v2.py) with the exit status of v1."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from docval.sim import cli, cli_run, profiles
 from docval.sim.phone_v2 import PhoneV2Options
-from tests.support.processes import Twistd, free_port
+from tests.support.processes import Twistd, free_port, run_sim_cli
 
 
 def test_help_lists_the_api_option_and_v1_stays_the_default():
@@ -76,13 +72,7 @@ def test_the_clone_is_expected_to_end_with_communication_failed(capsys):
 
 # -- against the real server ---------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-
-
-def sim(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "docval.sim.cli", *args], env=ENV, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+sim = run_sim_cli
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,12 @@ def environment() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
 
 
+def run_sim_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``docval-sim ARGS`` from this checkout, its output captured as text."""
+    return subprocess.run([sys.executable, "-m", "docval.sim.cli", *args], env=environment(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def twistd_command(*, script: bool = False) -> list[str]:
     """How to start twistd: this interpreter running twistd's entry point, or (``script``) the
     twistd script installed next to it (``twistd3`` on Debian)."""
